@@ -1,0 +1,507 @@
+/*
+ * shmcache.h - a key-value cache that lives in a named shared-memory segment.
+ *
+ * This header is the complete reference for the library.
+ *
+ * One hash table lives entirely inside a segment that is named by a
+ * filesystem path. Any process that can open the path can attach, whether
+ * or not it is related to the creator; each process may map the segment at a
+ * different address, so the segment holds offsets, never pointers. Memory
+ * inside the segment comes from an O(1) two-level segregated-fit allocator
+ * that also lives in the segment. One reader/writer lock, also in the
+ * segment, guards the table: many readers at once, one writer, writers are
+ * not starved, and a process that dies while holding the lock is detected
+ * and recovered from (see Caveats).
+ *
+ * Conventions
+ * -----------
+ * - Every function returns an apr_status_t: APR_SUCCESS, one of the library
+ *   codes below, or an APR / OS code passed through from the failed call.
+ *   shmcache_strerror() explains any of them.
+ * - A miss is a normal status (SHMCACHE_NOTFOUND), not an error.
+ * - The library never logs, never aborts and never exits. It never keeps a
+ *   pointer into caller memory after a call returns.
+ * - Keys and values are binary-safe byte strings (NUL bytes allowed).
+ * - A shmcache_t may be shared by all threads of one process. It must not
+ *   be used by a child after fork(): the child attaches its own handle
+ *   (the library detects the misuse and re-registers the child; see Caveats).
+ * - TTLs are whole seconds. SHMCACHE_TTL_DEFAULT (0) means "the cache's
+ *   default TTL", SHMCACHE_TTL_FOREVER means "never expires", anything else
+ *   up to SHMCACHE_TTL_MAX is a number of seconds from now.
+ *
+ * Minimal example
+ * ---------------
+ *     apr_pool_t *pool;  shmcache_t *c;  shmcache_options_t o;
+ *     void *v;  apr_size_t vlen;
+ *     apr_initialize();  apr_pool_create(&pool, NULL);
+ *     shmcache_options_init(&o);  o.size = 64 << 20;
+ *     if (shmcache_open(&c, "/dev/shm/app.cache", &o, pool) != APR_SUCCESS) ...
+ *     shmcache_set(c, "k", 1, "hello", 5, 60);
+ *     if (shmcache_get(c, "k", 1, &v, &vlen, NULL, pool) == APR_SUCCESS) ...
+ *     shmcache_close(c);
+ *
+ * Caveats
+ * -------
+ * - Put the segment on a memory filesystem (/dev/shm on Linux). A file on a
+ *   disk works but the kernel writes dirty pages back to the disk.
+ * - Memory is reserved when the segment is created (posix_fallocate); on a
+ *   filesystem that cannot reserve, pages may still be missing later.
+ * - Expiry uses the wall clock (apr_time_now); a clock step moves every
+ *   expiry with it.
+ * - Liveness of lock holders is judged by process id plus process start
+ *   time. Processes in different pid namespaces (containers) sharing one
+ *   segment cannot see each other's pids: a live holder in another
+ *   namespace may look dead and have its lock taken over, or a dead one may
+ *   look alive. Share a segment only within one pid namespace.
+ * - A process that is stopped (SIGSTOP, a debugger) while holding the lock
+ *   is alive: the others wait for it (lock calls return SHMCACHE_ETIMEDOUT
+ *   after lock_timeout_ms) and never steal the lock from a live process.
+ * - No lock upgrade: a thread must not call into the cache from inside an
+ *   iterate callback on the same handle if that call writes; iterate copies
+ *   entries out and calls back with the lock released, so reads are fine.
+ * - A segment has a fixed size and a fixed bucket count, set at creation.
+ *   Moving to another size means a new segment (shmcache-cli dump/load).
+ * - The on-segment format is tied to the build: a library built with
+ *   another format version or struct layout refuses to attach
+ *   (SHMCACHE_EFORMAT, SHMCACHE_ELAYOUT).
+ */
+#ifndef SHMCACHE_H
+#define SHMCACHE_H
+
+#include <apr.h>
+#include <apr_errno.h>
+#include <apr_pools.h>
+#include <apr_file_info.h>
+#include <apr_time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Export macro: SHMCACHE_DECLARE(type) marks a public function. */
+#if defined(_WIN32) && defined(SHMCACHE_SHARED)
+#  ifdef SHMCACHE_BUILDING
+#    define SHMCACHE_DECLARE(type) __declspec(dllexport) type
+#  else
+#    define SHMCACHE_DECLARE(type) __declspec(dllimport) type
+#  endif
+#elif defined(__GNUC__)
+#  define SHMCACHE_DECLARE(type) __attribute__((visibility("default"))) type
+#else
+#  define SHMCACHE_DECLARE(type) type
+#endif
+
+#define SHMCACHE_VERSION_MAJOR 0
+#define SHMCACHE_VERSION_MINOR 1
+#define SHMCACHE_VERSION_PATCH 0
+#define SHMCACHE_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------
+ * Status codes
+ *
+ * The library's own codes sit at SHMCACHE_START_ERROR, a block of 100 codes
+ * above APR_OS_START_USERERR chosen clear of httpd's and Subversion's
+ * ranges. Any other value is an APR or OS status passed through
+ * (e.g. APR_EACCES, APR_ENOENT, APR_ENOSPC).
+ * ---------------------------------------------------------------------- */
+#define SHMCACHE_START_ERROR (APR_OS_START_USERERR + 380000)
+
+/** The key is not in the cache (or has expired). Not an error. */
+#define SHMCACHE_NOTFOUND   (SHMCACHE_START_ERROR + 1)
+/** add: the key already exists. */
+#define SHMCACHE_EXISTS     (SHMCACHE_START_ERROR + 2)
+/** cas: the entry's version differs from the expected one. */
+#define SHMCACHE_EMISMATCH  (SHMCACHE_START_ERROR + 3)
+/** The key is empty or longer than the cache's max_key. */
+#define SHMCACHE_EKEYLEN    (SHMCACHE_START_ERROR + 4)
+/** The value is longer than the cache's max_value. */
+#define SHMCACHE_EVALLEN    (SHMCACHE_START_ERROR + 5)
+/** The item cannot fit even in an empty cache (key + value + overhead). */
+#define SHMCACHE_ENOMEM     (SHMCACHE_START_ERROR + 6)
+/** incr: the stored value is not an unsigned decimal number. */
+#define SHMCACHE_ENOTNUM    (SHMCACHE_START_ERROR + 7)
+/** The file is not a shmcache segment (bad magic, or too short). */
+#define SHMCACHE_ENOTCACHE  (SHMCACHE_START_ERROR + 8)
+/** The segment has another on-segment format version. */
+#define SHMCACHE_EFORMAT    (SHMCACHE_START_ERROR + 9)
+/** The segment was made by a build with another struct layout. */
+#define SHMCACHE_ELAYOUT    (SHMCACHE_START_ERROR + 10)
+/** The segment's contents are inconsistent (corrupted or tampered with). */
+#define SHMCACHE_ECORRUPT   (SHMCACHE_START_ERROR + 11)
+/** Waited too long: for the creator to finish, or for a live lock holder. */
+#define SHMCACHE_ETIMEDOUT  (SHMCACHE_START_ERROR + 12)
+/** shmcache_get_buf: the caller's buffer is smaller than the value. */
+#define SHMCACHE_EBUFSIZE   (SHMCACHE_START_ERROR + 13)
+/** An argument or option is invalid (NULL, out of range, closed handle). */
+#define SHMCACHE_EINVAL     (SHMCACHE_START_ERROR + 14)
+/** The filesystem could not reserve the segment's memory (e.g. a small
+ *  /dev/shm); nothing was left behind. */
+#define SHMCACHE_ERESERVE   (SHMCACHE_START_ERROR + 15)
+/** The segment file belongs to another user (and allow_foreign_owner is
+ *  off), or is not a regular file. */
+#define SHMCACHE_EOWNER     (SHMCACHE_START_ERROR + 16)
+/** The TTL is above SHMCACHE_TTL_MAX. */
+#define SHMCACHE_ETTL       (SHMCACHE_START_ERROR + 17)
+/** The requested size cannot hold the segment's own metadata plus one
+ *  item of max_key + max_value, or overflows the format's limits. */
+#define SHMCACHE_ESIZE      (SHMCACHE_START_ERROR + 18)
+/** Other processes are attached (shmcache_remove_ex without force). */
+#define SHMCACHE_EBUSY      (SHMCACHE_START_ERROR + 19)
+/** Every process slot of the segment is taken by a live process. */
+#define SHMCACHE_ESLOTS     (SHMCACHE_START_ERROR + 20)
+/** The number would overflow (incr past 2^64-1 is not an error: it wraps;
+ *  this is for sizes and counts given to create). */
+#define SHMCACHE_EOVERFLOW  (SHMCACHE_START_ERROR + 21)
+#define SHMCACHE_END_ERROR  (SHMCACHE_START_ERROR + 99)
+
+/** True when status is one of the library's own codes. */
+#define SHMCACHE_IS_OWN_STATUS(s) \
+    ((s) > SHMCACHE_START_ERROR && (s) <= SHMCACHE_END_ERROR)
+
+/* ------------------------------------------------------------------------
+ * Limits and constants
+ * ---------------------------------------------------------------------- */
+#define SHMCACHE_TTL_DEFAULT   0u           /**< use the cache's default */
+#define SHMCACHE_TTL_FOREVER   0xFFFFFFFFu  /**< never expires */
+#define SHMCACHE_TTL_MAX       (10u * 366u * 24u * 3600u) /**< ~10 years */
+
+#define SHMCACHE_DEFAULT_MAX_KEY     250u
+#define SHMCACHE_LIMIT_MAX_KEY       65535u
+#define SHMCACHE_DEFAULT_MAX_VALUE   (1024u * 1024u)
+#define SHMCACHE_DEFAULT_SIZE        (64u * 1024u * 1024u)
+#define SHMCACHE_MIN_SIZE            (256u * 1024u)
+/** Largest segment the format can address (offsets are 32-bit counts of
+ *  8-byte granules). */
+#define SHMCACHE_LIMIT_SIZE          ((apr_uint64_t)32 << 30)
+#define SHMCACHE_DEFAULT_SLOTS       256u
+#define SHMCACHE_LIMIT_SLOTS         4096u
+#define SHMCACHE_DEFAULT_LOCK_TIMEOUT_MS   1000u
+#define SHMCACHE_DEFAULT_ATTACH_TIMEOUT_MS 5000u
+#define SHMCACHE_DEFAULT_MODE        (APR_FPROT_UREAD | APR_FPROT_UWRITE)
+
+/* ------------------------------------------------------------------------
+ * Types
+ * ---------------------------------------------------------------------- */
+
+/** Opaque process-local handle on an attached segment. */
+typedef struct shmcache_t shmcache_t;
+
+/** Options for create / attach / open. Always start from
+ *  shmcache_options_init(); fields added later default sensibly. Fields
+ *  marked (create) are stored in the segment at creation and ignored by an
+ *  attach; fields marked (handle) apply to this process's handle only. */
+typedef struct shmcache_options_t {
+    apr_uint64_t size;          /**< (create) total segment bytes,
+                                     SHMCACHE_MIN_SIZE..SHMCACHE_LIMIT_SIZE */
+    apr_uint32_t buckets;       /**< (create) hash buckets, rounded up to a
+                                     power of two; 0 = size / 256 */
+    apr_uint32_t max_key;       /**< (create) longest key, 1..65535 */
+    apr_uint32_t max_value;     /**< (create) longest value */
+    apr_uint32_t default_ttl;   /**< (create) TTL for SHMCACHE_TTL_DEFAULT,
+                                     0 = never expires */
+    apr_uint32_t slots;         /**< (create) process slots (attached
+                                     handles at once), 8..4096 */
+    apr_fileperms_t mode;       /**< (create) file mode, default 0600 */
+    int set_owner;              /**< (create) chown the file to owner/group */
+    apr_uid_t owner;            /**< (create) with set_owner, -1 = keep */
+    apr_gid_t group;            /**< (create) with set_owner, -1 = keep */
+    apr_uint32_t lock_timeout_ms;   /**< (handle) how long to wait for a
+                                     lock holder before checking whether it is
+                                     alive, default 1000 */
+    apr_uint32_t attach_timeout_ms; /**< (handle) how long attach waits for
+                                     a creator to finish, default 5000 */
+    int allow_foreign_owner;    /**< (handle) attach to a file owned by
+                                     another (non-root) user */
+} shmcache_options_t;
+
+/** Metadata of one entry, filled by the get functions when asked for. */
+typedef struct shmcache_meta_t {
+    apr_uint64_t version;       /**< changes on every write; for cas */
+    apr_time_t expires;         /**< absolute expiry, 0 = never */
+    apr_uint32_t ttl;           /**< seconds left, SHMCACHE_TTL_FOREVER if
+                                     never expires */
+    apr_size_t value_len;       /**< length of the stored value */
+} shmcache_meta_t;
+
+/** Figures returned by shmcache_stats. Counters are totals since creation
+ *  (including processes that have detached). */
+typedef struct shmcache_stats_t {
+    /* configuration */
+    apr_uint64_t size;              /**< segment bytes */
+    apr_uint64_t data_size;         /**< bytes of the data region */
+    apr_uint32_t buckets;
+    apr_uint32_t slots;
+    apr_uint32_t max_key;
+    apr_uint32_t max_value;
+    apr_uint32_t default_ttl;
+    apr_time_t created;             /**< creation time */
+    /* contents */
+    apr_uint64_t items;             /**< live + not yet reclaimed expired */
+    apr_uint64_t bytes_used;        /**< allocator bytes in use (entries) */
+    apr_uint64_t bytes_free;        /**< allocator bytes free */
+    apr_uint64_t largest_free;      /**< largest free block */
+    apr_uint64_t free_blocks;       /**< number of free blocks */
+    double fragmentation;           /**< 1 - largest_free / bytes_free, 0..1 */
+    apr_uint32_t longest_chain;     /**< longest bucket chain */
+    /* operations */
+    apr_uint64_t gets, hits, misses;
+    apr_uint64_t sets, adds, replaces, cas_ops, deletes, incrs, touches;
+    apr_uint64_t set_failures;      /**< stores refused (exists, mismatch,
+                                         too big, ...) */
+    apr_uint64_t evictions;         /**< live entries evicted for space */
+    apr_uint64_t expirations;       /**< expired entries reclaimed */
+    apr_uint64_t flushes;
+    /* lock */
+    apr_uint64_t read_waits;        /**< read locks that had to sleep */
+    apr_uint64_t write_waits;       /**< write locks that had to sleep */
+    apr_uint64_t lock_recoveries;   /**< locks taken over from dead writers */
+    apr_uint64_t dead_readers;      /**< read holds of dead processes dropped */
+    apr_uint64_t repairs;           /**< tables repaired after a dead writer */
+    apr_uint64_t resets;            /**< tables emptied as a last resort */
+    apr_uint64_t init_recoveries;   /**< segments re-initialised after their
+                                         creator died half-way */
+    apr_uint32_t attached;          /**< live attached handles */
+    apr_int64_t writer_pid;         /**< pid holding the write lock, 0 none */
+    apr_uint32_t readers;           /**< read holds right now */
+} shmcache_stats_t;
+
+/** Callback of shmcache_iterate. Called with the lock released, on a copy
+ *  of the entry. Return 0 to go on, anything else to stop (that value is
+ *  then returned by shmcache_iterate). value is NULL and value_len is the
+ *  stored length when SHMCACHE_ITER_KEYS_ONLY is given. */
+typedef int (shmcache_iter_fn)(void *baton, const void *key, apr_size_t key_len,
+                               const void *value, apr_size_t value_len,
+                               const shmcache_meta_t *meta);
+
+#define SHMCACHE_ITER_KEYS_ONLY 0x1   /**< do not copy values */
+
+/* ------------------------------------------------------------------------
+ * Lifecycle
+ * ---------------------------------------------------------------------- */
+
+/** Fill opts with the defaults: 64 MiB, automatic buckets, keys up to 250
+ *  bytes, values up to 1 MiB, no default TTL, 256 slots, mode 0600, lock
+ *  timeout 1 s, attach timeout 5 s. */
+SHMCACHE_DECLARE(void) shmcache_options_init(shmcache_options_t *opts);
+
+/** Create a new segment at path and attach to it.
+ *  The file is created exclusively (O_EXCL, never following a symlink) with
+ *  exactly opts->mode, its memory is reserved, and the table is initialised.
+ *  The handle and its mapping live until shmcache_close() or until pool is
+ *  destroyed.
+ *  @return APR_SUCCESS; APR_EEXIST if path exists; SHMCACHE_EINVAL for bad
+ *  arguments or options; SHMCACHE_ESIZE / SHMCACHE_EOVERFLOW for a size
+ *  that cannot work; SHMCACHE_ERESERVE when the filesystem cannot hold the
+ *  segment; APR_EACCES, APR_ENOENT, ... from the OS. On failure nothing is
+ *  left at path. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_create(shmcache_t **cache,
+                                               const char *path,
+                                               const shmcache_options_t *opts,
+                                               apr_pool_t *pool);
+
+/** Attach to an existing segment at path. opts may be NULL (defaults); only
+ *  the (handle) fields are used. Waits up to attach_timeout_ms for a
+ *  creator that is still initialising; re-initialises a segment whose
+ *  creator died half-way.
+ *  @return APR_SUCCESS; APR_ENOENT if nothing is at path; SHMCACHE_ENOTCACHE,
+ *  SHMCACHE_EFORMAT, SHMCACHE_ELAYOUT, SHMCACHE_ECORRUPT for a file that is
+ *  not a usable segment; SHMCACHE_EOWNER for a file of another user or not
+ *  a regular file (symlinks are not followed); SHMCACHE_ETIMEDOUT when a
+ *  live creator does not finish in time; SHMCACHE_ESLOTS when all process
+ *  slots are held by live processes; APR_EACCES and other OS codes. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_attach(shmcache_t **cache,
+                                               const char *path,
+                                               const shmcache_options_t *opts,
+                                               apr_pool_t *pool);
+
+/** Attach to path if a segment exists there, else create it with opts.
+ *  Safe when many processes call it at once: exactly one creates.
+ *  @return as shmcache_create and shmcache_attach. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_open(shmcache_t **cache,
+                                             const char *path,
+                                             const shmcache_options_t *opts,
+                                             apr_pool_t *pool);
+
+/** Detach: release this handle's process slot, unmap, close the file.
+ *  The segment and its contents stay. The handle is invalid afterwards.
+ *  Closing twice, or closing NULL, returns SHMCACHE_EINVAL. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_close(shmcache_t *cache);
+
+/** Remove the segment file at path. Processes still attached keep their
+ *  mapping (on Unix) until they close. Refuses files that are not shmcache
+ *  segments (SHMCACHE_ENOTCACHE) so a mistyped path deletes nothing.
+ *  @return APR_SUCCESS; APR_ENOENT; SHMCACHE_ENOTCACHE; OS codes. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_remove(const char *path,
+                                               apr_pool_t *pool);
+
+/** shmcache_remove that, unless force is set, first refuses with
+ *  SHMCACHE_EBUSY while live processes are attached; *attached (may be
+ *  NULL) receives their number. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_remove_ex(const char *path, int force,
+                                                  apr_uint32_t *attached,
+                                                  apr_pool_t *pool);
+
+/** The path the handle was attached by (valid while the handle is). */
+SHMCACHE_DECLARE(const char *) shmcache_path_get(const shmcache_t *cache);
+
+/* ------------------------------------------------------------------------
+ * Reading (takes the read lock; readers run in parallel)
+ * ---------------------------------------------------------------------- */
+
+/** Copy the value of key into memory from pool (NUL-terminated for
+ *  convenience; *value_len excludes the NUL). meta may be NULL.
+ *  @return APR_SUCCESS; SHMCACHE_NOTFOUND (missing or expired);
+ *  SHMCACHE_EKEYLEN; SHMCACHE_EINVAL; SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_get(shmcache_t *cache,
+                                            const void *key, apr_size_t key_len,
+                                            void **value, apr_size_t *value_len,
+                                            shmcache_meta_t *meta,
+                                            apr_pool_t *pool);
+
+/** Copy the value of key into buf (capacity buf_size, not NUL-terminated).
+ *  *value_len always receives the stored length on APR_SUCCESS and on
+ *  SHMCACHE_EBUFSIZE, so the caller can retry with a bigger buffer.
+ *  @return as shmcache_get, plus SHMCACHE_EBUFSIZE. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_get_buf(shmcache_t *cache,
+                                                const void *key, apr_size_t key_len,
+                                                void *buf, apr_size_t buf_size,
+                                                apr_size_t *value_len,
+                                                shmcache_meta_t *meta);
+
+/** Fetch only the metadata of key (version, expiry, TTL left, length).
+ *  @return as shmcache_get. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_get_meta(shmcache_t *cache,
+                                                 const void *key, apr_size_t key_len,
+                                                 shmcache_meta_t *meta);
+
+/* ------------------------------------------------------------------------
+ * Writing (takes the write lock). A store evicts entries when the cache is
+ * full (expired entries first, then entries not read since the eviction
+ * hand last passed them), so it only fails when the item cannot fit.
+ * ---------------------------------------------------------------------- */
+
+/** Store value under key, replacing any entry. ttl as in Conventions.
+ *  *version (may be NULL) receives the new version.
+ *  @return APR_SUCCESS; SHMCACHE_EKEYLEN; SHMCACHE_EVALLEN; SHMCACHE_ETTL;
+ *  SHMCACHE_ENOMEM (cannot fit even in an empty cache); SHMCACHE_EINVAL;
+ *  SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. On failure any previous entry is
+ *  left as it was. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_set(shmcache_t *cache,
+                                            const void *key, apr_size_t key_len,
+                                            const void *value, apr_size_t value_len,
+                                            apr_uint32_t ttl,
+                                            apr_uint64_t *version);
+
+/** shmcache_set only if key is absent (or expired).
+ *  @return as shmcache_set, plus SHMCACHE_EXISTS. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_add(shmcache_t *cache,
+                                            const void *key, apr_size_t key_len,
+                                            const void *value, apr_size_t value_len,
+                                            apr_uint32_t ttl,
+                                            apr_uint64_t *version);
+
+/** shmcache_set only if key is present.
+ *  @return as shmcache_set, plus SHMCACHE_NOTFOUND. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_replace(shmcache_t *cache,
+                                                const void *key, apr_size_t key_len,
+                                                const void *value, apr_size_t value_len,
+                                                apr_uint32_t ttl,
+                                                apr_uint64_t *version);
+
+/** Compare-and-swap: store only if the entry's version equals expected.
+ *  *version (may be NULL) receives the new version.
+ *  @return as shmcache_set, plus SHMCACHE_NOTFOUND and SHMCACHE_EMISMATCH. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_cas(shmcache_t *cache,
+                                            const void *key, apr_size_t key_len,
+                                            const void *value, apr_size_t value_len,
+                                            apr_uint32_t ttl,
+                                            apr_uint64_t expected,
+                                            apr_uint64_t *version);
+
+/** Remove key.
+ *  @return APR_SUCCESS; SHMCACHE_NOTFOUND; SHMCACHE_EKEYLEN; SHMCACHE_EINVAL;
+ *  SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_delete(shmcache_t *cache,
+                                               const void *key, apr_size_t key_len);
+
+/** Add delta (negative to decrement) to the unsigned decimal number stored
+ *  under key, atomically. Decrementing below 0 gives 0; incrementing past
+ *  2^64-1 wraps (as memcached). If key is missing: with initial non-NULL,
+ *  store *initial (delta is not applied) with ttl; with initial NULL,
+ *  return SHMCACHE_NOTFOUND. An existing entry keeps its expiry.
+ *  *result (may be NULL) receives the new number.
+ *  @return APR_SUCCESS; SHMCACHE_NOTFOUND; SHMCACHE_ENOTNUM (the value is
+ *  not 1..20 decimal digits that fit 64 bits); the codes of shmcache_set. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_incr(shmcache_t *cache,
+                                             const void *key, apr_size_t key_len,
+                                             apr_int64_t delta,
+                                             const apr_uint64_t *initial,
+                                             apr_uint32_t ttl,
+                                             apr_uint64_t *result);
+
+/** Give key a new ttl (as in Conventions) without changing its value or
+ *  version.
+ *  @return APR_SUCCESS; SHMCACHE_NOTFOUND; SHMCACHE_ETTL; SHMCACHE_EKEYLEN;
+ *  SHMCACHE_EINVAL; SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_touch(shmcache_t *cache,
+                                              const void *key, apr_size_t key_len,
+                                              apr_uint32_t ttl);
+
+/** Remove every entry. Counters are kept.
+ *  @return APR_SUCCESS; SHMCACHE_EINVAL; SHMCACHE_ETIMEDOUT. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_flush(shmcache_t *cache);
+
+/* ------------------------------------------------------------------------
+ * Walking, figures and verification
+ * ---------------------------------------------------------------------- */
+
+/** Call fn for every live entry. The read lock is held only while a small
+ *  batch of buckets is copied out, never over the whole table, and fn runs
+ *  with no lock held, so fn may call any function of this library. An entry
+ *  present for the whole walk is seen exactly once; entries written during
+ *  the walk may or may not be seen. flags: SHMCACHE_ITER_KEYS_ONLY.
+ *  @return APR_SUCCESS; fn's non-zero return value (cast to apr_status_t)
+ *  when fn stops the walk; SHMCACHE_EINVAL; SHMCACHE_ECORRUPT;
+ *  SHMCACHE_ETIMEDOUT. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_iterate(shmcache_t *cache,
+                                                shmcache_iter_fn *fn,
+                                                void *baton,
+                                                unsigned flags);
+
+/** Resumable form of shmcache_iterate: walks at most max_buckets buckets
+ *  starting at *cursor (start with 0) and advances *cursor; the walk is
+ *  over when *cursor comes back as 0.
+ *  @return as shmcache_iterate. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_scan(shmcache_t *cache,
+                                             apr_uint32_t *cursor,
+                                             apr_uint32_t max_buckets,
+                                             shmcache_iter_fn *fn,
+                                             void *baton,
+                                             unsigned flags);
+
+/** Fill *stats (takes the read lock briefly; per-process counters are
+ *  summed without it).
+ *  @return APR_SUCCESS; SHMCACHE_EINVAL; SHMCACHE_ETIMEDOUT. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_stats(shmcache_t *cache,
+                                              shmcache_stats_t *stats);
+
+/** Verify every invariant of the segment: header, every allocator block,
+ *  every bucket chain, entry counts and byte totals. Takes the write lock
+ *  (so nothing changes underneath) and changes nothing.
+ *  why (may be NULL) receives a NUL-terminated description of the first
+ *  problem found, truncated to why_size.
+ *  @return APR_SUCCESS; SHMCACHE_ECORRUPT; SHMCACHE_EINVAL;
+ *  SHMCACHE_ETIMEDOUT. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_check(shmcache_t *cache,
+                                              char *why, apr_size_t why_size);
+
+/** Describe any status (the library's, APR's or the OS's) in buf.
+ *  @return buf. */
+SHMCACHE_DECLARE(char *) shmcache_strerror(apr_status_t status, char *buf,
+                                           apr_size_t buf_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMCACHE_H */

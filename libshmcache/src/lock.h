@@ -1,0 +1,153 @@
+/*
+ * lock.h - the reader/writer lock that lives inside the segment.
+ *
+ * APR has no cross-process reader/writer lock, and its process mutexes
+ * live outside the segment (a separately started process such as the CLI
+ * could not find them), so the lock is built here on C11 atomics in the
+ * segment. (C11 <stdatomic.h> rather than apr_atomic_*: the hot path needs
+ * inline atomics with explicit memory orders; apr_atomic_* are out-of-line
+ * calls with full barriers.)
+ *
+ * Design
+ * ------
+ * - Every attached handle owns one slot (sc_slot_sh_t, one cache line):
+ *   its process identity and a count of read holds by its threads. A
+ *   reader increments only its own slot's count, so readers on different
+ *   cores do not write a shared word; then it checks the writer word.
+ * - A writer claims the writer word (its slot index + 1), which turns new
+ *   readers away, then waits for every slot's read count to drain. Writers
+ *   therefore cannot be starved by a stream of readers.
+ * - Sleepers wait on a word with sc_os_wait (futex on Linux) with a
+ *   timeout, and are woken only when someone is registered as waiting.
+ * - A waiter that has waited lock_timeout_ms checks whether the holders are
+ *   alive (pid + start time, sc_os_proc_alive). Read holds of dead slots
+ *   are dropped; a dead writer's lock is taken over, and the taker is told
+ *   (SC_LOCK_RECOVERED) so that it verifies and repairs the table before
+ *   anyone reads it.
+ *
+ * Memory layout of the lock region (all cache-line aligned):
+ *
+ *   +--------------------+----------+----------+-----+------------------+
+ *   | sc_lock_sh_t (64B) | slot 0   | slot 1   | ... | slot nslots-1    |
+ *   +--------------------+----------+----------+-----+------------------+
+ */
+#ifndef SC_LOCK_H
+#define SC_LOCK_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <apr.h>
+#include <apr_errno.h>
+
+#include "os.h"
+
+#define SC_CACHE_LINE 64u
+
+/* Returned by the lock functions when the caller now holds the WRITE lock
+ * taken over from a writer that died holding it: the caller must verify
+ * (and repair) the data it guards, then sc_lock_wrunlock. Not a public
+ * status: it never leaves the library. */
+#define SC_LOCK_RECOVERED (SHMCACHE_END_ERROR)
+
+/* Slot states */
+#define SC_SLOT_FREE     0u
+#define SC_SLOT_CLAIMING 1u   /* being claimed or reclaimed */
+#define SC_SLOT_ACTIVE   2u
+
+/* In the segment: one attached handle. Exactly one cache line. */
+typedef struct sc_slot_sh_t {
+    _Atomic uint32_t readers;      /* read holds by this handle's threads */
+    _Atomic uint32_t state;        /* SC_SLOT_* */
+    apr_uint32_t pid;              /* owner process */
+    apr_uint32_t pad0;
+    apr_uint64_t start;            /* owner's start time (sc_proc_id_t) */
+    _Atomic uint64_t gets;         /* read-path counters of this handle, */
+    _Atomic uint64_t hits;         /* kept here so readers do not share */
+    _Atomic uint64_t misses;       /* a counter cache line */
+    apr_uint64_t pad1[2];
+} sc_slot_sh_t;
+
+/* In the segment: the lock word and its counters. One cache line for the
+ * hot words; counters on the next. */
+typedef struct sc_lock_sh_t {
+    _Atomic uint32_t writer;       /* 0 free, else writer's slot index + 1 */
+    _Atomic uint32_t writer_sleepers; /* processes asleep on 'writer' */
+    _Atomic uint32_t drain;        /* bumped by a reader leaving while a
+                                      writer waits; the writer sleeps on it */
+    _Atomic uint32_t drain_sleepers;
+    apr_uint32_t nslots;           /* slots that follow this struct */
+    apr_uint32_t pad0[11];
+    _Atomic uint64_t read_waits;   /* read locks that had to sleep */
+    _Atomic uint64_t write_waits;  /* write locks that had to sleep */
+    _Atomic uint64_t recoveries;   /* write locks taken from dead writers */
+    _Atomic uint64_t dead_readers; /* read holds of dead slots dropped */
+    _Atomic uint64_t retired_gets; /* counters of slots that were released */
+    _Atomic uint64_t retired_hits;
+    _Atomic uint64_t retired_misses;
+    apr_uint64_t pad1;
+} sc_lock_sh_t;
+
+/* Process-local: this handle's view of the lock. */
+typedef struct sc_lock_t {
+    sc_lock_sh_t *sh;
+    sc_slot_sh_t *slots;           /* sh + 1 */
+    apr_uint32_t slot;             /* this handle's slot index */
+    apr_uint32_t timeout_ms;       /* before checking holders' liveness */
+    apr_uint32_t fork_gen;         /* sc_os_fork_generation() at claim */
+    sc_proc_id_t self;
+} sc_lock_t;
+
+/* Bytes the lock region needs for nslots slots. */
+apr_uint64_t sc_lock_region_size(apr_uint32_t nslots);
+
+/* Initialise a lock region at sh for nslots slots (creator only, before
+ * the segment is published). */
+void sc_lock_init(sc_lock_sh_t *sh, apr_uint32_t nslots);
+
+/* Claim a slot for this handle: a free one, or one whose owner is dead
+ * (its counters are folded into the retired totals and its read holds
+ * dropped). Never reclaims the slot of a dead writer that still holds the
+ * writer word (the next lock waiter recovers that).
+ * Returns APR_SUCCESS or SHMCACHE_ESLOTS (all slots held by live owners). */
+apr_status_t sc_lock_attach(sc_lock_t *l, sc_lock_sh_t *sh,
+                            apr_uint32_t timeout_ms);
+
+/* Release this handle's slot (counters folded into the retired totals).
+ * The handle must hold no lock. */
+void sc_lock_detach(sc_lock_t *l);
+
+/* Take the read lock. Returns APR_SUCCESS (read lock held);
+ * SC_LOCK_RECOVERED (the WRITE lock is held instead: a writer died; repair,
+ * sc_lock_wrunlock, then call again); SHMCACHE_ETIMEDOUT (a live writer
+ * held it for longer than the timeout; nothing held); SHMCACHE_ESLOTS
+ * (after a fork the child could not get a slot). */
+apr_status_t sc_lock_rdlock(sc_lock_t *l);
+void sc_lock_rdunlock(sc_lock_t *l);
+
+/* Take the write lock. Returns APR_SUCCESS; SC_LOCK_RECOVERED (held, taken
+ * over from a dead writer: repair before use); SHMCACHE_ETIMEDOUT (nothing
+ * held); SHMCACHE_ESLOTS (as rdlock). */
+apr_status_t sc_lock_wrlock(sc_lock_t *l);
+void sc_lock_wrunlock(sc_lock_t *l);
+
+/* This handle's slot (for its read-path counters). */
+sc_slot_sh_t *sc_lock_my_slot(sc_lock_t *l);
+
+/* Figures for stats: live attached slots, current read holds, the writer's
+ * pid (0 if none), and the retired + live read-path counters summed.
+ * Reads without the lock (values may be a moment old). */
+typedef struct sc_lock_stats_t {
+    apr_uint32_t attached, readers;
+    apr_uint32_t writer_pid;
+    apr_uint64_t gets, hits, misses;
+    apr_uint64_t read_waits, write_waits, recoveries, dead_readers;
+} sc_lock_stats_t;
+void sc_lock_stats(const sc_lock_t *l, sc_lock_stats_t *st);
+
+/* Number of slots held by live processes other than this handle (for
+ * remove without force). Does not need a handle: sh may be mapped
+ * read-only. */
+apr_uint32_t sc_lock_count_attached(const sc_lock_sh_t *sh,
+                                    const sc_lock_t *self_or_null);
+
+#endif /* SC_LOCK_H */

@@ -1,0 +1,74 @@
+/*
+ * os.h - the small OS contract that APR does not cover.
+ *
+ * Everything platform-specific that the library needs beyond APR sits
+ * behind these functions: one implementation per OS (unix/os.c,
+ * win32/os.c), chosen by CMakeLists.txt. Shared code never uses #ifdef for
+ * the platform. Only segment.c and lock.c call into this file.
+ *
+ * Why not APR: APR has no futex-style wait on a word in shared memory, no
+ * way to tell whether a process (by pid and start time) is alive, no
+ * O_NOFOLLOW / exact-mode exclusive create, no fchown, and no space
+ * reservation (posix_fallocate) on a file.
+ */
+#ifndef SC_OS_H
+#define SC_OS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <apr_file_io.h>
+#include <apr_pools.h>
+
+/* Identity of a process: its pid plus its start time, so a pid reused by
+ * a new process is not mistaken for the old one. start is in OS-defined
+ * units (clock ticks since boot on Linux, FILETIME on Windows); 0 means
+ * unknown, and then only the pid is compared. */
+typedef struct sc_proc_id_t {
+    apr_uint32_t pid;
+    apr_uint64_t start;
+} sc_proc_id_t;
+
+/* Fill *id with the calling process's identity. Cannot fail. */
+void sc_os_proc_self(sc_proc_id_t *id);
+
+/* Whether the process *id names is still running: 1 alive, 0 dead (no such
+ * pid, or the pid now belongs to a process with another start time). When
+ * the OS cannot tell (no permission to look), answers 1: never declare a
+ * live process dead. Sends no signal. */
+int sc_os_proc_alive(const sc_proc_id_t *id);
+
+/* A counter that goes up in the child after every fork(), so a handle can
+ * notice it was inherited by a child. Constant on systems without fork. */
+apr_uint32_t sc_os_fork_generation(void);
+
+/* Sleep while *word == expected, for at most timeout_us microseconds
+ * (0 = do not sleep). Works across processes on a shared mapping. May
+ * return early (spuriously); callers re-check their condition. */
+void sc_os_wait(_Atomic uint32_t *word, uint32_t expected,
+                apr_uint32_t timeout_us);
+
+/* Wake sleepers in sc_os_wait on word: one, or all when all != 0. */
+void sc_os_wake(_Atomic uint32_t *word, int all);
+
+/* Create path exclusively for reading and writing, never following a
+ * symlink, with exactly perms (not filtered by the umask).
+ * Returns APR_EEXIST when anything exists at path, or an OS status. */
+apr_status_t sc_os_file_create(apr_file_t **file, const char *path,
+                               apr_fileperms_t perms, apr_pool_t *pool);
+
+/* Open an existing path for reading and writing (read-only when
+ * read_only), never following a symlink. Refuses with SHMCACHE_EOWNER a
+ * path that is not a regular file, or that belongs to another user
+ * (root's files excepted) unless allow_foreign_owner. */
+apr_status_t sc_os_file_open(apr_file_t **file, const char *path,
+                             int allow_foreign_owner, apr_pool_t *pool);
+
+/* Give the file size bytes of reserved storage (its length becomes size).
+ * Returns SHMCACHE_ERESERVE when the filesystem has no room. */
+apr_status_t sc_os_file_reserve(apr_file_t *file, apr_uint64_t size);
+
+/* Change the file's owner and/or group; (apr_uid_t)-1 / (apr_gid_t)-1
+ * keep the current one. */
+apr_status_t sc_os_file_chown(apr_file_t *file, apr_uid_t uid, apr_gid_t gid);
+
+#endif /* SC_OS_H */

@@ -1,0 +1,140 @@
+/*
+ * segment.h - the segment: a file mapped by every process, its header and
+ * its layout; create, attach, validate, remove.
+ *
+ * The segment is a regular file (on a memory filesystem such as /dev/shm)
+ * mapped shared with apr_mmap. A file, not apr_shm: with apr_shm's
+ * name-based backend nothing appears at the path, a relative path names
+ * another segment, and its permissions cannot be set, whereas a file gives
+ * full control of the path, owner and mode.
+ *
+ * Layout (byte offsets from the base; every region starts on a 64-byte
+ * line, the data region on a page):
+ *
+ *   0            4096                                            size
+ *   +------------+-----------+---------------+--------------+---------+
+ *   | header     | lock      | bucket array  | allocator    | data    |
+ *   | sc_header_ | sc_lock_  | nbuckets x    | sc_alloc_sh_t| entries |
+ *   | sh_t       | sh_t +    | uint32 granule| (TLSF lists) | (blocks)|
+ *   |            | slots[N]  | offsets       |              |         |
+ *   +------------+-----------+---------------+--------------+---------+
+ *   lock_off     buckets_off    alloc_off      data_off
+ *
+ * Creation is race-free: the creator makes the file with O_EXCL and holds
+ * an exclusive apr_file_lock on it while it reserves the memory and writes
+ * the header (state INIT); it then publishes state READY. An attacher
+ * takes the same lock (shared, with a timeout), so it waits for a live
+ * creator; if the lock is free but the state is not READY, the creator
+ * died half-way (the kernel dropped its lock), and the attacher
+ * re-initialises the segment under the exclusive lock.
+ */
+#ifndef SC_SEGMENT_H
+#define SC_SEGMENT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <apr_file_io.h>
+#include <apr_mmap.h>
+#include <apr_pools.h>
+
+#include "shmcache.h"
+#include "alloc.h"
+#include "lock.h"
+
+#define SC_MAGIC          "SHMCACHE"   /* 8 bytes, no NUL */
+#define SC_FORMAT_VERSION 1u
+#define SC_HEADER_SIZE    4096u
+
+#define SC_STATE_INIT  0x494E4954u     /* "INIT": being initialised */
+#define SC_STATE_READY 0x52454459u     /* "REDY": usable */
+
+/* In the segment: counters written under the write lock. */
+typedef struct sc_counters_sh_t {
+    apr_uint64_t items;            /* entries in the table */
+    apr_uint64_t version;          /* last version handed out */
+    apr_uint64_t sets, adds, replaces, cas_ops, deletes, incrs, touches;
+    apr_uint64_t set_failures, evictions, expirations, flushes;
+    apr_uint64_t repairs, resets, init_recoveries;
+} sc_counters_sh_t;
+
+/* In the segment: the header, at offset 0. */
+typedef struct sc_header_sh_t {
+    char magic[8];                 /* SC_MAGIC */
+    apr_uint32_t format;           /* SC_FORMAT_VERSION */
+    apr_uint32_t layout;           /* sc_segment_layout_word() of the build */
+    _Atomic uint32_t state;        /* SC_STATE_* */
+    apr_uint32_t pad0;
+    apr_uint64_t size;             /* total bytes, == file length */
+    apr_uint64_t seed;             /* XXH3 seed, random per segment */
+    apr_int64_t created;           /* apr_time_t of creation */
+    apr_int64_t epoch;             /* seconds: expiries count from here */
+    /* regions: byte offsets and sizes */
+    apr_uint64_t lock_off, lock_size;
+    apr_uint64_t buckets_off, buckets_size;
+    apr_uint64_t alloc_off, alloc_size;
+    apr_uint64_t data_off, data_size;
+    /* configuration fixed at creation */
+    apr_uint32_t nbuckets;         /* power of two */
+    apr_uint32_t nslots;
+    apr_uint32_t max_key;
+    apr_uint32_t max_value;
+    apr_uint32_t default_ttl;
+    apr_uint32_t pad1;
+    sc_counters_sh_t counters;
+    apr_uint64_t hand;             /* eviction hand: a payload offset */
+} sc_header_sh_t;
+
+/* Process-local: one mapping of a segment. */
+typedef struct sc_segment_t {
+    apr_pool_t *pool;              /* owns file, mmap, this struct */
+    apr_file_t *file;
+    apr_mmap_t *mmap;
+    char *base;                    /* mapping address */
+    apr_uint64_t size;             /* mapped bytes */
+    sc_header_sh_t *hdr;           /* == base */
+    const char *path;
+} sc_segment_t;
+
+/* A word built from the sizes of the on-segment structs and the format,
+ * so that a build with another layout refuses to attach. */
+apr_uint32_t sc_segment_layout_word(void);
+
+/* Compute the region offsets for opts into a zeroed header (no I/O).
+ * Returns SHMCACHE_EINVAL, SHMCACHE_ESIZE or SHMCACHE_EOVERFLOW when the
+ * options cannot make a segment. */
+apr_status_t sc_segment_plan(sc_header_sh_t *plan,
+                             const shmcache_options_t *opts);
+
+/* Create the file at path, reserve and map it, write the planned header in
+ * state INIT, and call init(baton, seg) to lay out the regions; then
+ * publish READY. On failure removes the file. */
+typedef apr_status_t (sc_segment_init_fn)(void *baton, sc_segment_t *seg);
+apr_status_t sc_segment_create(sc_segment_t **seg, const char *path,
+                               const shmcache_options_t *opts,
+                               sc_segment_init_fn *init, void *baton,
+                               apr_pool_t *pool);
+
+/* Attach to the file at path and validate its header (magic, format,
+ * layout, sizes, region bounds). Waits for a live creator; re-initialises
+ * (with init, using the header's own planned figures) a segment whose
+ * creator died half-way. */
+apr_status_t sc_segment_attach(sc_segment_t **seg, const char *path,
+                               const shmcache_options_t *opts,
+                               sc_segment_init_fn *init, void *baton,
+                               apr_pool_t *pool);
+
+/* Unmap and close (destroys seg->pool). */
+void sc_segment_detach(sc_segment_t *seg);
+
+/* Bounds-checked pointer into the segment: base + off if [off, off + len)
+ * lies inside [lo, hi) (byte offsets), else NULL. */
+static inline void *sc_segment_ptr(const sc_segment_t *seg, apr_uint64_t lo,
+                                   apr_uint64_t hi, apr_uint64_t off,
+                                   apr_uint64_t len)
+{
+    if (off < lo || off > hi || len > hi - off)
+        return NULL;
+    return seg->base + off;
+}
+
+#endif /* SC_SEGMENT_H */

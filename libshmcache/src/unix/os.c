@@ -1,0 +1,229 @@
+/*
+ * unix/os.c - the OS contract (os.h) on POSIX systems, Linux first.
+ *
+ * Linux: futex on the shared word for sleeping; /proc/PID/stat field 22
+ * (start time in clock ticks since boot) for process identity. Other
+ * Unixes: a short nanosleep backoff, and kill(pid, 0) with no start time.
+ */
+#define _GNU_SOURCE
+#include "os.h"
+#include "shmcache.h"
+
+#include <apr_portable.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
+
+static _Atomic apr_uint32_t fork_generation;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+    atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+/* Start time of pid from /proc, 0 when it cannot be read. The comm field
+ * (2) may hold spaces and parentheses, so parse after the last ')'. */
+static apr_uint64_t proc_start_time(apr_uint32_t pid)
+{
+#ifdef __linux__
+    char path[64], buf[1024];
+    unsigned long long start = 0;
+    FILE *f;
+    size_t n;
+    char *p;
+    int field;
+
+    snprintf(path, sizeof path, "/proc/%u/stat", (unsigned)pid);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    if (p == NULL)
+        return 0;
+    /* after ')' comes field 3 (state); start time is field 22 */
+    for (field = 2; field < 21 && p != NULL; field++)
+        p = strchr(p + 1, ' ');
+    if (p == NULL || sscanf(p + 1, "%llu", &start) != 1)
+        return 0;
+    return (apr_uint64_t)start;
+#else
+    (void)pid;
+    return 0;
+#endif
+}
+
+void sc_os_proc_self(sc_proc_id_t *id)
+{
+    pthread_once(&atfork_once, register_atfork);
+    id->pid = (apr_uint32_t)getpid();
+    id->start = proc_start_time(id->pid);
+}
+
+int sc_os_proc_alive(const sc_proc_id_t *id)
+{
+    apr_uint64_t start;
+
+    if (id->pid == 0)
+        return 0;
+    if (kill((pid_t)id->pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    if (id->start == 0)
+        return 1;
+    start = proc_start_time(id->pid);
+    /* unreadable /proc entry: the process vanished between the calls, or
+     * /proc is hidden from us; only the first is death */
+    if (start == 0)
+        return kill((pid_t)id->pid, 0) == 0 || errno != ESRCH;
+    return start == id->start;
+}
+
+apr_uint32_t sc_os_fork_generation(void)
+{
+    return atomic_load_explicit(&fork_generation, memory_order_relaxed);
+}
+
+void sc_os_wait(_Atomic uint32_t *word, uint32_t expected,
+                apr_uint32_t timeout_us)
+{
+    struct timespec ts;
+
+    if (timeout_us == 0)
+        return;
+    ts.tv_sec = timeout_us / 1000000u;
+    ts.tv_nsec = (long)(timeout_us % 1000000u) * 1000L;
+#ifdef __linux__
+    /* not FUTEX_PRIVATE: the word is shared between processes */
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, &ts, NULL, 0);
+#else
+    /* documented backoff: no cross-process wait primitive on a plain word,
+     * so sleep a little (at most 1 ms) and let the caller re-check */
+    if (atomic_load(word) == expected) {
+        if (ts.tv_sec > 0 || ts.tv_nsec > 1000000L) {
+            ts.tv_sec = 0;
+            ts.tv_nsec = 1000000L;
+        }
+        nanosleep(&ts, NULL);
+    }
+#endif
+}
+
+void sc_os_wake(_Atomic uint32_t *word, int all)
+{
+#ifdef __linux__
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, all ? INT32_MAX : 1,
+            NULL, NULL, 0);
+#else
+    (void)word;
+    (void)all;
+#endif
+}
+
+/* Wrap an open descriptor in an apr_file_t owned by pool (closed with the
+ * pool). */
+static apr_status_t wrap_fd(apr_file_t **file, int fd, apr_pool_t *pool)
+{
+    apr_os_file_t osf = fd;
+    apr_status_t rv;
+
+    rv = apr_os_file_put(file, &osf, APR_FOPEN_READ | APR_FOPEN_WRITE, pool);
+    if (rv != APR_SUCCESS) {
+        close(fd);
+        return rv;
+    }
+    /* apr_os_file_put does not register a cleanup: the descriptor must be
+     * closed when the pool goes, like any file APR opened itself */
+    apr_pool_cleanup_register(pool, *file, (apr_status_t (*)(void *))apr_file_close,
+                              apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
+
+apr_status_t sc_os_file_create(apr_file_t **file, const char *path,
+                               apr_fileperms_t perms, apr_pool_t *pool)
+{
+    mode_t mode = apr_unix_perms2mode(perms);
+    int fd;
+
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return APR_FROM_OS_ERROR(errno);
+    /* exact mode, whatever the umask; on the descriptor, so no race */
+    if (fchmod(fd, mode) != 0) {
+        apr_status_t rv = APR_FROM_OS_ERROR(errno);
+        close(fd);
+        unlink(path);
+        return rv;
+    }
+    return wrap_fd(file, fd, pool);
+}
+
+apr_status_t sc_os_file_open(apr_file_t **file, const char *path,
+                             int allow_foreign_owner, apr_pool_t *pool)
+{
+    struct stat st;
+    int fd;
+
+    fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ELOOP)
+            return SHMCACHE_EOWNER;     /* a symlink: never followed */
+        return APR_FROM_OS_ERROR(errno);
+    }
+    if (fstat(fd, &st) != 0) {
+        apr_status_t rv = APR_FROM_OS_ERROR(errno);
+        close(fd);
+        return rv;
+    }
+    if (!S_ISREG(st.st_mode)
+        || (!allow_foreign_owner && st.st_uid != geteuid() && st.st_uid != 0)) {
+        close(fd);
+        return SHMCACHE_EOWNER;
+    }
+    return wrap_fd(file, fd, pool);
+}
+
+apr_status_t sc_os_file_reserve(apr_file_t *file, apr_uint64_t size)
+{
+    apr_os_file_t fd;
+    int err;
+
+    apr_os_file_get(&fd, file);
+    err = posix_fallocate(fd, 0, (off_t)size);
+    if (err == ENOSPC || err == EFBIG || err == EDQUOT)
+        return SHMCACHE_ERESERVE;
+    if (err == EOPNOTSUPP || err == EINVAL) {
+        /* the filesystem cannot reserve: fall back to a sparse length */
+        if (ftruncate(fd, (off_t)size) != 0)
+            return APR_FROM_OS_ERROR(errno);
+        return APR_SUCCESS;
+    }
+    return err == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(err);
+}
+
+apr_status_t sc_os_file_chown(apr_file_t *file, apr_uid_t uid, apr_gid_t gid)
+{
+    apr_os_file_t fd;
+
+    apr_os_file_get(&fd, file);
+    if (fchown(fd, uid, gid) != 0)
+        return APR_FROM_OS_ERROR(errno);
+    return APR_SUCCESS;
+}
