@@ -63,6 +63,12 @@ apr_status_t sc_os_file_create(apr_file_t **file, const char *path,
 apr_status_t sc_os_file_open(apr_file_t **file, const char *path,
                              int allow_foreign_owner, apr_pool_t *pool);
 
+/* Make the fully initialised file at tmp appear at path atomically, never
+ * replacing anything there (link + unlink on Unix, MoveFileEx without
+ * MOVEFILE_REPLACE_EXISTING on Windows). Returns APR_EEXIST when something
+ * already exists at path (tmp is left in place for the caller to remove). */
+apr_status_t sc_os_file_publish(const char *tmp, const char *path);
+
 /* Give the file size bytes of reserved storage (its length becomes size).
  * Returns SHMCACHE_ERESERVE when the filesystem has no room. */
 apr_status_t sc_os_file_reserve(apr_file_t *file, apr_uint64_t size);

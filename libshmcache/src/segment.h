@@ -20,13 +20,15 @@
  *   +------------+-----------+---------------+--------------+---------+
  *   lock_off     buckets_off    alloc_off      data_off
  *
- * Creation is race-free: the creator makes the file with O_EXCL and holds
- * an exclusive apr_file_lock on it while it reserves the memory and writes
- * the header (state INIT); it then publishes state READY. An attacher
- * takes the same lock (shared, with a timeout), so it waits for a live
- * creator; if the lock is free but the state is not READY, the creator
- * died half-way (the kernel dropped its lock), and the attacher
- * re-initialises the segment under the exclusive lock.
+ * Creation is race-free and never exposes a half-built segment: the
+ * creator builds and initialises the whole segment in a file of its own,
+ * PATH.init.PID (exclusive, mode set exactly, memory reserved), marks it
+ * READY, and only then publishes it at PATH with sc_os_file_publish, which
+ * fails if anything is already there. Exactly one of several racing
+ * creators wins; the others attach to the winner's segment. A creator that
+ * dies half-way leaves only its PATH.init.PID file, which the next creator
+ * detects (the pid is dead) and removes. An attacher therefore only ever
+ * sees complete segments, and still validates every header field.
  */
 #ifndef SC_SEGMENT_H
 #define SC_SEGMENT_H
@@ -82,6 +84,7 @@ typedef struct sc_header_sh_t {
     apr_uint32_t pad1;
     sc_counters_sh_t counters;
     apr_uint64_t hand;             /* eviction hand: a payload offset */
+    apr_uint64_t sweep;            /* expiry sweep cursor: a payload offset */
 } sc_header_sh_t;
 
 /* Process-local: one mapping of a segment. */
@@ -105,9 +108,10 @@ apr_uint32_t sc_segment_layout_word(void);
 apr_status_t sc_segment_plan(sc_header_sh_t *plan,
                              const shmcache_options_t *opts);
 
-/* Create the file at path, reserve and map it, write the planned header in
- * state INIT, and call init(baton, seg) to lay out the regions; then
- * publish READY. On failure removes the file. */
+/* Build a segment for opts in PATH.init.PID: reserve and map it, write the
+ * planned header in state INIT, call init(baton, seg) to lay out the
+ * regions, mark it READY and publish it at path. Returns APR_EEXIST when
+ * something is already at path; on any failure nothing is left behind. */
 typedef apr_status_t (sc_segment_init_fn)(void *baton, sc_segment_t *seg);
 apr_status_t sc_segment_create(sc_segment_t **seg, const char *path,
                                const shmcache_options_t *opts,
@@ -115,13 +119,17 @@ apr_status_t sc_segment_create(sc_segment_t **seg, const char *path,
                                apr_pool_t *pool);
 
 /* Attach to the file at path and validate its header (magic, format,
- * layout, sizes, region bounds). Waits for a live creator; re-initialises
- * (with init, using the header's own planned figures) a segment whose
- * creator died half-way. */
+ * layout, state, sizes, region bounds) before anything else reads it.
+ * Returns APR_ENOENT, SHMCACHE_ENOTCACHE, SHMCACHE_EFORMAT,
+ * SHMCACHE_ELAYOUT, SHMCACHE_ECORRUPT, SHMCACHE_EOWNER or an OS status. */
 apr_status_t sc_segment_attach(sc_segment_t **seg, const char *path,
                                const shmcache_options_t *opts,
-                               sc_segment_init_fn *init, void *baton,
                                apr_pool_t *pool);
+
+/* Check that the file at path is a shmcache segment (magic only) and
+ * count the live processes attached to it (attached may be NULL). */
+apr_status_t sc_segment_probe(const char *path, apr_uint32_t *attached,
+                              apr_pool_t *pool);
 
 /* Unmap and close (destroys seg->pool). */
 void sc_segment_detach(sc_segment_t *seg);

@@ -5,7 +5,9 @@
  * (start time in clock ticks since boot) for process identity. Other
  * Unixes: a short nanosleep backoff, and kill(pid, 0) with no start time.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "os.h"
 #include "shmcache.h"
 
@@ -156,10 +158,31 @@ static apr_status_t wrap_fd(apr_file_t **file, int fd, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
+/* APR permission bits to a mode_t (APR keeps its own converter private). */
+static mode_t perms_to_mode(apr_fileperms_t p)
+{
+    static const struct { apr_fileperms_t apr; mode_t mode; } map[] = {
+        {APR_FPROT_USETID, S_ISUID}, {APR_FPROT_GSETID, S_ISGID},
+        {APR_FPROT_WSTICKY, S_ISVTX},
+        {APR_FPROT_UREAD, S_IRUSR}, {APR_FPROT_UWRITE, S_IWUSR},
+        {APR_FPROT_UEXECUTE, S_IXUSR}, {APR_FPROT_GREAD, S_IRGRP},
+        {APR_FPROT_GWRITE, S_IWGRP}, {APR_FPROT_GEXECUTE, S_IXGRP},
+        {APR_FPROT_WREAD, S_IROTH}, {APR_FPROT_WWRITE, S_IWOTH},
+        {APR_FPROT_WEXECUTE, S_IXOTH},
+    };
+    mode_t m = 0;
+    size_t i;
+
+    for (i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (p & map[i].apr)
+            m |= map[i].mode;
+    return m;
+}
+
 apr_status_t sc_os_file_create(apr_file_t **file, const char *path,
                                apr_fileperms_t perms, apr_pool_t *pool)
 {
-    mode_t mode = apr_unix_perms2mode(perms);
+    mode_t mode = perms_to_mode(perms);
     int fd;
 
     fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -225,5 +248,14 @@ apr_status_t sc_os_file_chown(apr_file_t *file, apr_uid_t uid, apr_gid_t gid)
     apr_os_file_get(&fd, file);
     if (fchown(fd, uid, gid) != 0)
         return APR_FROM_OS_ERROR(errno);
+    return APR_SUCCESS;
+}
+
+apr_status_t sc_os_file_publish(const char *tmp, const char *path)
+{
+    /* link(2) fails with EEXIST if anything, a symlink included, is at path */
+    if (link(tmp, path) != 0)
+        return APR_FROM_OS_ERROR(errno);
+    unlink(tmp);
     return APR_SUCCESS;
 }

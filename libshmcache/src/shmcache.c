@@ -1,0 +1,730 @@
+/*
+ * shmcache.c - the public entry points (shmcache.h).
+ *
+ * Each function checks its arguments, takes the segment lock, calls into
+ * the table, and releases the lock; nothing below this file takes locks.
+ * When the lock reports that its previous writer died (SC_LOCK_RECOVERED),
+ * the table is verified and repaired here before anyone reads it.
+ *
+ * The process-local handle (shmcache_t) is allocated from the caller's
+ * pool, and the mapping from a subpool of it; close destroys the subpool
+ * but leaves the handle struct (with its magic cleared), so a second close
+ * is a clean SHMCACHE_EINVAL rather than a use after free.
+ */
+#include "shmcache.h"
+#include "lock.h"
+#include "os.h"
+#include "segment.h"
+#include "table.h"
+
+#include <apr_strings.h>
+#include <string.h>
+
+#define HANDLE_MAGIC 0x53484D43u   /* "SHMC" while open */
+
+/* Buckets copied out per lock hold by scan and iterate. */
+#define SCAN_BATCH 256u
+
+struct shmcache_t {
+    apr_uint32_t magic;
+    apr_pool_t *pool;              /* the caller's pool */
+    sc_segment_t *seg;
+    sc_table_t table;
+    sc_lock_t lock;
+    const char *path;
+};
+
+void shmcache_options_init(shmcache_options_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->size = SHMCACHE_DEFAULT_SIZE;
+    o->max_key = SHMCACHE_DEFAULT_MAX_KEY;
+    o->max_value = SHMCACHE_DEFAULT_MAX_VALUE;
+    o->slots = SHMCACHE_DEFAULT_SLOTS;
+    o->mode = SHMCACHE_DEFAULT_MODE;
+    o->owner = (apr_uid_t)-1;
+    o->group = (apr_gid_t)-1;
+    o->lock_timeout_ms = SHMCACHE_DEFAULT_LOCK_TIMEOUT_MS;
+    o->attach_timeout_ms = SHMCACHE_DEFAULT_ATTACH_TIMEOUT_MS;
+}
+
+/* ------------------------------------------------------------------------
+ * Handles
+ * ---------------------------------------------------------------------- */
+
+static int usable(const shmcache_t *c)
+{
+    return c != NULL && c->magic == HANDLE_MAGIC;
+}
+
+/* Release what the handle holds. Only the process that claimed the lock
+ * slot gives it back: a child that inherited the handle across fork()
+ * must not free its parent's slot. */
+static void release(shmcache_t *c)
+{
+    if (c->lock.fork_gen == sc_os_fork_generation())
+        sc_lock_detach(&c->lock);
+    sc_segment_detach(c->seg);
+    c->magic = 0;
+}
+
+static apr_status_t handle_cleanup(void *data)
+{
+    shmcache_t *c = data;
+
+    if (usable(c))
+        release(c);
+    return APR_SUCCESS;
+}
+
+/* Lay out a new segment's regions (creator only, before it is public). */
+static apr_status_t init_segment(void *baton, sc_segment_t *seg)
+{
+    sc_table_t t;
+
+    (void)baton;
+    sc_lock_init((sc_lock_sh_t *)(seg->base + seg->hdr->lock_off),
+                 seg->hdr->nslots);
+    sc_table_bind(&t, seg);
+    return sc_table_init_locked(&t);
+}
+
+/* The allocator must manage exactly the data region. */
+static apr_status_t check_alloc_bounds(const sc_segment_t *seg)
+{
+    const sc_header_sh_t *h = seg->hdr;
+    const sc_alloc_sh_t *a = (const sc_alloc_sh_t *)(seg->base + h->alloc_off);
+
+    if ((apr_uint64_t)a->begin << 3 != h->data_off
+        || (apr_uint64_t)a->end << 3 != h->data_off + h->data_size)
+        return SHMCACHE_ECORRUPT;
+    return APR_SUCCESS;
+}
+
+/* Make a handle for a mapped, validated segment and claim a lock slot. */
+static apr_status_t make_handle(shmcache_t **out, sc_segment_t *seg,
+                                const shmcache_options_t *o, apr_pool_t *pool)
+{
+    shmcache_t *c = apr_pcalloc(pool, sizeof *c);
+    apr_status_t rv = check_alloc_bounds(seg);
+
+    if (rv == APR_SUCCESS)
+        rv = sc_lock_attach(&c->lock,
+                            (sc_lock_sh_t *)(seg->base + seg->hdr->lock_off),
+                            o->lock_timeout_ms);
+    if (rv != APR_SUCCESS) {
+        sc_segment_detach(seg);
+        return rv;
+    }
+    c->pool = pool;
+    c->seg = seg;
+    c->path = seg->path;
+    sc_table_bind(&c->table, seg);
+    c->magic = HANDLE_MAGIC;
+    apr_pool_cleanup_register(pool, c, handle_cleanup, apr_pool_cleanup_null);
+    *out = c;
+    return APR_SUCCESS;
+}
+
+static apr_status_t check_open_args(shmcache_t **cache, const char *path,
+                                    apr_pool_t *pool)
+{
+    if (cache == NULL || path == NULL || *path == '\0' || pool == NULL)
+        return SHMCACHE_EINVAL;
+    *cache = NULL;
+    return APR_SUCCESS;
+}
+
+apr_status_t shmcache_create(shmcache_t **cache, const char *path,
+                             const shmcache_options_t *opts, apr_pool_t *pool)
+{
+    shmcache_options_t dflt;
+    sc_segment_t *seg;
+    apr_status_t rv = check_open_args(cache, path, pool);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (opts == NULL) {
+        shmcache_options_init(&dflt);
+        opts = &dflt;
+    }
+    rv = sc_segment_create(&seg, path, opts, init_segment, NULL, pool);
+    if (rv != APR_SUCCESS)
+        return rv;
+    return make_handle(cache, seg, opts, pool);
+}
+
+apr_status_t shmcache_attach(shmcache_t **cache, const char *path,
+                             const shmcache_options_t *opts, apr_pool_t *pool)
+{
+    shmcache_options_t dflt;
+    sc_segment_t *seg;
+    apr_status_t rv = check_open_args(cache, path, pool);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (opts == NULL) {
+        shmcache_options_init(&dflt);
+        opts = &dflt;
+    }
+    rv = sc_segment_attach(&seg, path, opts, pool);
+    if (rv != APR_SUCCESS)
+        return rv;
+    return make_handle(cache, seg, opts, pool);
+}
+
+apr_status_t shmcache_open(shmcache_t **cache, const char *path,
+                           const shmcache_options_t *opts, apr_pool_t *pool)
+{
+    apr_status_t rv = APR_ENOENT;
+    int tries;
+
+    /* attach; if nothing is there, create; if another process created it
+     * in between (EEXIST), attach to theirs */
+    for (tries = 0; tries < 3; tries++) {
+        rv = shmcache_attach(cache, path, opts, pool);
+        if (!APR_STATUS_IS_ENOENT(rv))
+            return rv;
+        rv = shmcache_create(cache, path, opts, pool);
+        if (!APR_STATUS_IS_EEXIST(rv))
+            return rv;
+    }
+    return rv;
+}
+
+apr_status_t shmcache_close(shmcache_t *cache)
+{
+    if (!usable(cache))
+        return SHMCACHE_EINVAL;
+    apr_pool_cleanup_kill(cache->pool, cache, handle_cleanup);
+    release(cache);
+    return APR_SUCCESS;
+}
+
+apr_status_t shmcache_remove(const char *path, apr_pool_t *pool)
+{
+    return shmcache_remove_ex(path, 1, NULL, pool);
+}
+
+apr_status_t shmcache_remove_ex(const char *path, int force,
+                                apr_uint32_t *attached, apr_pool_t *pool)
+{
+    apr_uint32_t n = 0;
+    apr_status_t rv;
+
+    if (path == NULL || *path == '\0' || pool == NULL)
+        return SHMCACHE_EINVAL;
+    rv = sc_segment_probe(path, &n, pool);
+    if (attached != NULL)
+        *attached = n;
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (!force && n > 0)
+        return SHMCACHE_EBUSY;
+    return apr_file_remove(path, pool);
+}
+
+const char *shmcache_path_get(const shmcache_t *cache)
+{
+    return usable(cache) ? cache->path : NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Locking with recovery
+ * ---------------------------------------------------------------------- */
+
+/* Take the read lock. If the previous writer died, the lock hands us the
+ * write lock instead: repair the table, release, and try again. */
+static apr_status_t read_begin(shmcache_t *c)
+{
+    for (;;) {
+        apr_status_t rv = sc_lock_rdlock(&c->lock);
+        if (rv != SC_LOCK_RECOVERED)
+            return rv;
+        sc_table_repair_locked(&c->table);
+        sc_lock_wrunlock(&c->lock);
+    }
+}
+
+/* Take the write lock, repairing the table if its last writer died. */
+static apr_status_t write_begin(shmcache_t *c)
+{
+    apr_status_t rv = sc_lock_wrlock(&c->lock);
+
+    if (rv == SC_LOCK_RECOVERED) {
+        sc_table_repair_locked(&c->table);
+        rv = APR_SUCCESS;
+    }
+    return rv;
+}
+
+/* Arguments every keyed call shares. */
+static apr_status_t check_key(const shmcache_t *c, const void *key,
+                              apr_size_t key_len)
+{
+    if (!usable(c) || key == NULL)
+        return SHMCACHE_EINVAL;
+    return sc_table_check_sizes(&c->table, key_len, 0);
+}
+
+/* Count one get in this handle's slot (no shared cache line). */
+static void count_get(shmcache_t *c, apr_status_t rv)
+{
+    sc_slot_sh_t *s = sc_lock_my_slot(&c->lock);
+
+    atomic_fetch_add_explicit(&s->gets, 1, memory_order_relaxed);
+    if (rv == APR_SUCCESS)
+        atomic_fetch_add_explicit(&s->hits, 1, memory_order_relaxed);
+    else if (rv == SHMCACHE_NOTFOUND)
+        atomic_fetch_add_explicit(&s->misses, 1, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------------
+ * Reading
+ * ---------------------------------------------------------------------- */
+
+/* Where a get copies the value: a pool or a caller buffer. */
+typedef struct sink_t {
+    apr_pool_t *pool;
+    void **value;
+    int to_buf;                    /* copy into buf (else only meta) */
+    void *buf;
+    apr_size_t buf_size;
+    apr_size_t *value_len;
+    shmcache_meta_t *meta;
+    int count;                     /* counts as a get (not get_meta) */
+} sink_t;
+
+static apr_status_t copy_out(shmcache_t *c, const sc_found_t *f,
+                             apr_uint32_t now, sink_t *s)
+{
+    if (s->meta != NULL)
+        sc_table_meta(&c->table, f->entry, now, s->meta);
+    if (s->value_len != NULL)
+        *s->value_len = f->value_len;
+    if (s->pool != NULL) {
+        char *v = apr_palloc(s->pool, (apr_size_t)f->value_len + 1);
+        memcpy(v, f->value, f->value_len);
+        v[f->value_len] = '\0';
+        *s->value = v;
+    }
+    else if (s->to_buf) {
+        if (f->value_len > s->buf_size)
+            return SHMCACHE_EBUFSIZE;
+        memcpy(s->buf, f->value, f->value_len);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t get_into(shmcache_t *c, const void *key,
+                             apr_size_t key_len, sink_t *s)
+{
+    sc_found_t f;
+    apr_uint32_t now;
+    apr_status_t rv = check_key(c, key, key_len);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = read_begin(c);
+    if (rv != APR_SUCCESS)
+        return rv;
+    now = sc_table_now(&c->table);
+    rv = sc_table_get_locked(&c->table, key, key_len, now, s->count, &f);
+    if (rv == APR_SUCCESS)
+        rv = copy_out(c, &f, now, s);
+    sc_lock_rdunlock(&c->lock);
+    if (s->count)
+        count_get(c, rv == SHMCACHE_EBUFSIZE ? APR_SUCCESS : rv);
+    return rv;
+}
+
+apr_status_t shmcache_get(shmcache_t *cache, const void *key,
+                          apr_size_t key_len, void **value,
+                          apr_size_t *value_len, shmcache_meta_t *meta,
+                          apr_pool_t *pool)
+{
+    sink_t s = {0};
+
+    if (value == NULL || pool == NULL)
+        return SHMCACHE_EINVAL;
+    s.pool = pool;
+    s.value = value;
+    s.value_len = value_len;
+    s.meta = meta;
+    s.count = 1;
+    return get_into(cache, key, key_len, &s);
+}
+
+apr_status_t shmcache_get_buf(shmcache_t *cache, const void *key,
+                              apr_size_t key_len, void *buf,
+                              apr_size_t buf_size, apr_size_t *value_len,
+                              shmcache_meta_t *meta)
+{
+    sink_t s = {0};
+
+    if ((buf == NULL && buf_size > 0) || value_len == NULL)
+        return SHMCACHE_EINVAL;
+    s.to_buf = 1;
+    s.buf = buf;
+    s.buf_size = buf_size;
+    s.value_len = value_len;
+    s.meta = meta;
+    s.count = 1;
+    return get_into(cache, key, key_len, &s);
+}
+
+apr_status_t shmcache_get_meta(shmcache_t *cache, const void *key,
+                               apr_size_t key_len, shmcache_meta_t *meta)
+{
+    sink_t s = {0};
+
+    if (meta == NULL)
+        return SHMCACHE_EINVAL;
+    s.meta = meta;
+    return get_into(cache, key, key_len, &s);
+}
+
+/* ------------------------------------------------------------------------
+ * Writing
+ * ---------------------------------------------------------------------- */
+
+static apr_status_t store(shmcache_t *c, sc_store_mode_t mode,
+                          const void *key, apr_size_t key_len,
+                          const void *value, apr_size_t value_len,
+                          apr_uint32_t ttl, apr_uint64_t expected,
+                          apr_uint64_t *version)
+{
+    sc_store_t op;
+    apr_uint32_t now;
+    apr_status_t rv;
+
+    if (!usable(c) || key == NULL || (value == NULL && value_len > 0))
+        return SHMCACHE_EINVAL;
+    rv = sc_table_check_sizes(&c->table, key_len, value_len);
+    if (rv != APR_SUCCESS)
+        return rv;
+    memset(&op, 0, sizeof op);
+    op.mode = mode;
+    op.key = key;
+    op.key_len = key_len;
+    op.value = value;
+    op.value_len = value_len;
+    op.expected = expected;
+    now = sc_table_now(&c->table);
+    rv = sc_table_expiry(&c->table, ttl, now, &op.expires);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = write_begin(c);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = sc_table_store_locked(&c->table, &op, now, version);
+    sc_lock_wrunlock(&c->lock);
+    return rv;
+}
+
+apr_status_t shmcache_set(shmcache_t *cache, const void *key,
+                          apr_size_t key_len, const void *value,
+                          apr_size_t value_len, apr_uint32_t ttl,
+                          apr_uint64_t *version)
+{
+    return store(cache, SC_STORE_SET, key, key_len, value, value_len, ttl, 0,
+                 version);
+}
+
+apr_status_t shmcache_add(shmcache_t *cache, const void *key,
+                          apr_size_t key_len, const void *value,
+                          apr_size_t value_len, apr_uint32_t ttl,
+                          apr_uint64_t *version)
+{
+    return store(cache, SC_STORE_ADD, key, key_len, value, value_len, ttl, 0,
+                 version);
+}
+
+apr_status_t shmcache_replace(shmcache_t *cache, const void *key,
+                              apr_size_t key_len, const void *value,
+                              apr_size_t value_len, apr_uint32_t ttl,
+                              apr_uint64_t *version)
+{
+    return store(cache, SC_STORE_REPLACE, key, key_len, value, value_len, ttl,
+                 0, version);
+}
+
+apr_status_t shmcache_cas(shmcache_t *cache, const void *key,
+                          apr_size_t key_len, const void *value,
+                          apr_size_t value_len, apr_uint32_t ttl,
+                          apr_uint64_t expected, apr_uint64_t *version)
+{
+    return store(cache, SC_STORE_CAS, key, key_len, value, value_len, ttl,
+                 expected, version);
+}
+
+apr_status_t shmcache_delete(shmcache_t *cache, const void *key,
+                             apr_size_t key_len)
+{
+    apr_status_t rv = check_key(cache, key, key_len);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = write_begin(cache);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = sc_table_delete_locked(&cache->table, key, key_len,
+                                sc_table_now(&cache->table));
+    sc_lock_wrunlock(&cache->lock);
+    return rv;
+}
+
+apr_status_t shmcache_incr(shmcache_t *cache, const void *key,
+                           apr_size_t key_len, apr_int64_t delta,
+                           const apr_uint64_t *initial, apr_uint32_t ttl,
+                           apr_uint64_t *result)
+{
+    apr_uint32_t now, expires;
+    apr_status_t rv = check_key(cache, key, key_len);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    now = sc_table_now(&cache->table);
+    rv = sc_table_expiry(&cache->table, ttl, now, &expires);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = write_begin(cache);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = sc_table_incr_locked(&cache->table, key, key_len, delta, initial,
+                              expires, now, result);
+    sc_lock_wrunlock(&cache->lock);
+    return rv;
+}
+
+apr_status_t shmcache_touch(shmcache_t *cache, const void *key,
+                            apr_size_t key_len, apr_uint32_t ttl)
+{
+    apr_uint32_t now, expires;
+    apr_status_t rv = check_key(cache, key, key_len);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    now = sc_table_now(&cache->table);
+    rv = sc_table_expiry(&cache->table, ttl, now, &expires);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = write_begin(cache);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = sc_table_touch_locked(&cache->table, key, key_len, expires, now);
+    sc_lock_wrunlock(&cache->lock);
+    return rv;
+}
+
+apr_status_t shmcache_flush(shmcache_t *cache)
+{
+    apr_status_t rv;
+
+    if (!usable(cache))
+        return SHMCACHE_EINVAL;
+    rv = write_begin(cache);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = sc_table_init_locked(&cache->table);
+    cache->table.hdr->counters.flushes++;
+    sc_lock_wrunlock(&cache->lock);
+    return rv;
+}
+
+/* ------------------------------------------------------------------------
+ * Walking
+ * ---------------------------------------------------------------------- */
+
+/* One entry copied out of the segment. */
+typedef struct copied_t {
+    const char *key, *value;
+    apr_size_t key_len, value_len;
+    shmcache_meta_t meta;
+} copied_t;
+
+typedef struct batch_t {
+    const sc_table_t *table;
+    apr_pool_t *pool;
+    apr_array_header_t *items;
+    unsigned flags;
+} batch_t;
+
+/* sc_table_copy_fn: copy one entry into the batch (lock held). */
+static int copy_entry(void *baton, const sc_entry_sh_t *e, const char *key,
+                      const char *value, apr_uint32_t now)
+{
+    batch_t *b = baton;
+    copied_t *it = apr_array_push(b->items);
+
+    it->key_len = e->key_len;
+    it->key = apr_pmemdup(b->pool, key, it->key_len);
+    it->value_len = e->value_len;
+    it->value = (b->flags & SHMCACHE_ITER_KEYS_ONLY) ? NULL
+        : apr_pmemdup(b->pool, value, it->value_len);
+    sc_table_meta(b->table, e, now, &it->meta);
+    return 0;
+}
+
+/* Copy out up to n buckets from *cursor under the read lock. */
+static apr_status_t copy_batch(shmcache_t *c, apr_uint32_t *cursor,
+                               apr_uint32_t n, batch_t *b)
+{
+    apr_status_t rv = read_begin(c);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = sc_table_scan_locked(&c->table, cursor, n, sc_table_now(&c->table),
+                              copy_entry, b);
+    sc_lock_rdunlock(&c->lock);
+    return rv;
+}
+
+/* Hand a copied batch to fn with no lock held. */
+static apr_status_t deliver(const batch_t *b, shmcache_iter_fn *fn,
+                            void *baton)
+{
+    int i;
+
+    for (i = 0; i < b->items->nelts; i++) {
+        const copied_t *it = &APR_ARRAY_IDX(b->items, i, copied_t);
+        int stop = fn(baton, it->key, it->key_len, it->value, it->value_len,
+                      &it->meta);
+        if (stop != 0)
+            return (apr_status_t)stop;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t shmcache_scan(shmcache_t *cache, apr_uint32_t *cursor,
+                           apr_uint32_t max_buckets, shmcache_iter_fn *fn,
+                           void *baton, unsigned flags)
+{
+    apr_pool_t *pool;
+    batch_t b;
+    apr_uint32_t done = 0;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!usable(cache) || cursor == NULL || fn == NULL || max_buckets == 0)
+        return SHMCACHE_EINVAL;
+    if (apr_pool_create(&pool, cache->pool) != APR_SUCCESS)
+        return APR_ENOMEM;
+    b.table = &cache->table;
+    b.pool = pool;
+    b.flags = flags;
+    while (rv == APR_SUCCESS && done < max_buckets) {
+        apr_uint32_t n = max_buckets - done < SCAN_BATCH
+                             ? max_buckets - done : SCAN_BATCH;
+        apr_uint32_t before = *cursor;
+        apr_pool_clear(pool);
+        b.items = apr_array_make(pool, 64, sizeof(copied_t));
+        rv = copy_batch(cache, cursor, n, &b);
+        if (rv == APR_SUCCESS)
+            rv = deliver(&b, fn, baton);
+        done += n;
+        if (*cursor == 0 || *cursor < before)
+            break;
+    }
+    apr_pool_destroy(pool);
+    return rv;
+}
+
+apr_status_t shmcache_iterate(shmcache_t *cache, shmcache_iter_fn *fn,
+                              void *baton, unsigned flags)
+{
+    apr_uint32_t cursor = 0;
+    apr_status_t rv;
+
+    do {
+        rv = shmcache_scan(cache, &cursor, SCAN_BATCH * 16, fn, baton, flags);
+    } while (rv == APR_SUCCESS && cursor != 0);
+    return rv;
+}
+
+/* ------------------------------------------------------------------------
+ * Figures and verification
+ * ---------------------------------------------------------------------- */
+
+static void stats_config(const shmcache_t *c, shmcache_stats_t *st)
+{
+    const sc_header_sh_t *h = c->table.hdr;
+
+    st->size = h->size;
+    st->data_size = c->table.data_hi - c->table.data_lo;
+    st->buckets = c->table.mask + 1;
+    st->slots = h->nslots;
+    st->max_key = c->table.max_key;
+    st->max_value = c->table.max_value;
+    st->default_ttl = c->table.default_ttl;
+    st->created = h->created;
+}
+
+static void stats_counters(const sc_counters_sh_t *k, shmcache_stats_t *st)
+{
+    st->sets = k->sets;
+    st->adds = k->adds;
+    st->replaces = k->replaces;
+    st->cas_ops = k->cas_ops;
+    st->deletes = k->deletes;
+    st->incrs = k->incrs;
+    st->touches = k->touches;
+    st->set_failures = k->set_failures;
+    st->evictions = k->evictions;
+    st->expirations = k->expirations;
+    st->flushes = k->flushes;
+    st->repairs = k->repairs;
+    st->resets = k->resets;
+    st->init_recoveries = k->init_recoveries;
+}
+
+static void stats_lock(const shmcache_t *c, shmcache_stats_t *st)
+{
+    sc_lock_stats_t l;
+
+    sc_lock_stats(&c->lock, &l);
+    st->gets = l.gets;
+    st->hits = l.hits;
+    st->misses = l.misses;
+    st->read_waits = l.read_waits;
+    st->write_waits = l.write_waits;
+    st->lock_recoveries = l.recoveries;
+    st->dead_readers = l.dead_readers;
+    st->attached = l.attached;
+    st->readers = l.readers;
+    st->writer_pid = l.writer_pid;
+}
+
+apr_status_t shmcache_stats(shmcache_t *cache, shmcache_stats_t *stats)
+{
+    apr_status_t rv;
+
+    if (!usable(cache) || stats == NULL)
+        return SHMCACHE_EINVAL;
+    memset(stats, 0, sizeof *stats);
+    stats_config(cache, stats);
+    rv = read_begin(cache);
+    if (rv != APR_SUCCESS)
+        return rv;
+    stats_counters(&cache->table.hdr->counters, stats);
+    sc_table_stats_locked(&cache->table, stats);
+    sc_lock_rdunlock(&cache->lock);
+    /* lock figures last: they must not count our own read hold */
+    stats_lock(cache, stats);
+    return APR_SUCCESS;
+}
+
+apr_status_t shmcache_check(shmcache_t *cache, char *why, apr_size_t why_size)
+{
+    apr_status_t rv;
+
+    if (!usable(cache) || (why == NULL && why_size > 0))
+        return SHMCACHE_EINVAL;
+    if (why != NULL && why_size > 0)
+        why[0] = '\0';
+    rv = write_begin(cache);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = sc_table_check_locked(&cache->table, why, why_size);
+    sc_lock_wrunlock(&cache->lock);
+    return rv;
+}

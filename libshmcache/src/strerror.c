@@ -1,0 +1,51 @@
+/*
+ * strerror.c - shmcache_strerror: the library's own codes, then APR's and
+ * the OS's through apr_strerror.
+ */
+#include "shmcache.h"
+
+#include <apr_strings.h>
+
+/* One message per code, indexed by code - SHMCACHE_START_ERROR. */
+static const char *const messages[] = {
+    NULL,
+    "not found (no such key, or it has expired)",
+    "the key already exists",
+    "the entry's version does not match (it was changed since it was read)",
+    "the key is empty or longer than the cache's max_key",
+    "the value is longer than the cache's max_value",
+    "the item cannot fit in the cache even when empty",
+    "the stored value is not an unsigned decimal number",
+    "not a shmcache segment (bad magic or too short)",
+    "the segment has another format version (made by another shmcache release)",
+    "the segment was made by a build with another struct layout",
+    "the segment is corrupted (inconsistent header, offsets or lists)",
+    "timed out waiting (for the segment's creator, or for a live lock holder)",
+    "the buffer is too small for the value",
+    "invalid argument, option or handle",
+    "the filesystem cannot reserve memory for the segment (is /dev/shm too small?)",
+    "the segment file belongs to another user, or is not a regular file "
+        "(symlinks are never followed)",
+    "the TTL is out of range (at most ten years)",
+    "the size is too small for the segment's own metadata and one item",
+    "other processes are still attached to the segment",
+    "every process slot of the segment is held by a live process",
+    "a size or count overflows the format's limits",
+};
+
+char *shmcache_strerror(apr_status_t status, char *buf, apr_size_t buf_size)
+{
+    apr_size_t i;
+
+    if (buf == NULL || buf_size == 0)
+        return buf;
+    if (SHMCACHE_IS_OWN_STATUS(status)) {
+        i = (apr_size_t)(status - SHMCACHE_START_ERROR);
+        if (i < sizeof messages / sizeof messages[0] && messages[i] != NULL)
+            apr_cpystrn(buf, messages[i], buf_size);
+        else
+            apr_snprintf(buf, buf_size, "unknown shmcache status %d", (int)status);
+        return buf;
+    }
+    return apr_strerror(status, buf, buf_size);
+}

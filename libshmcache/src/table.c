@@ -1,0 +1,946 @@
+/*
+ * table.c - the hash table in the segment: lookup, store, delete, incr,
+ * touch, scan, CLOCK eviction, verification and repair. See table.h for
+ * the entry layout and the crash-consistency rules every change follows.
+ *
+ * Trust: every granule offset read from the segment goes through view(),
+ * which bounds-checks the entry and its key and value against the data
+ * region and the limits, reading each length once; every chain walk is
+ * bounded by the number of entries the region could hold.
+ */
+#include "table.h"
+#include "fault.h"
+
+#include <apr_strings.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define G2B(g) ((apr_uint64_t)(g) << 3)
+#define B2G(b) ((apr_uint32_t)((b) >> 3))
+
+/* A CLOCK hand passes at most this many recently-read entries per store
+ * before it evicts regardless: bounded work per set. */
+#define SC_MAX_SKIPS 256u
+
+/* Blocks the expiry sweep examines per allocation miss. */
+#define SC_SWEEP_BLOCKS 64u
+
+/* Buckets visited when stats estimates the longest chain. */
+#define SC_STATS_CHAIN_SAMPLE 16384u
+
+/* A bounds-checked view of one entry; lengths read once. */
+typedef struct view_t {
+    sc_entry_sh_t *e;
+    apr_uint32_t g;                /* its granule offset */
+    apr_uint32_t key_len, value_len;
+    char *key, *value;
+} view_t;
+
+/* Compiler barrier: stores before it are issued before stores after it,
+ * so a process killed between two statements leaves them in program
+ * order (crash consistency, not inter-thread ordering: the lock does
+ * that). */
+#define ORDERED() atomic_signal_fence(memory_order_seq_cst)
+
+static apr_uint64_t hash_key(const sc_table_t *t, const void *key,
+                             apr_size_t len)
+{
+    return XXH3_64bits_withSeed(key, len, t->seed);
+}
+
+/* Most entries the data region can hold: the bound for every walk. */
+static apr_uint64_t max_entries(const sc_table_t *t)
+{
+    return (t->data_hi - t->data_lo) / (SC_ENTRY_HDR + SC_ALLOC_OVERHEAD + 1) + 1;
+}
+
+/* Fill *v for the entry at granule g. Returns 0 when g or the lengths it
+ * holds point outside the data region or break the limits. */
+static int view(const sc_table_t *t, apr_uint32_t g, view_t *v)
+{
+    apr_uint64_t off = G2B(g);
+    sc_entry_sh_t *e;
+
+    if (off < t->data_lo || off >= t->data_hi
+        || t->data_hi - off < SC_ENTRY_HDR)
+        return 0;
+    e = (sc_entry_sh_t *)(t->base + off);
+    v->key_len = *(volatile uint16_t *)&e->key_len;
+    v->value_len = *(volatile apr_uint32_t *)&e->value_len;
+    if (v->key_len == 0 || v->key_len > t->max_key
+        || v->value_len > t->max_value
+        || (apr_uint64_t)SC_ENTRY_HDR + v->key_len + v->value_len
+               > t->data_hi - off)
+        return 0;
+    v->e = e;
+    v->g = g;
+    v->key = (char *)e + SC_ENTRY_HDR;
+    v->value = v->key + v->key_len;
+    return 1;
+}
+
+static int expired(const sc_entry_sh_t *e, apr_uint32_t now)
+{
+    apr_uint32_t x = e->expires;
+    return x != 0 && now >= x;
+}
+
+static int same_key(const view_t *v, apr_uint32_t tag, const void *key,
+                    apr_size_t len)
+{
+    return v->e->tag == tag && v->key_len == len
+           && memcmp(v->key, key, len) == 0;
+}
+
+/* Walk the chain for hash h looking for key. On APR_SUCCESS *link is the
+ * word that points at the entry (a bucket or a predecessor's next) and *v
+ * the entry. Returns SHMCACHE_NOTFOUND or SHMCACHE_ECORRUPT otherwise. */
+static apr_status_t find(const sc_table_t *t, apr_uint64_t h, const void *key,
+                         apr_size_t len, apr_uint32_t **link, view_t *v)
+{
+    apr_uint32_t *at = &t->buckets[h & t->mask];
+    apr_uint32_t tag = (apr_uint32_t)(h >> 32);
+    apr_uint64_t steps = 0, limit = max_entries(t);
+
+    for (;;) {
+        apr_uint32_t g = *at;
+        if (g == 0)
+            return SHMCACHE_NOTFOUND;
+        if (!view(t, g, v) || ++steps > limit)
+            return SHMCACHE_ECORRUPT;
+        if (same_key(v, tag, key, len)) {
+            *link = at;
+            return APR_SUCCESS;
+        }
+        at = &v->e->next;
+    }
+}
+
+void sc_table_bind(sc_table_t *t, sc_segment_t *seg)
+{
+    sc_header_sh_t *h = seg->hdr;
+
+    t->base = seg->base;
+    t->hdr = h;
+    t->buckets = (apr_uint32_t *)(seg->base + h->buckets_off);
+    t->alloc = (sc_alloc_sh_t *)(seg->base + h->alloc_off);
+    t->data_lo = h->data_off;
+    t->data_hi = h->data_off + h->data_size;
+    t->seed = h->seed;
+    t->mask = h->nbuckets - 1;
+    t->max_key = h->max_key;
+    t->max_value = h->max_value;
+    t->default_ttl = h->default_ttl;
+    t->epoch = h->epoch;
+}
+
+apr_status_t sc_table_init_locked(sc_table_t *t)
+{
+    memset(t->buckets, 0, ((apr_size_t)t->mask + 1) * sizeof *t->buckets);
+    ORDERED();
+    t->hdr->counters.items = 0;
+    t->hdr->hand = 0;
+    t->hdr->sweep = 0;
+    return sc_alloc_init(t->base, t->alloc, t->data_lo, t->data_hi);
+}
+
+apr_uint32_t sc_table_now(const sc_table_t *t)
+{
+    apr_int64_t s = (apr_int64_t)apr_time_sec(apr_time_now()) - t->epoch;
+
+    if (s < 1)
+        return 1;
+    return s > (apr_int64_t)0xFFFFFFF0u ? 0xFFFFFFF0u : (apr_uint32_t)s;
+}
+
+apr_status_t sc_table_expiry(const sc_table_t *t, apr_uint32_t ttl,
+                             apr_uint32_t now, apr_uint32_t *expires)
+{
+    if (ttl == SHMCACHE_TTL_DEFAULT)
+        ttl = t->default_ttl;
+    if (ttl == 0 || ttl == SHMCACHE_TTL_FOREVER) {
+        *expires = 0;
+        return APR_SUCCESS;
+    }
+    if (ttl > SHMCACHE_TTL_MAX)
+        return SHMCACHE_ETTL;
+    /* lives at least ttl whole seconds: expired once now >= expires */
+    *expires = now + ttl + 1;
+    return APR_SUCCESS;
+}
+
+apr_status_t sc_table_check_sizes(const sc_table_t *t, apr_size_t key_len,
+                                  apr_size_t value_len)
+{
+    if (key_len == 0 || key_len > t->max_key)
+        return SHMCACHE_EKEYLEN;
+    if (value_len > t->max_value)
+        return SHMCACHE_EVALLEN;
+    return APR_SUCCESS;
+}
+
+apr_status_t sc_table_get_locked(const sc_table_t *t, const void *key,
+                                 apr_size_t key_len, apr_uint32_t now,
+                                 int mark, sc_found_t *found)
+{
+    apr_uint32_t *link;
+    view_t v;
+    apr_status_t rv;
+
+    rv = find(t, hash_key(t, key, key_len), key, key_len, &link, &v);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (expired(v.e, now))
+        return SHMCACHE_NOTFOUND;
+    /* a reader writes only this byte, and only when it is clear */
+    if (mark && atomic_load_explicit(&v.e->visited, memory_order_relaxed) == 0)
+        atomic_store_explicit(&v.e->visited, 1, memory_order_relaxed);
+    found->entry = v.e;
+    found->value = v.value;
+    found->value_len = v.value_len;
+    return APR_SUCCESS;
+}
+
+void sc_table_meta(const sc_table_t *t, const sc_entry_sh_t *e,
+                   apr_uint32_t now, shmcache_meta_t *meta)
+{
+    apr_uint32_t x = e->expires;
+
+    meta->version = e->version;
+    meta->value_len = e->value_len;
+    if (x == 0) {
+        meta->expires = 0;
+        meta->ttl = SHMCACHE_TTL_FOREVER;
+    }
+    else {
+        meta->expires = apr_time_from_sec(t->epoch + (apr_int64_t)x);
+        meta->ttl = x > now ? x - now - 1 : 0;
+    }
+}
+
+/* Payload offset of the first allocated block at or after cursor (a block
+ * start), or 0 (region start) when none follows. */
+static apr_status_t next_allocated(const sc_table_t *t, apr_uint64_t cursor,
+                                   apr_uint64_t *out)
+{
+    sc_alloc_block_t blk;
+    apr_uint64_t steps = 0, limit = max_entries(t) * 2;
+
+    while (cursor != 0) {
+        if (sc_alloc_walk_locked(t->base, t->alloc, &cursor, &blk) != APR_SUCCESS
+            || ++steps > limit)
+            return SHMCACHE_ECORRUPT;
+        if (!blk.is_free) {
+            *out = blk.payload;
+            return APR_SUCCESS;
+        }
+    }
+    *out = 0;
+    return APR_SUCCESS;
+}
+
+/* If *cursor rests on the block at off, move it to the next allocated
+ * block (cursors must always rest on allocated blocks). */
+static apr_status_t step_past(const sc_table_t *t, apr_uint64_t *cursor,
+                              apr_uint64_t off)
+{
+    apr_uint64_t at = off, next;
+    sc_alloc_block_t blk;
+    apr_status_t rv;
+
+    if (*cursor != off)
+        return APR_SUCCESS;
+    rv = sc_alloc_walk_locked(t->base, t->alloc, &at, &blk);
+    if (rv == APR_SUCCESS)
+        rv = next_allocated(t, at, &next);
+    if (rv == APR_SUCCESS)
+        *cursor = next;
+    return rv;
+}
+
+/* Free an unlinked entry's block, first moving the eviction hand and the
+ * expiry sweep past it if they rest there. */
+static apr_status_t entry_free(sc_table_t *t, apr_uint32_t g)
+{
+    apr_uint64_t off = G2B(g);
+    apr_status_t rv = step_past(t, &t->hdr->hand, off);
+
+    if (rv == APR_SUCCESS)
+        rv = step_past(t, &t->hdr->sweep, off);
+    if (rv != APR_SUCCESS)
+        return rv;
+    return sc_alloc_free_locked(t->base, t->alloc, off);
+}
+
+/* Unlink the entry *link points at and free it. */
+static apr_status_t unlink_free(sc_table_t *t, apr_uint32_t *link,
+                                const view_t *v)
+{
+    *link = v->e->next;
+    ORDERED();
+    SC_FAULT_POINT("table.unlinked");
+    t->hdr->counters.items--;
+    return entry_free(t, v->g);
+}
+
+/* Remove the entry v (found by the hand) from its chain and free it. */
+static apr_status_t remove_entry(sc_table_t *t, const view_t *v)
+{
+    apr_uint32_t *link;
+    view_t found;
+    apr_uint64_t h = hash_key(t, v->key, v->key_len);
+    apr_status_t rv = find(t, h, v->key, v->key_len, &link, &found);
+
+    /* the chain must lead to this very block */
+    if (rv != APR_SUCCESS || found.g != v->g)
+        return SHMCACHE_ECORRUPT;
+    return unlink_free(t, link, v);
+}
+
+/* Evict one entry at the CLOCK hand: expired or unvisited ones go; a
+ * visited one has its bit cleared and is passed (at most SC_MAX_SKIPS per
+ * store, counted in *skips). Returns APR_SUCCESS when an entry was
+ * reclaimed, SHMCACHE_ENOMEM when there is nothing to reclaim. */
+static apr_status_t evict_one(sc_table_t *t, apr_uint32_t now,
+                              apr_uint32_t *skips)
+{
+    apr_uint64_t pos = t->hdr->hand, steps = 0;
+    apr_uint64_t limit = 2 * max_entries(t) + SC_MAX_SKIPS;
+    sc_alloc_block_t blk;
+    view_t v;
+
+    if (t->hdr->counters.items == 0)
+        return SHMCACHE_ENOMEM;
+    for (;;) {
+        apr_uint64_t next;
+        if (++steps > limit
+            || sc_alloc_walk_locked(t->base, t->alloc, &pos, &blk) != APR_SUCCESS)
+            return SHMCACHE_ECORRUPT;
+        if (blk.is_free)
+            continue;
+        if (!view(t, B2G(blk.payload), &v))
+            return SHMCACHE_ECORRUPT;
+        if (!expired(v.e, now) && *skips < SC_MAX_SKIPS
+            && atomic_load_explicit(&v.e->visited, memory_order_relaxed)) {
+            atomic_store_explicit(&v.e->visited, 0, memory_order_relaxed);
+            (*skips)++;
+            continue;
+        }
+        if (next_allocated(t, pos, &next) != APR_SUCCESS)
+            return SHMCACHE_ECORRUPT;
+        t->hdr->hand = next;
+        if (expired(v.e, now))
+            t->hdr->counters.expirations++;
+        else
+            t->hdr->counters.evictions++;
+        SC_FAULT_POINT("table.evict.chosen");
+        return remove_entry(t, &v);
+    }
+}
+
+/* Reclaim the expired entries among the next SC_SWEEP_BLOCKS blocks from
+ * the sweep cursor, and move the cursor on. Expired entries thus go before
+ * any live entry is evicted, with bounded work. Sets *reclaimed. */
+static apr_status_t sweep_expired(sc_table_t *t, apr_uint32_t now,
+                                  int *reclaimed)
+{
+    apr_uint64_t pos = t->hdr->sweep, found[SC_SWEEP_BLOCKS];
+    apr_uint32_t n = 0, i;
+    sc_alloc_block_t blk;
+    view_t v;
+    apr_status_t rv;
+
+    *reclaimed = 0;
+    for (i = 0; i < SC_SWEEP_BLOCKS; i++) {
+        if (sc_alloc_walk_locked(t->base, t->alloc, &pos, &blk) != APR_SUCCESS)
+            return SHMCACHE_ECORRUPT;
+        if (!blk.is_free) {
+            if (!view(t, B2G(blk.payload), &v))
+                return SHMCACHE_ECORRUPT;
+            if (expired(v.e, now))
+                found[n++] = blk.payload;
+        }
+        if (pos == 0)
+            break;
+    }
+    rv = next_allocated(t, pos, &t->hdr->sweep);
+    for (i = 0; rv == APR_SUCCESS && i < n; i++) {
+        if (!view(t, B2G(found[i]), &v))
+            return SHMCACHE_ECORRUPT;
+        rv = remove_entry(t, &v);
+        t->hdr->counters.expirations++;
+        *reclaimed = 1;
+    }
+    return rv;
+}
+
+/* Allocate room for an entry of need bytes, evicting as needed. *evicted
+ * is set when anything was evicted (chains may have changed). */
+static apr_status_t alloc_entry(sc_table_t *t, apr_uint64_t need,
+                                apr_uint32_t now, apr_uint64_t *off,
+                                int *evicted)
+{
+    apr_uint32_t skips = 0;
+    apr_status_t rv;
+
+    *evicted = 0;
+    rv = sc_alloc_malloc_locked(t->base, t->alloc, need, off);
+    if (rv != SHMCACHE_ENOMEM)
+        return rv;
+    rv = sweep_expired(t, now, evicted);
+    if (rv != APR_SUCCESS)
+        return rv;
+    for (;;) {
+        rv = sc_alloc_malloc_locked(t->base, t->alloc, need, off);
+        if (rv != SHMCACHE_ENOMEM)
+            return rv;
+        rv = evict_one(t, now, &skips);
+        if (rv != APR_SUCCESS)
+            return rv;
+        *evicted = 1;
+    }
+}
+
+/* Whether an existing entry (live says whether it is unexpired) lets op
+ * go ahead. */
+static apr_status_t admit(const sc_store_t *op, const view_t *v, int live)
+{
+    switch (op->mode) {
+    case SC_STORE_ADD:
+        return live ? SHMCACHE_EXISTS : APR_SUCCESS;
+    case SC_STORE_REPLACE:
+        return live ? APR_SUCCESS : SHMCACHE_NOTFOUND;
+    case SC_STORE_CAS:
+        if (!live)
+            return SHMCACHE_NOTFOUND;
+        return v->e->version == op->expected ? APR_SUCCESS : SHMCACHE_EMISMATCH;
+    default:
+        return APR_SUCCESS;
+    }
+}
+
+static void count_store(sc_counters_sh_t *c, sc_store_mode_t mode)
+{
+    switch (mode) {
+    case SC_STORE_ADD: c->adds++; break;
+    case SC_STORE_REPLACE: c->replaces++; break;
+    case SC_STORE_CAS: c->cas_ops++; break;
+    default: c->sets++; break;
+    }
+}
+
+/* Fill a freshly allocated entry completely (not yet linked). */
+static void fill_entry(sc_table_t *t, apr_uint64_t off, apr_uint64_t h,
+                       const sc_store_t *op, apr_uint64_t version)
+{
+    sc_entry_sh_t *e = (sc_entry_sh_t *)(t->base + off);
+    char *key = (char *)e + SC_ENTRY_HDR;
+
+    e->next = 0;
+    e->tag = (apr_uint32_t)(h >> 32);
+    e->version = version;
+    e->expires = op->expires;
+    e->value_len = (apr_uint32_t)op->value_len;
+    e->key_len = (apr_uint16_t)op->key_len;
+    atomic_store_explicit(&e->visited, 0, memory_order_relaxed);
+    e->flags = 0;
+    memcpy(key, op->key, op->key_len);
+    if (op->value_len > 0)
+        memcpy(key + op->key_len, op->value, op->value_len);
+}
+
+/* Link the filled entry at off in place of the one *link points at (when
+ * old is non-NULL) or at the head of its bucket, then free the old one. */
+static apr_status_t link_entry(sc_table_t *t, apr_uint64_t off, apr_uint64_t h,
+                               apr_uint32_t *link, const view_t *old)
+{
+    sc_entry_sh_t *e = (sc_entry_sh_t *)(t->base + off);
+    apr_uint32_t *head = &t->buckets[h & t->mask];
+
+    e->next = old != NULL ? old->e->next : *head;
+    ORDERED();
+    SC_FAULT_POINT("table.set.filled");
+    if (old != NULL) {
+        *link = B2G(off);
+        ORDERED();
+        SC_FAULT_POINT("table.set.linked");
+        return entry_free(t, old->g);
+    }
+    *head = B2G(off);
+    ORDERED();
+    t->hdr->counters.items++;
+    return APR_SUCCESS;
+}
+
+apr_status_t sc_table_store_locked(sc_table_t *t, const sc_store_t *op,
+                                   apr_uint32_t now, apr_uint64_t *version)
+{
+    apr_uint64_t h = hash_key(t, op->key, op->key_len), off, ver;
+    apr_uint32_t *link = NULL;
+    view_t v;
+    int evicted, have;
+    apr_status_t rv;
+
+    rv = find(t, h, op->key, op->key_len, &link, &v);
+    if (rv != APR_SUCCESS && rv != SHMCACHE_NOTFOUND)
+        return rv;
+    have = rv == APR_SUCCESS;
+    rv = admit(op, &v, have && !expired(v.e, now));
+    if (rv != APR_SUCCESS)
+        goto done;
+    rv = alloc_entry(t, SC_ENTRY_HDR + op->key_len + op->value_len, now,
+                     &off, &evicted);
+    if (rv != APR_SUCCESS)
+        goto done;
+    SC_FAULT_POINT("table.set.allocated");
+    if (evicted) {
+        /* eviction may have removed the old entry or its predecessor */
+        rv = find(t, h, op->key, op->key_len, &link, &v);
+        if (rv != APR_SUCCESS && rv != SHMCACHE_NOTFOUND)
+            return rv;
+        have = rv == APR_SUCCESS;
+    }
+    ver = ++t->hdr->counters.version;
+    fill_entry(t, off, h, op, ver);
+    rv = link_entry(t, off, h, link, have ? &v : NULL);
+    if (rv == APR_SUCCESS && version != NULL)
+        *version = ver;
+done:
+    if (rv == APR_SUCCESS)
+        count_store(&t->hdr->counters, op->mode);
+    else if (rv != SHMCACHE_ECORRUPT)
+        t->hdr->counters.set_failures++;
+    return rv;
+}
+
+apr_status_t sc_table_delete_locked(sc_table_t *t, const void *key,
+                                    apr_size_t key_len, apr_uint32_t now)
+{
+    apr_uint32_t *link;
+    view_t v;
+    int was_live;
+    apr_status_t rv;
+
+    rv = find(t, hash_key(t, key, key_len), key, key_len, &link, &v);
+    if (rv != APR_SUCCESS)
+        return rv;
+    was_live = !expired(v.e, now);
+    rv = unlink_free(t, link, &v);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (!was_live) {
+        t->hdr->counters.expirations++;
+        return SHMCACHE_NOTFOUND;
+    }
+    t->hdr->counters.deletes++;
+    return APR_SUCCESS;
+}
+
+/* Parse 1..20 decimal digits that fit 64 bits. */
+static int parse_u64(const char *s, apr_uint32_t len, apr_uint64_t *out)
+{
+    apr_uint64_t n = 0;
+    apr_uint32_t i;
+
+    if (len == 0 || len > 20)
+        return 0;
+    for (i = 0; i < len; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9 || n > (APR_UINT64_MAX - d) / 10)
+            return 0;
+        n = n * 10 + d;
+    }
+    *out = n;
+    return 1;
+}
+
+/* Write n in decimal into buf (>= 21 bytes); returns the length. */
+static apr_size_t format_u64(apr_uint64_t n, char *buf)
+{
+    char tmp[21];
+    apr_size_t len = 0, i;
+
+    do {
+        tmp[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
+    for (i = 0; i < len; i++)
+        buf[i] = tmp[len - 1 - i];
+    return len;
+}
+
+/* n + delta, clamped at 0 below and wrapping above (memcached's rule). */
+static apr_uint64_t apply_delta(apr_uint64_t n, apr_int64_t delta)
+{
+    if (delta >= 0)
+        return n + (apr_uint64_t)delta;
+    {
+        apr_uint64_t down = (apr_uint64_t)(-(delta + 1)) + 1;
+        return down > n ? 0 : n - down;
+    }
+}
+
+apr_status_t sc_table_incr_locked(sc_table_t *t, const void *key,
+                                  apr_size_t key_len, apr_int64_t delta,
+                                  const apr_uint64_t *initial,
+                                  apr_uint32_t expires, apr_uint32_t now,
+                                  apr_uint64_t *result)
+{
+    sc_store_t op;
+    sc_found_t f;
+    apr_uint64_t n;
+    char digits[21];
+    apr_status_t rv;
+
+    rv = sc_table_get_locked(t, key, key_len, now, 0, &f);
+    if (rv == SHMCACHE_NOTFOUND && initial == NULL)
+        return rv;
+    if (rv == APR_SUCCESS) {
+        if (!parse_u64(f.value, f.value_len, &n))
+            return SHMCACHE_ENOTNUM;
+        n = apply_delta(n, delta);
+        expires = f.entry->expires;
+    }
+    else if (rv == SHMCACHE_NOTFOUND)
+        n = *initial;
+    else
+        return rv;
+    memset(&op, 0, sizeof op);
+    op.mode = SC_STORE_SET;
+    op.key = key;
+    op.key_len = key_len;
+    op.value = digits;
+    op.value_len = format_u64(n, digits);
+    op.expires = expires;
+    rv = sc_table_store_locked(t, &op, now, NULL);
+    if (rv != APR_SUCCESS)
+        return rv;
+    /* counted as an incr, not as a set */
+    t->hdr->counters.sets--;
+    t->hdr->counters.incrs++;
+    if (result != NULL)
+        *result = n;
+    return APR_SUCCESS;
+}
+
+apr_status_t sc_table_touch_locked(sc_table_t *t, const void *key,
+                                   apr_size_t key_len, apr_uint32_t expires,
+                                   apr_uint32_t now)
+{
+    sc_found_t f;
+    apr_status_t rv = sc_table_get_locked(t, key, key_len, now, 0, &f);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    ((sc_entry_sh_t *)f.entry)->expires = expires;
+    t->hdr->counters.touches++;
+    return APR_SUCCESS;
+}
+
+apr_status_t sc_table_scan_locked(const sc_table_t *t, apr_uint32_t *cursor,
+                                  apr_uint32_t max, apr_uint32_t now,
+                                  sc_table_copy_fn *fn, void *baton)
+{
+    apr_uint64_t nb = (apr_uint64_t)t->mask + 1, b = *cursor, end;
+    apr_uint64_t limit = max_entries(t);
+
+    if (b >= nb)
+        b = 0;
+    end = b + max > nb ? nb : b + max;
+    for (; b < end; b++) {
+        apr_uint32_t g = t->buckets[b];
+        apr_uint64_t steps = 0;
+        view_t v;
+        while (g != 0) {
+            if (!view(t, g, &v) || ++steps > limit)
+                return SHMCACHE_ECORRUPT;
+            if (!expired(v.e, now)) {
+                int stop = fn(baton, v.e, v.key, v.value, now);
+                if (stop != 0) {
+                    *cursor = (apr_uint32_t)(b + 1 == nb ? 0 : b + 1);
+                    return (apr_status_t)stop;
+                }
+            }
+            g = v.e->next;
+        }
+    }
+    *cursor = (apr_uint32_t)(end == nb ? 0 : end);
+    return APR_SUCCESS;
+}
+
+/* Length of one chain, bounded (a corrupt chain counts as its bound). */
+static apr_uint32_t chain_length(const sc_table_t *t, apr_uint32_t g)
+{
+    apr_uint32_t n = 0;
+    view_t v;
+
+    while (g != 0 && n < 1000000u && view(t, g, &v)) {
+        n++;
+        g = v.e->next;
+    }
+    return n;
+}
+
+void sc_table_stats_locked(const sc_table_t *t, shmcache_stats_t *st)
+{
+    sc_alloc_stats_t a;
+    apr_uint64_t nb = (apr_uint64_t)t->mask + 1, b;
+    apr_uint64_t sample = nb < SC_STATS_CHAIN_SAMPLE ? nb : SC_STATS_CHAIN_SAMPLE;
+
+    sc_alloc_stats_locked(t->base, t->alloc, &a);
+    st->items = t->hdr->counters.items;
+    st->bytes_used = a.used_bytes;
+    st->bytes_free = a.free_bytes;
+    st->largest_free = a.largest_free;
+    st->free_blocks = a.free_blocks;
+    st->fragmentation = a.free_bytes == 0 ? 0.0
+        : 1.0 - (double)a.largest_free / (double)a.free_bytes;
+    st->longest_chain = 0;
+    for (b = 0; b < sample; b++) {
+        apr_uint32_t n = chain_length(t, t->buckets[b]);
+        if (n > st->longest_chain)
+            st->longest_chain = n;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Verification and repair
+ * ---------------------------------------------------------------------- */
+
+/* A bitmap over the data region's granules (process-local). */
+typedef struct bits_t {
+    unsigned char *b;
+    apr_uint64_t lo;
+} bits_t;
+
+static int bits_make(bits_t *bits, const sc_table_t *t)
+{
+    apr_uint64_t n = ((t->data_hi - t->data_lo) >> 3) / 8 + 1;
+
+    bits->lo = t->data_lo;
+    bits->b = calloc(1, (size_t)n);
+    return bits->b != NULL;
+}
+
+static int bit_get(const bits_t *bits, apr_uint64_t off)
+{
+    apr_uint64_t i = (off - bits->lo) >> 3;
+    return (bits->b[i >> 3] >> (i & 7)) & 1;
+}
+
+static void bit_put(bits_t *bits, apr_uint64_t off, int on)
+{
+    apr_uint64_t i = (off - bits->lo) >> 3;
+    if (on)
+        bits->b[i >> 3] |= (unsigned char)(1u << (i & 7));
+    else
+        bits->b[i >> 3] &= (unsigned char)~(1u << (i & 7));
+}
+
+/* Mark every allocated block's payload in *bits; count them. */
+static apr_status_t mark_allocated(const sc_table_t *t, bits_t *bits,
+                                   apr_uint64_t *count)
+{
+    apr_uint64_t cursor = 0, steps = 0, limit = max_entries(t) * 2;
+    sc_alloc_block_t blk;
+
+    *count = 0;
+    do {
+        if (sc_alloc_walk_locked(t->base, t->alloc, &cursor, &blk) != APR_SUCCESS
+            || ++steps > limit || blk.payload < t->data_lo
+            || blk.payload >= t->data_hi)
+            return SHMCACHE_ECORRUPT;
+        if (!blk.is_free) {
+            bit_put(bits, blk.payload, 1);
+            (*count)++;
+        }
+    } while (cursor != 0);
+    return APR_SUCCESS;
+}
+
+static apr_status_t fail(char *why, apr_size_t size, const char *msg,
+                         apr_uint64_t a, apr_uint64_t b)
+{
+    if (why != NULL && size > 0)
+        apr_snprintf(why, size, msg, a, b);
+    return SHMCACHE_ECORRUPT;
+}
+
+/* Check one chain; clears the bit of every entry it holds (so an entry
+ * reached twice is caught). Adds its length to *count. */
+static apr_status_t check_chain(const sc_table_t *t, apr_uint64_t b,
+                                bits_t *bits, apr_uint64_t *count,
+                                char *why, apr_size_t size)
+{
+    apr_uint32_t g = t->buckets[b];
+    view_t v;
+
+    while (g != 0) {
+        apr_uint64_t h;
+        if (!view(t, g, &v))
+            return fail(why, size, "bucket %" APR_UINT64_T_FMT ": entry at "
+                        "offset %" APR_UINT64_T_FMT " is out of bounds or has "
+                        "bad lengths", b, G2B(g));
+        if (!bit_get(bits, G2B(g)))
+            return fail(why, size, "bucket %" APR_UINT64_T_FMT ": offset %"
+                        APR_UINT64_T_FMT " is not an allocated block, or is "
+                        "linked twice", b, G2B(g));
+        bit_put(bits, G2B(g), 0);
+        if (SC_ENTRY_HDR + v.key_len + v.value_len
+            > sc_alloc_usable_locked(t->base, t->alloc, G2B(g)))
+            return fail(why, size, "entry at offset %" APR_UINT64_T_FMT
+                        " is larger than its block (%" APR_UINT64_T_FMT ")",
+                        G2B(g), b);
+        h = hash_key(t, v.key, v.key_len);
+        if ((h & t->mask) != b || v.e->tag != (apr_uint32_t)(h >> 32))
+            return fail(why, size, "entry at offset %" APR_UINT64_T_FMT
+                        " is in bucket %" APR_UINT64_T_FMT " but its key "
+                        "hashes elsewhere", G2B(g), b);
+        (*count)++;
+        g = v.e->next;
+    }
+    return APR_SUCCESS;
+}
+
+/* A cursor is 0 or the payload of an allocated block. */
+static int cursor_ok(const sc_table_t *t, const bits_t *bits, apr_uint64_t c)
+{
+    return c == 0 || (c >= t->data_lo && c < t->data_hi && bit_get(bits, c));
+}
+
+apr_status_t sc_table_check_locked(const sc_table_t *t, char *why,
+                                   apr_size_t why_size)
+{
+    bits_t bits;
+    apr_uint64_t allocated = 0, linked = 0, b, hand = t->hdr->hand;
+    apr_status_t rv;
+
+    rv = sc_alloc_check_locked(t->base, t->alloc, why, why_size);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (!bits_make(&bits, t))
+        return APR_ENOMEM;
+    rv = mark_allocated(t, &bits, &allocated);
+    if (rv != APR_SUCCESS) {
+        fail(why, why_size, "allocator block chain is broken", 0, 0);
+        goto done;
+    }
+    if (!cursor_ok(t, &bits, hand) || !cursor_ok(t, &bits, t->hdr->sweep)) {
+        rv = fail(why, why_size, "eviction hand %" APR_UINT64_T_FMT " or sweep %"
+                  APR_UINT64_T_FMT " is not on an allocated block", hand,
+                  t->hdr->sweep);
+        goto done;
+    }
+    for (b = 0; b <= t->mask && rv == APR_SUCCESS; b++)
+        rv = check_chain(t, b, &bits, &linked, why, why_size);
+    if (rv != APR_SUCCESS)
+        goto done;
+    if (linked != allocated)
+        rv = fail(why, why_size, "%" APR_UINT64_T_FMT " blocks allocated but %"
+                  APR_UINT64_T_FMT " entries linked (leaked blocks)",
+                  allocated, linked);
+    else if (linked != t->hdr->counters.items)
+        rv = fail(why, why_size, "item count says %" APR_UINT64_T_FMT
+                  " but %" APR_UINT64_T_FMT " entries are linked",
+                  t->hdr->counters.items, linked);
+done:
+    free(bits.b);
+    return rv;
+}
+
+/* Whether an earlier entry of the chain starting at head, before stop,
+ * has the same key as v. */
+static int dup_before(const sc_table_t *t, apr_uint32_t head,
+                      apr_uint32_t stop, const view_t *v)
+{
+    view_t w;
+
+    while (head != 0 && head != stop && view(t, head, &w)) {
+        if (same_key(&w, v->e->tag, v->key, v->key_len))
+            return 1;
+        head = w.e->next;
+    }
+    return 0;
+}
+
+/* Repair one chain: cut it at the first bad link, unlink duplicates, and
+ * move every kept entry's bit from *alloc to *live. Returns kept count. */
+static apr_uint64_t repair_chain(sc_table_t *t, apr_uint64_t b, bits_t *alloc,
+                                 bits_t *live)
+{
+    apr_uint32_t *link = &t->buckets[b];
+    apr_uint64_t kept = 0;
+    view_t v;
+
+    while (*link != 0) {
+        apr_uint32_t g = *link;
+        apr_uint64_t h;
+        if (!view(t, g, &v) || !bit_get(alloc, G2B(g))
+            || SC_ENTRY_HDR + v.key_len + v.value_len
+                   > sc_alloc_usable_locked(t->base, t->alloc, G2B(g))
+            || ((h = hash_key(t, v.key, v.key_len)) & t->mask) != b
+            || v.e->tag != (apr_uint32_t)(h >> 32)) {
+            *link = 0;
+            break;
+        }
+        if (dup_before(t, t->buckets[b], g, &v)) {
+            *link = v.e->next;
+            continue;
+        }
+        bit_put(alloc, G2B(g), 0);
+        bit_put(live, G2B(g), 1);
+        kept++;
+        link = &v.e->next;
+    }
+    return kept;
+}
+
+static int is_live(void *baton, apr_uint64_t payload)
+{
+    return bit_get(baton, payload);
+}
+
+/* Repair chains and rebuild the allocator; APR_SUCCESS or ECORRUPT. */
+static apr_status_t try_repair(sc_table_t *t)
+{
+    bits_t alloc, live;
+    apr_uint64_t allocated, kept = 0, b;
+    apr_status_t rv;
+
+    alloc.b = live.b = NULL;
+    if (!bits_make(&alloc, t) || !bits_make(&live, t)) {
+        rv = APR_ENOMEM;
+        goto done;
+    }
+    rv = mark_allocated(t, &alloc, &allocated);
+    if (rv != APR_SUCCESS)
+        goto done;
+    for (b = 0; b <= t->mask; b++)
+        kept += repair_chain(t, b, &alloc, &live);
+    rv = sc_alloc_rebuild_locked(t->base, t->alloc, is_live, &live);
+    if (rv != APR_SUCCESS)
+        goto done;
+    t->hdr->counters.items = kept;
+    if (!cursor_ok(t, &live, t->hdr->hand))
+        t->hdr->hand = 0;
+    if (!cursor_ok(t, &live, t->hdr->sweep))
+        t->hdr->sweep = 0;
+    rv = sc_table_check_locked(t, NULL, 0);
+done:
+    free(alloc.b);
+    free(live.b);
+    return rv;
+}
+
+void sc_table_repair_locked(sc_table_t *t)
+{
+    if (sc_table_check_locked(t, NULL, 0) == APR_SUCCESS)
+        return;
+    if (try_repair(t) == APR_SUCCESS) {
+        t->hdr->counters.repairs++;
+        return;
+    }
+    sc_table_init_locked(t);
+    t->hdr->counters.resets++;
+}

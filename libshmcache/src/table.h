@@ -1,0 +1,181 @@
+/*
+ * table.h - the hash table: hashing, buckets, entries, expiry, eviction,
+ * verification and repair.
+ *
+ * Entries live in allocator blocks in the data region; the bucket array
+ * holds the granule offset of each chain's first entry. Every change is
+ * made so that a writer dying at any instant leaves chains that are
+ * consistent: a new entry is filled completely before one aligned 32-bit
+ * store links it in, and an old entry is unlinked (one store) before its
+ * block is freed. What a dead writer can leave behind is a leaked block, a
+ * stale counter, or an allocator half-way through a split or merge:
+ * sc_table_repair_locked mends all three.
+ *
+ * An entry in the segment (8-byte aligned, in an allocator block):
+ *
+ *   0        4        8                16       20        24     26  27  28
+ *   +--------+--------+----------------+--------+---------+------+---+---+----
+ *   | next   | tag    | version        | expires| value_  | key_ |vis|flg| key
+ *   | granule| hash>>32|               | (sec)  | len     | len  |   |   | bytes
+ *   +--------+--------+----------------+--------+---------+------+---+---+----
+ *                                                         ... then value bytes
+ *
+ * Eviction: a CLOCK hand walks the allocator's blocks in address order.
+ * A reader only sets the entry's visited byte (and only when it is clear,
+ * so hot entries cost no write at all). The hand reclaims expired entries
+ * first, clears the visited byte of a recently read entry and passes it,
+ * and evicts the first unvisited one; physically adjacent victims coalesce,
+ * so a large item finds contiguous room within a bounded sweep. The hand
+ * always rests on an allocated block (or 0 = region start).
+ *
+ * Locking: *_locked functions need the segment lock: the read lock for
+ * sc_table_get_locked, sc_table_scan_locked and sc_table_stats_locked, the
+ * write lock for everything else.
+ */
+#ifndef SC_TABLE_H
+#define SC_TABLE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <apr.h>
+
+#include "segment.h"
+
+/* In the segment: an entry header; key and value bytes follow it. */
+typedef struct sc_entry_sh_t {
+    apr_uint32_t next;             /* next entry in the chain, 0 = end */
+    apr_uint32_t tag;              /* high 32 bits of the key's hash */
+    apr_uint64_t version;          /* for cas; unique per write */
+    apr_uint32_t expires;          /* seconds since epoch, 0 = never */
+    apr_uint32_t value_len;
+    uint16_t key_len;
+    _Atomic uint8_t visited;       /* set by readers, cleared by the hand */
+    uint8_t flags;                 /* reserved, 0 */
+} sc_entry_sh_t;
+
+#define SC_ENTRY_HDR 28u           /* bytes before the key */
+
+/* Process-local: the table as this process sees it. Configuration is
+ * copied from the validated header at attach and never re-read, so a
+ * corrupted header cannot steer accesses out of bounds. */
+typedef struct sc_table_t {
+    char *base;
+    sc_header_sh_t *hdr;
+    apr_uint32_t *buckets;
+    sc_alloc_sh_t *alloc;
+    apr_uint64_t data_lo, data_hi; /* data region, byte offsets */
+    apr_uint64_t seed;
+    apr_uint32_t mask;             /* nbuckets - 1 */
+    apr_uint32_t max_key, max_value, default_ttl;
+    apr_int64_t epoch;             /* seconds */
+} sc_table_t;
+
+/* How a store treats an existing entry. */
+typedef enum sc_store_mode_t {
+    SC_STORE_SET, SC_STORE_ADD, SC_STORE_REPLACE, SC_STORE_CAS
+} sc_store_mode_t;
+
+/* One store request. expires is absolute (seconds since epoch, from
+ * sc_table_expiry), 0 = never. */
+typedef struct sc_store_t {
+    sc_store_mode_t mode;
+    const void *key;
+    apr_size_t key_len;
+    const void *value;
+    apr_size_t value_len;
+    apr_uint32_t expires;
+    apr_uint64_t expected;         /* SC_STORE_CAS only */
+} sc_store_t;
+
+/* A found entry (pointers into the segment, valid while the lock is
+ * held). */
+typedef struct sc_found_t {
+    const sc_entry_sh_t *entry;
+    const char *value;
+    apr_uint32_t value_len;
+} sc_found_t;
+
+/* Bind t to a validated segment. Cannot fail. */
+void sc_table_bind(sc_table_t *t, sc_segment_t *seg);
+
+/* Empty the table: clear every bucket, make the data region one free
+ * block, zero the item count and the hand. (Creator, flush, reset.) */
+apr_status_t sc_table_init_locked(sc_table_t *t);
+
+/* Seconds since the epoch now (>= 1). */
+apr_uint32_t sc_table_now(const sc_table_t *t);
+
+/* Absolute expiry for ttl (SHMCACHE_TTL_DEFAULT, SHMCACHE_TTL_FOREVER or
+ * seconds) at now. Returns SHMCACHE_ETTL above SHMCACHE_TTL_MAX. */
+apr_status_t sc_table_expiry(const sc_table_t *t, apr_uint32_t ttl,
+                             apr_uint32_t now, apr_uint32_t *expires);
+
+/* Check key and value lengths against the limits: SHMCACHE_EKEYLEN,
+ * SHMCACHE_EVALLEN or APR_SUCCESS. */
+apr_status_t sc_table_check_sizes(const sc_table_t *t, apr_size_t key_len,
+                                  apr_size_t value_len);
+
+/* Find a live (unexpired) entry; mark it visited when mark is set.
+ * Returns APR_SUCCESS, SHMCACHE_NOTFOUND or SHMCACHE_ECORRUPT. */
+apr_status_t sc_table_get_locked(const sc_table_t *t, const void *key,
+                                 apr_size_t key_len, apr_uint32_t now,
+                                 int mark, sc_found_t *found);
+
+/* Fill meta from a found entry. */
+void sc_table_meta(const sc_table_t *t, const sc_entry_sh_t *e,
+                   apr_uint32_t now, shmcache_meta_t *meta);
+
+/* Store per op (evicting as needed); *version gets the new version.
+ * Returns APR_SUCCESS; SHMCACHE_EXISTS, SHMCACHE_NOTFOUND,
+ * SHMCACHE_EMISMATCH per mode; SHMCACHE_ENOMEM when the item cannot fit
+ * even after evicting; SHMCACHE_ECORRUPT. */
+apr_status_t sc_table_store_locked(sc_table_t *t, const sc_store_t *op,
+                                   apr_uint32_t now, apr_uint64_t *version);
+
+/* Remove key: APR_SUCCESS, SHMCACHE_NOTFOUND or SHMCACHE_ECORRUPT. */
+apr_status_t sc_table_delete_locked(sc_table_t *t, const void *key,
+                                    apr_size_t key_len, apr_uint32_t now);
+
+/* incr as shmcache_incr documents; expires is used only when creating. */
+apr_status_t sc_table_incr_locked(sc_table_t *t, const void *key,
+                                  apr_size_t key_len, apr_int64_t delta,
+                                  const apr_uint64_t *initial,
+                                  apr_uint32_t expires, apr_uint32_t now,
+                                  apr_uint64_t *result);
+
+/* Set a live entry's expiry in place (one aligned store).
+ * Returns APR_SUCCESS, SHMCACHE_NOTFOUND or SHMCACHE_ECORRUPT. */
+apr_status_t sc_table_touch_locked(sc_table_t *t, const void *key,
+                                   apr_size_t key_len, apr_uint32_t expires,
+                                   apr_uint32_t now);
+
+/* Copy-out callback of sc_table_scan_locked: called with the lock held for
+ * each live entry; must only copy. Non-zero stops the scan. */
+typedef int (sc_table_copy_fn)(void *baton, const sc_entry_sh_t *e,
+                               const char *key, const char *value,
+                               apr_uint32_t now);
+
+/* Call fn for the live entries of buckets [*cursor, *cursor + max), and
+ * advance *cursor (0 when the end is reached). Returns APR_SUCCESS,
+ * SHMCACHE_ECORRUPT, or fn's non-zero value (cast) when fn stopped. */
+apr_status_t sc_table_scan_locked(const sc_table_t *t, apr_uint32_t *cursor,
+                                  apr_uint32_t max, apr_uint32_t now,
+                                  sc_table_copy_fn *fn, void *baton);
+
+/* Contents figures (items, allocator bytes, longest chain). */
+void sc_table_stats_locked(const sc_table_t *t, shmcache_stats_t *st);
+
+/* Verify every invariant of the table and the allocator; describe the
+ * first problem in why. Returns APR_SUCCESS or SHMCACHE_ECORRUPT. */
+apr_status_t sc_table_check_locked(const sc_table_t *t, char *why,
+                                   apr_size_t why_size);
+
+/* After a writer died holding the lock: drop chain links that are out of
+ * bounds, entries that are damaged or duplicated, free leaked blocks and
+ * rebuild the allocator's lists and the counters. If the allocator's
+ * physical chain itself is broken, empty the table (sc_table_init_locked).
+ * Counts the outcome in the header (repairs or resets). Always leaves a
+ * table that passes sc_table_check_locked. */
+void sc_table_repair_locked(sc_table_t *t);
+
+#endif /* SC_TABLE_H */
