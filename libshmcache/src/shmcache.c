@@ -121,7 +121,9 @@ static apr_status_t make_handle(shmcache_t **out, sc_segment_t *seg,
     c->path = seg->path;
     sc_table_bind(&c->table, seg);
     c->magic = HANDLE_MAGIC;
-    apr_pool_cleanup_register(pool, c, handle_cleanup, apr_pool_cleanup_null);
+    /* a pre-cleanup: it must run before the pool destroys its children,
+     * among them the subpool that holds the mapping */
+    apr_pool_pre_cleanup_register(pool, c, handle_cleanup);
     *out = c;
     return APR_SUCCESS;
 }
