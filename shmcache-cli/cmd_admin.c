@@ -1,0 +1,227 @@
+/*
+ * cmd_admin.c - the commands on the cache as a whole: create, info,
+ * remove, check, flush.
+ */
+#include "cli.h"
+#include "units.h"
+
+#include <apr_strings.h>
+#include <apr_user.h>
+#include <string.h>
+
+/* Octal Unix permission bits (0..0777) as APR permission bits: APR keeps
+ * user, group and world in separate nibbles (0x0rwx_0rwx_0rwx). */
+static apr_fileperms_t perms_from_octal(apr_uint64_t m)
+{
+    return (apr_fileperms_t)((((m >> 6) & 7) << 8) | (((m >> 3) & 7) << 4)
+                             | (m & 7));
+}
+
+static unsigned octal_from_perms(apr_fileperms_t p)
+{
+    return (unsigned)((((p >> 8) & 7) << 6) | (((p >> 4) & 7) << 3) | (p & 7));
+}
+
+/* Fill o from create's options. @return CLI_OK or CLI_USAGE. */
+static int create_options(cli_t *cli, shmcache_options_t *o)
+{
+    const char *const *opt = cli->opt;
+    apr_uint64_t v;
+    int rc;
+
+    if (opt[OPT_SIZE] != NULL) {
+        if ((rc = cli_size_arg(cli, opt[OPT_SIZE], "--size", SHMCACHE_LIMIT_SIZE,
+                               &v)) != CLI_OK)
+            return rc;
+        if (v < SHMCACHE_MIN_SIZE)
+            return cli_usage(cli, "--size '%s' is below the smallest cache "
+                             "(%s)", opt[OPT_SIZE],
+                             cli_human_bytes(SHMCACHE_MIN_SIZE, cli->pool));
+        o->size = v;
+    }
+    if (opt[OPT_BUCKETS] != NULL) {
+        if ((rc = cli_uint_arg(cli, opt[OPT_BUCKETS], "--buckets",
+                               APR_UINT64_C(1) << 31, &v)) != CLI_OK)
+            return rc;
+        o->buckets = (apr_uint32_t)v;
+    }
+    if (opt[OPT_MODE] != NULL) {
+        sc_units_err_e err = sc_units_uint(opt[OPT_MODE], 8, 0777, &v);
+        if (err != SC_UNITS_OK)
+            return cli_usage(cli, "--mode '%s' %s (expected octal permissions "
+                             "such as 0600 or 0640)", opt[OPT_MODE],
+                             sc_units_strerror(err));
+        o->mode = perms_from_octal(v);
+    }
+    if (opt[OPT_MAX_KEY] != NULL) {
+        if ((rc = cli_uint_arg(cli, opt[OPT_MAX_KEY], "--max-key",
+                               SHMCACHE_LIMIT_MAX_KEY, &v)) != CLI_OK)
+            return rc;
+        if (v == 0)
+            return cli_usage(cli, "--max-key must be at least 1");
+        o->max_key = (apr_uint32_t)v;
+    }
+    if (opt[OPT_MAX_VALUE] != NULL) {
+        if ((rc = cli_size_arg(cli, opt[OPT_MAX_VALUE], "--max-value",
+                               0xFFFFFFFFu, &v)) != CLI_OK)
+            return rc;
+        o->max_value = (apr_uint32_t)v;
+    }
+    if (opt[OPT_DEFAULT_TTL] != NULL) {
+        if (strcmp(opt[OPT_DEFAULT_TTL], "forever") == 0
+            || strcmp(opt[OPT_DEFAULT_TTL], "never") == 0)
+            v = 0;
+        else if ((rc = cli_duration_arg(cli, opt[OPT_DEFAULT_TTL],
+                                        "--default-ttl", SHMCACHE_TTL_MAX, &v))
+                 != CLI_OK)
+            return rc;
+        o->default_ttl = (apr_uint32_t)v;
+    }
+    if (opt[OPT_SLOTS] != NULL) {
+        if ((rc = cli_uint_arg(cli, opt[OPT_SLOTS], "--slots",
+                               SHMCACHE_LIMIT_SLOTS, &v)) != CLI_OK)
+            return rc;
+        if (v < 8)
+            return cli_usage(cli, "--slots must be 8 to %u",
+                             SHMCACHE_LIMIT_SLOTS);
+        o->slots = (apr_uint32_t)v;
+    }
+    return CLI_OK;
+}
+
+int cmd_create(cli_t *cli)
+{
+    shmcache_options_t o;
+    shmcache_stats_t st;
+    apr_status_t rv;
+    int rc;
+
+    shmcache_options_init(&o);
+    if ((rc = create_options(cli, &o)) != CLI_OK)
+        return rc;
+    rv = shmcache_create(&cli->cache, cli->path, &o, cli->pool);
+    if (rv != APR_SUCCESS) {
+        cli->cache = NULL;
+        return cli_fail(cli, rv, "cannot create");
+    }
+    if ((rv = shmcache_stats(cli->cache, &st)) != APR_SUCCESS)
+        return cli_fail(cli, rv, "created, but cannot read its figures");
+    cli_printf(cli, "created %s: %s, %u buckets, %u slots, keys up to %u "
+               "bytes, values up to %s\n", cli->path,
+               cli_human_bytes(st.size, cli->pool), st.buckets, st.slots,
+               st.max_key, cli_human_bytes(st.max_value, cli->pool));
+    return CLI_OK;
+}
+
+/* "mode 0600, owner NAME (UID), group NAME (GID), SIZE" for the file. */
+static const char *file_text(cli_t *cli)
+{
+    apr_finfo_t fi;
+    char *user = NULL, *group = NULL;
+
+    if (apr_stat(&fi, cli->path, APR_FINFO_LINK | APR_FINFO_PROT
+                 | APR_FINFO_OWNER | APR_FINFO_SIZE | APR_FINFO_TYPE,
+                 cli->pool) != APR_SUCCESS)
+        return "(cannot stat)";
+    if (apr_uid_name_get(&user, fi.user, cli->pool) != APR_SUCCESS)
+        user = "?";
+    if (apr_gid_name_get(&group, fi.group, cli->pool) != APR_SUCCESS)
+        group = "?";
+    return apr_psprintf(cli->pool, "mode 0%03o, owner %s (%ld), group %s "
+                        "(%ld), %" APR_OFF_T_FMT " bytes",
+                        octal_from_perms(fi.protection), user, (long)fi.user,
+                        group, (long)fi.group, fi.size);
+}
+
+int cmd_info(cli_t *cli)
+{
+    shmcache_stats_t st;
+    apr_status_t rv;
+    apr_pool_t *p = cli->pool;
+    int rc;
+
+    if ((rc = cli_attach(cli)) != CLI_OK)
+        return rc;
+    if ((rv = shmcache_stats(cli->cache, &st)) != APR_SUCCESS)
+        return cli_fail(cli, rv, "cannot read the cache");
+    cli_printf(cli, "path           %s\n", cli->path);
+    cli_printf(cli, "file           %s\n", file_text(cli));
+    cli_printf(cli, "format         shmcache %s: magic, format version and "
+               "struct layout match this build\n", SHMCACHE_VERSION_STRING);
+    cli_printf(cli, "created        %s\n", cli_time_text(st.created, p));
+    cli_printf(cli, "size           %" APR_UINT64_T_FMT " bytes (%s)\n",
+               st.size, cli_human_bytes(st.size, p));
+    cli_printf(cli, "data region    %" APR_UINT64_T_FMT " bytes (%s)\n",
+               st.data_size, cli_human_bytes(st.data_size, p));
+    cli_printf(cli, "metadata       %" APR_UINT64_T_FMT " bytes (header, lock, "
+               "process slots, buckets, allocator)\n", st.size - st.data_size);
+    cli_printf(cli, "buckets        %u\n", st.buckets);
+    cli_printf(cli, "process slots  %u (%u attached now, this one included)\n",
+               st.slots, st.attached);
+    cli_printf(cli, "max key        %u bytes\n", st.max_key);
+    cli_printf(cli, "max value      %u bytes (%s)\n", st.max_value,
+               cli_human_bytes(st.max_value, p));
+    cli_printf(cli, "default ttl    %s\n", st.default_ttl == 0
+               ? "none (entries never expire unless given a TTL)"
+               : apr_psprintf(p, "%u seconds", st.default_ttl));
+    cli_printf(cli, "hash seed      random per cache (not shown)\n");
+    return CLI_OK;
+}
+
+int cmd_remove(cli_t *cli)
+{
+    apr_uint32_t attached = 0;
+    apr_status_t rv;
+
+    rv = shmcache_remove_ex(cli->path, cli->opt[OPT_FORCE] != NULL, &attached,
+                            cli->pool);
+    if (rv == APR_SUCCESS)
+        return CLI_OK;
+    if (rv == SHMCACHE_EBUSY)
+        return cli_say(cli, CLI_ERROR, "%s: %u process%s still attached: stop "
+                       "%s first, or remove anyway with `shmcache-cli -f %s "
+                       "remove --force` (attached processes keep their "
+                       "mapping until they close it)", cli->path, attached,
+                       attached == 1 ? " is" : "es are",
+                       attached == 1 ? "it" : "them", cli->path);
+    if (APR_STATUS_IS_ENOENT(rv))
+        return cli_say(cli, CLI_ERROR, "no cache at %s: nothing to remove",
+                       cli->path);
+    return cli_fail(cli, rv, "cannot remove");
+}
+
+int cmd_check(cli_t *cli)
+{
+    char why[512];
+    shmcache_stats_t st;
+    apr_status_t rv;
+    int rc;
+
+    if ((rc = cli_attach(cli)) != CLI_OK)
+        return rc;
+    why[0] = '\0';
+    rv = shmcache_check(cli->cache, why, sizeof why);
+    if (rv == SHMCACHE_ECORRUPT)
+        return cli_say(cli, CLI_ERROR, "%s: check failed: %s", cli->path,
+                       why[0] != '\0' ? why : "the cache is inconsistent");
+    if (rv != APR_SUCCESS)
+        return cli_fail(cli, rv, "cannot check");
+    if (shmcache_stats(cli->cache, &st) == APR_SUCCESS)
+        cli_printf(cli, "%s: ok (%" APR_UINT64_T_FMT " items)\n", cli->path,
+                   st.items);
+    else
+        cli_printf(cli, "%s: ok\n", cli->path);
+    return CLI_OK;
+}
+
+int cmd_flush(cli_t *cli)
+{
+    apr_status_t rv;
+    int rc;
+
+    if ((rc = cli_attach(cli)) != CLI_OK)
+        return rc;
+    if ((rv = shmcache_flush(cli->cache)) != APR_SUCCESS)
+        return cli_fail(cli, rv, "cannot flush");
+    return CLI_OK;
+}

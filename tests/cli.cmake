@@ -1,0 +1,8 @@
+# test_cli (issue 5): runs the real shmcache-cli binary through th_run.
+# The unit parser is compiled in too, to test it as a pure function.
+sc_test(test_cli TIMEOUT 900
+  SOURCES ${PROJECT_SOURCE_DIR}/shmcache-cli/units.c)
+target_include_directories(test_cli PRIVATE ${PROJECT_SOURCE_DIR}/shmcache-cli)
+target_compile_definitions(test_cli PRIVATE
+  SHMCACHE_CLI_PATH="$<TARGET_FILE:shmcache-cli>")
+add_dependencies(test_cli shmcache-cli)

@@ -1,0 +1,1607 @@
+/*
+ * test_cli.c - shmcache-cli, run as the real binary (SHMCACHE_CLI_PATH)
+ * through th_run: every command with its success and failure paths and
+ * exit codes, binary values through stdin, dump/load between caches of
+ * different sizes, a listing of a million keys beside a process measuring
+ * its get latency, JSON output, usage errors and attach errors. The
+ * library is used directly only to prepare and to verify.
+ *
+ * Helpers (re-executions of this binary):
+ *   getter PATH NKEYS          gets random keys until ctl:stop appears,
+ *                              then stores "MAXUS COUNT FAILS" in ctl:result
+ *   hold PATH READY STOP       attaches, creates file READY, waits for file
+ *                              STOP, detaches
+ */
+#include "harness.h"
+#include "units.h"
+
+#include <apr_env.h>
+#include <apr_file_io.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+#ifndef _WIN32
+#  include <sys/statvfs.h>
+#  include <unistd.h>
+#endif
+
+#ifndef SHMCACHE_CLI_PATH
+#  error "SHMCACHE_CLI_PATH must name the shmcache-cli binary"
+#endif
+
+#define PYTHON "/usr/bin/python3"
+
+/* ---- running the tool --------------------------------------------------- */
+
+typedef struct run_t {
+    int code;
+    char *out;
+    apr_size_t out_len;
+    char *err;
+} run_t;
+
+/* Run shmcache-cli [-f path] args... (NULL-terminated) with stdin in. */
+static run_t cli_v(const char *path, const void *in, apr_size_t in_len,
+                   va_list ap)
+{
+    const char *argv[64];
+    const char *a;
+    int n = 0;
+    run_t r;
+
+    argv[n++] = SHMCACHE_CLI_PATH;
+    if (path != NULL) {
+        argv[n++] = "-f";
+        argv[n++] = path;
+    }
+    while ((a = va_arg(ap, const char *)) != NULL && n < 63)
+        argv[n++] = a;
+    argv[n] = NULL;
+    r.code = th_run(argv, in, in_len, &r.out, &r.out_len, &r.err);
+    return r;
+}
+
+static run_t cli_in(const char *path, const void *in, apr_size_t in_len, ...)
+{
+    va_list ap;
+    run_t r;
+
+    va_start(ap, in_len);
+    r = cli_v(path, in, in_len, ap);
+    va_end(ap);
+    return r;
+}
+
+#define CLI(path, ...) cli_in((path), NULL, 0, __VA_ARGS__, (const char *)NULL)
+#define CLI_IN(path, in, len, ...) \
+    cli_in((path), (in), (len), __VA_ARGS__, (const char *)NULL)
+
+#define expect_exit(r, want) \
+    ck_assert_msg((r).code == (want), "%s:%d: exit %d, wanted %d\nstdout: %.300s\n" \
+                  "stderr: %.600s", __FILE__, __LINE__, (r).code, (want), \
+                  (r).out, (r).err)
+#define expect_in(hay, needle) \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "%s:%d: '%s' not in: %.800s", \
+                  __FILE__, __LINE__, (needle), (hay))
+
+/* A new cache made by the tool itself, with extra create options. */
+static const char *new_cache(const char *tag, ...)
+{
+    const char *path = th_path(tag);
+    const char *argv[32];
+    const char *a;
+    int n = 0;
+    va_list ap;
+    run_t r;
+
+    argv[n++] = SHMCACHE_CLI_PATH;
+    argv[n++] = "-f";
+    argv[n++] = path;
+    argv[n++] = "create";
+    va_start(ap, tag);
+    while ((a = va_arg(ap, const char *)) != NULL && n < 31)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    r.code = th_run(argv, NULL, 0, &r.out, &r.out_len, &r.err);
+    expect_exit(r, 0);
+    return path;
+}
+#define NEW_CACHE(tag, ...) new_cache((tag), __VA_ARGS__, (const char *)NULL)
+
+static shmcache_t *attach(const char *path)
+{
+    shmcache_t *c;
+
+    th_ok(shmcache_attach(&c, path, NULL, th_pool));
+    return c;
+}
+
+/* Run python3 -c code on data. @return its exit code, or -1 when python3
+ * is not installed. */
+static int python(const char *code, const void *data, apr_size_t len,
+                  char **err)
+{
+    const char *argv[] = {PYTHON, "-c", code, NULL};
+    apr_finfo_t fi;
+
+    if (apr_stat(&fi, PYTHON, APR_FINFO_TYPE, th_pool) != APR_SUCCESS)
+        return -1;
+    return th_run(argv, data, len, NULL, NULL, err);
+}
+
+static void expect_json(const char *code, const run_t *r)
+{
+    char *err = NULL;
+    int rc = python(code, r->out, r->out_len, &err);
+
+    if (rc < 0) {
+        fprintf(stderr, "python3 missing: JSON not validated\n");
+        return;
+    }
+    ck_assert_msg(rc == 0, "JSON check failed (%s): %s\non: %.500s", code, err,
+                  r->out);
+}
+
+static apr_size_t count_lines(const char *s, apr_size_t len)
+{
+    apr_size_t i, n = 0;
+
+    for (i = 0; i < len; i++)
+        n += s[i] == '\n';
+    return n;
+}
+
+static void write_file(const char *path, const void *data, apr_size_t len)
+{
+    apr_file_t *f;
+    apr_size_t n;
+
+    th_ok(apr_file_open(&f, path, APR_FOPEN_WRITE | APR_FOPEN_CREATE
+                        | APR_FOPEN_TRUNCATE | APR_FOPEN_BINARY,
+                        APR_FPROT_UREAD | APR_FPROT_UWRITE, th_pool));
+    th_ok(apr_file_write_full(f, data, len, &n));
+    th_ok(apr_file_close(f));
+}
+
+/* ---- create, info, remove ---------------------------------------------- */
+
+START_TEST(create_makes_a_cache_that_info_describes_without_the_seed)
+{
+    const char *path = NEW_CACHE("info", "--size", "2M", "--buckets", "1000",
+                                 "--mode", "0640", "--max-key", "100",
+                                 "--max-value", "64K", "--default-ttl", "5m",
+                                 "--slots", "16");
+    run_t r = CLI(path, "info");
+
+    expect_exit(r, 0);
+    expect_in(r.out, path);
+    expect_in(r.out, "mode 0640");
+    expect_in(r.out, "2097152 bytes");
+    expect_in(r.out, "buckets        1024");
+    expect_in(r.out, "process slots  16");
+    expect_in(r.out, "max key        100 bytes");
+    expect_in(r.out, "max value      65536 bytes");
+    expect_in(r.out, "default ttl    300 seconds");
+    expect_in(r.out, "hash seed      random per cache (not shown)");
+    expect_in(r.out, "format         shmcache " SHMCACHE_VERSION_STRING);
+}
+END_TEST
+
+START_TEST(create_refuses_an_existing_path_and_suggests_remove)
+{
+    const char *path = NEW_CACHE("exists", "--size", "1M");
+    run_t r = CLI(path, "create", "--size", "1M");
+
+    expect_exit(r, 3);
+    expect_in(r.err, path);
+    expect_in(r.err, "remove");
+}
+END_TEST
+
+START_TEST(create_on_a_filesystem_too_small_exits_3_without_leaving_a_file)
+{
+#ifndef _WIN32
+    /* Ask for 64 MiB more than the whole filesystem holds, so the
+     * reservation is refused at once. (Not more than what is free: tmpfs
+     * would hand out pages until it ran dry, and a tmpfs larger than RAM,
+     * as /dev/shm often is, would take the machine's memory with it.) */
+    const char *path = th_path("huge");
+    char *dir = apr_pstrdup(th_pool, path);
+    struct statvfs vfs;
+    apr_uint64_t want;
+    apr_finfo_t fi;
+    run_t r;
+
+    *strrchr(dir, '/') = '\0';
+    ck_assert_int_eq(statvfs(dir, &vfs), 0);
+    want = (apr_uint64_t)vfs.f_blocks * vfs.f_frsize + (64u << 20);
+    if (want > SHMCACHE_LIMIT_SIZE) {
+        fprintf(stderr, "create_on_a_filesystem_too_small: skipped, %s has "
+                "room for more than the largest cache\n", dir);
+        return;
+    }
+    r = CLI(path, "create", "--size",
+            apr_psprintf(th_pool, "%" APR_UINT64_T_FMT, want));
+    expect_exit(r, 3);
+    expect_in(r.err, path);
+    expect_in(r.err, "reserve");
+    expect_in(r.err, "smaller --size");
+    ck_assert_int_ne(apr_stat(&fi, path, APR_FINFO_TYPE, th_pool), APR_SUCCESS);
+#endif
+}
+END_TEST
+
+START_TEST(remove_deletes_the_cache)
+{
+    const char *path = NEW_CACHE("rm", "--size", "1M");
+    apr_finfo_t fi;
+    run_t r = CLI(path, "remove");
+
+    expect_exit(r, 0);
+    ck_assert_int_ne(apr_stat(&fi, path, APR_FINFO_TYPE, th_pool), APR_SUCCESS);
+    r = CLI(path, "remove");
+    expect_exit(r, 3);
+    expect_in(r.err, "no cache at");
+}
+END_TEST
+
+static int wait_for_file(const char *path, int ms)
+{
+    apr_finfo_t fi;
+
+    for (; ms > 0; ms -= 10) {
+        if (apr_stat(&fi, path, APR_FINFO_TYPE, th_pool) == APR_SUCCESS)
+            return 1;
+        apr_sleep(10000);
+    }
+    return 0;
+}
+
+START_TEST(remove_refuses_while_another_process_is_attached_unless_forced)
+{
+    const char *path = NEW_CACHE("busy", "--size", "1M");
+    const char *ready = th_path("ready"), *stop = th_path("stop");
+    const char *args[] = {path, ready, stop, NULL};
+    apr_finfo_t fi;
+    apr_proc_t proc;
+    run_t r;
+
+    th_spawn(&proc, "hold", args);
+    ck_assert_msg(wait_for_file(ready, 10000), "the helper never attached");
+    r = CLI(path, "remove");
+    expect_exit(r, 3);
+    expect_in(r.err, "1 process is still attached");
+    expect_in(r.err, "--force");
+    ck_assert_int_eq(apr_stat(&fi, path, APR_FINFO_TYPE, th_pool), APR_SUCCESS);
+    r = CLI(path, "remove", "--force");
+    expect_exit(r, 0);
+    ck_assert_int_ne(apr_stat(&fi, path, APR_FINFO_TYPE, th_pool), APR_SUCCESS);
+    write_file(stop, "x", 1);
+    ck_assert_int_eq(th_wait(&proc), 0);
+}
+END_TEST
+
+START_TEST(remove_refuses_a_file_that_is_not_a_cache)
+{
+    const char *path = th_path("notcache");
+    apr_finfo_t fi;
+    run_t r;
+
+    write_file(path, "precious data, not a cache at all; keep it please.....",
+               54);
+    r = CLI(path, "remove");
+    expect_exit(r, 3);
+    expect_in(r.err, "not a shmcache");
+    ck_assert_int_eq(apr_stat(&fi, path, APR_FINFO_TYPE, th_pool), APR_SUCCESS);
+}
+END_TEST
+
+/* ---- one key ------------------------------------------------------------ */
+
+START_TEST(set_then_get_prints_the_raw_value_without_a_newline)
+{
+    const char *path = NEW_CACHE("get", "--size", "1M");
+    run_t r = CLI(path, "set", "greeting", "hello world");
+
+    expect_exit(r, 0);
+    r = CLI(path, "get", "greeting");
+    expect_exit(r, 0);
+    ck_assert_uint_eq(r.out_len, 11);
+    ck_assert_str_eq(r.out, "hello world");
+}
+END_TEST
+
+START_TEST(get_of_a_missing_key_exits_1)
+{
+    const char *path = NEW_CACHE("miss", "--size", "1M");
+    run_t r = CLI(path, "get", "nothing-here");
+
+    expect_exit(r, 1);
+    ck_assert_uint_eq(r.out_len, 0);
+    expect_in(r.err, "not found");
+}
+END_TEST
+
+START_TEST(binary_values_with_nul_bytes_round_trip_through_stdin)
+{
+    const char *path = NEW_CACHE("bin", "--size", "4M");
+    apr_size_t len = 300000, i;
+    unsigned char *v = apr_palloc(th_pool, len);
+    shmcache_t *c;
+    void *got;
+    apr_size_t got_len;
+    run_t r;
+
+    for (i = 0; i < len; i++)
+        v[i] = (unsigned char)((i * 7 + (i >> 8)) & 0xff);
+    v[0] = 0;
+    v[len - 1] = 0;
+    r = CLI_IN(path, v, len, "set", "blob");
+    expect_exit(r, 0);
+    r = CLI(path, "get", "blob");
+    expect_exit(r, 0);
+    ck_assert_uint_eq(r.out_len, len);
+    ck_assert(memcmp(r.out, v, len) == 0);
+    /* and what the library sees is the same bytes */
+    c = attach(path);
+    th_ok(shmcache_get(c, "blob", 4, &got, &got_len, NULL, th_pool));
+    ck_assert_uint_eq(got_len, len);
+    ck_assert(memcmp(got, v, len) == 0);
+    /* a value of only NUL bytes */
+    r = CLI_IN(path, "\0\0\0", 3, "set", "nuls");
+    expect_exit(r, 0);
+    r = CLI(path, "get", "nuls");
+    expect_exit(r, 0);
+    ck_assert_uint_eq(r.out_len, 3);
+    ck_assert(memcmp(r.out, "\0\0\0", 3) == 0);
+}
+END_TEST
+
+START_TEST(set_with_an_empty_stdin_stores_an_empty_value)
+{
+    const char *path = NEW_CACHE("empty", "--size", "1M");
+    run_t r = CLI(path, "set", "nothing");
+
+    expect_exit(r, 0);
+    r = CLI(path, "get", "--json", "nothing");
+    expect_exit(r, 0);
+    expect_in(r.out, "\"value\": \"\"");
+    expect_in(r.out, "\"length\": 0");
+}
+END_TEST
+
+START_TEST(a_value_over_the_cache_limit_is_a_usage_error)
+{
+    const char *path = NEW_CACHE("big", "--size", "1M", "--max-value", "1K");
+    char v[2048];
+    run_t r;
+
+    memset(v, 'v', sizeof v);
+    r = CLI_IN(path, v, sizeof v, "set", "k");
+    expect_exit(r, 2);
+    expect_in(r.err, "1024");
+    r = CLI(path, "get", "k");
+    expect_exit(r, 1);
+}
+END_TEST
+
+START_TEST(get_json_escapes_utf8_and_base64s_other_bytes)
+{
+    const char *path = NEW_CACHE("json", "--size", "1M");
+    const char *text = "caf\xc3\xa9 \"quoted\"\n\ttab\\ \x01";
+    run_t r = CLI(path, "set", "--ttl", "1h", "text", text);
+
+    expect_exit(r, 0);
+    r = CLI(path, "get", "--json", "text");
+    expect_exit(r, 0);
+    expect_in(r.out, "\"encoding\": \"utf-8\"");
+    expect_json("import json,sys; d=json.load(sys.stdin); "
+                "assert d['value']=='caf\\u00e9 \"quoted\"\\n\\ttab\\\\ \\x01', d; "
+                "assert d['encoding']=='utf-8'; assert 3590<=d['ttl']<=3600, d; "
+                "assert d['version']>0; assert d['length']==22, d", &r);
+    r = CLI_IN(path, "\xff\x00\xfe", 3, "set", "bin");
+    expect_exit(r, 0);
+    r = CLI(path, "get", "--json", "bin");
+    expect_exit(r, 0);
+    expect_in(r.out, "\"value\": \"/wD+\"");
+    expect_json("import json,sys,base64; d=json.load(sys.stdin); "
+                "assert d['encoding']=='base64'; "
+                "assert base64.b64decode(d['value'])==b'\\xff\\x00\\xfe'; "
+                "assert d['ttl'] is None, d", &r);
+}
+END_TEST
+
+START_TEST(set_ttl_is_applied_and_ttl_prints_the_seconds_left)
+{
+    const char *path = NEW_CACHE("ttl", "--size", "1M");
+    run_t r = CLI(path, "set", "k", "v", "--ttl", "2h");
+    long left;
+
+    expect_exit(r, 0);
+    r = CLI(path, "ttl", "k");
+    expect_exit(r, 0);
+    left = strtol(r.out, NULL, 10);
+    ck_assert_msg(left >= 7190 && left <= 7200, "ttl printed %s", r.out);
+    r = CLI(path, "set", "forever", "v");
+    expect_exit(r, 0);
+    r = CLI(path, "ttl", "forever");
+    expect_exit(r, 0);
+    ck_assert_str_eq(r.out, "forever\n");
+    r = CLI(path, "ttl", "missing");
+    expect_exit(r, 1);
+}
+END_TEST
+
+START_TEST(an_entry_set_with_a_short_ttl_expires)
+{
+    const char *path = NEW_CACHE("expire", "--size", "1M");
+    run_t r = CLI(path, "set", "k", "v", "--ttl", "1s");
+
+    expect_exit(r, 0);
+    apr_sleep(apr_time_from_msec(2100));
+    r = CLI(path, "get", "k");
+    expect_exit(r, 1);
+}
+END_TEST
+
+START_TEST(add_on_an_existing_key_exits_1_and_keeps_the_value)
+{
+    const char *path = NEW_CACHE("add", "--size", "1M");
+    run_t r = CLI(path, "add", "k", "first");
+
+    expect_exit(r, 0);
+    r = CLI(path, "add", "k", "second");
+    expect_exit(r, 1);
+    expect_in(r.err, "exists");
+    r = CLI(path, "get", "k");
+    ck_assert_str_eq(r.out, "first");
+}
+END_TEST
+
+START_TEST(replace_changes_an_existing_key_and_exits_1_on_a_missing_one)
+{
+    const char *path = NEW_CACHE("replace", "--size", "1M");
+    run_t r = CLI(path, "replace", "k", "v");
+
+    expect_exit(r, 1);
+    r = CLI(path, "get", "k");
+    expect_exit(r, 1);
+    r = CLI(path, "set", "k", "old");
+    expect_exit(r, 0);
+    r = CLI(path, "replace", "k", "new");
+    expect_exit(r, 0);
+    r = CLI(path, "get", "k");
+    ck_assert_str_eq(r.out, "new");
+}
+END_TEST
+
+START_TEST(cas_stores_at_the_current_version_and_exits_1_on_a_stale_one)
+{
+    const char *path = NEW_CACHE("cas", "--size", "1M");
+    shmcache_t *c;
+    shmcache_meta_t m;
+    run_t r = CLI(path, "set", "k", "v1");
+    char *ver;
+
+    expect_exit(r, 0);
+    c = attach(path);
+    th_ok(shmcache_get_meta(c, "k", 1, &m));
+    ver = apr_psprintf(th_pool, "%" APR_UINT64_T_FMT, m.version);
+    r = CLI(path, "cas", "k", ver, "v2");
+    expect_exit(r, 0);
+    r = CLI(path, "cas", "k", ver, "v3");
+    expect_exit(r, 1);
+    expect_in(r.err, "version");
+    r = CLI(path, "get", "k");
+    ck_assert_str_eq(r.out, "v2");
+    r = CLI(path, "cas", "missing", ver, "v");
+    expect_exit(r, 1);
+}
+END_TEST
+
+START_TEST(del_removes_a_key_and_a_second_del_exits_1)
+{
+    const char *path = NEW_CACHE("del", "--size", "1M");
+    run_t r = CLI(path, "set", "k", "v");
+
+    expect_exit(r, 0);
+    r = CLI(path, "del", "k");
+    expect_exit(r, 0);
+    r = CLI(path, "get", "k");
+    expect_exit(r, 1);
+    r = CLI(path, "del", "k");
+    expect_exit(r, 1);
+    r = CLI(path, "set", "k2", "v");
+    r = CLI(path, "delete", "k2");
+    expect_exit(r, 0);
+}
+END_TEST
+
+START_TEST(incr_adds_and_a_negative_delta_or_decr_subtracts)
+{
+    const char *path = NEW_CACHE("incr", "--size", "1M");
+    run_t r = CLI(path, "incr", "n");
+
+    expect_exit(r, 1);
+    r = CLI(path, "incr", "n", "--init", "10", "--ttl", "1h");
+    expect_exit(r, 0);
+    ck_assert_str_eq(r.out, "10\n");
+    r = CLI(path, "incr", "n");
+    ck_assert_str_eq(r.out, "11\n");
+    r = CLI(path, "incr", "n", "5");
+    ck_assert_str_eq(r.out, "16\n");
+    r = CLI(path, "incr", "n", "-6");
+    expect_exit(r, 0);
+    ck_assert_str_eq(r.out, "10\n");
+    r = CLI(path, "decr", "n", "3");
+    ck_assert_str_eq(r.out, "7\n");
+    r = CLI(path, "decr", "n");
+    ck_assert_str_eq(r.out, "6\n");
+    r = CLI(path, "decr", "n", "100");
+    ck_assert_str_eq(r.out, "0\n");
+    r = CLI(path, "ttl", "n");
+    ck_assert_msg(strtol(r.out, NULL, 10) > 3500, "ttl %s", r.out);
+    r = CLI(path, "incr", "n", "18446744073709551615");
+    expect_exit(r, 2);      /* DELTA is signed 64-bit */
+    r = CLI(path, "set", "word", "abc");
+    r = CLI(path, "incr", "word");
+    expect_exit(r, 3);
+    expect_in(r.err, "not an unsigned decimal number");
+}
+END_TEST
+
+START_TEST(touch_gives_a_new_ttl_and_exits_1_on_a_missing_key)
+{
+    const char *path = NEW_CACHE("touch", "--size", "1M");
+    run_t r = CLI(path, "set", "k", "v", "--ttl", "10");
+
+    expect_exit(r, 0);
+    r = CLI(path, "touch", "k", "1d");
+    expect_exit(r, 0);
+    r = CLI(path, "ttl", "k");
+    ck_assert_msg(strtol(r.out, NULL, 10) > 86000, "ttl %s", r.out);
+    r = CLI(path, "touch", "k", "forever");
+    expect_exit(r, 0);
+    r = CLI(path, "ttl", "k");
+    ck_assert_str_eq(r.out, "forever\n");
+    r = CLI(path, "touch", "missing", "5m");
+    expect_exit(r, 1);
+}
+END_TEST
+
+START_TEST(a_key_starting_with_a_dash_goes_after_double_dash)
+{
+    const char *path = NEW_CACHE("dash", "--size", "1M");
+    run_t r = CLI(path, "set", "--", "-k", "v");
+
+    expect_exit(r, 0);
+    r = CLI(path, "get", "--", "-k");
+    expect_exit(r, 0);
+    ck_assert_str_eq(r.out, "v");
+}
+END_TEST
+
+START_TEST(options_may_follow_the_arguments_and_f_may_follow_the_command)
+{
+    const char *path = NEW_CACHE("order", "--size", "1M");
+    run_t r = CLI(NULL, "set", "k", "v", "-f", path, "--ttl", "1m");
+
+    expect_exit(r, 0);
+    r = CLI(NULL, "ttl", "k", "--file", path);
+    expect_exit(r, 0);
+    ck_assert_msg(strtol(r.out, NULL, 10) > 50, "ttl %s", r.out);
+}
+END_TEST
+
+START_TEST(shmcache_file_names_the_cache_when_f_is_absent)
+{
+    const char *path = NEW_CACHE("env", "--size", "1M");
+    run_t r;
+
+    th_ok(apr_env_set("SHMCACHE_FILE", path, th_pool));
+    r = CLI(NULL, "set", "k", "from-env");
+    expect_exit(r, 0);
+    r = CLI(NULL, "get", "k");
+    apr_env_delete("SHMCACHE_FILE", th_pool);
+    expect_exit(r, 0);
+    ck_assert_str_eq(r.out, "from-env");
+}
+END_TEST
+
+START_TEST(without_f_nor_shmcache_file_the_default_path_is_used_and_said)
+{
+    run_t r;
+
+    apr_env_delete("SHMCACHE_FILE", th_pool);
+    r = CLI(NULL, "info");
+    if (r.code == 0) {          /* someone made the default cache here */
+        expect_in(r.out, "/dev/shm/shmcache.default");
+    } else {
+        expect_exit(r, 3);
+        expect_in(r.err, "/dev/shm/shmcache.default");
+        expect_in(r.err, "default path");
+    }
+    r = CLI(NULL, "--help");
+    expect_in(r.out, "/dev/shm/shmcache.default");
+}
+END_TEST
+
+/* ---- walking ------------------------------------------------------------ */
+
+static void fill(const char *path, int n, const char *fmt)
+{
+    shmcache_t *c = attach(path);
+    char key[64];
+    int i;
+
+    for (i = 0; i < n; i++) {
+        int len = snprintf(key, sizeof key, fmt, i);
+        th_ok(shmcache_set(c, key, (apr_size_t)len, key, (apr_size_t)len, 0,
+                           NULL));
+    }
+    shmcache_close(c);
+}
+
+START_TEST(keys_lists_every_key_once_and_honours_prefix_and_limit)
+{
+    const char *path = NEW_CACHE("keys", "--size", "4M");
+    apr_hash_t *seen = apr_hash_make(th_pool);
+    run_t r;
+    char *line, *last;
+
+    fill(path, 3000, "user:%d");
+    fill(path, 500, "session:%d");
+    r = CLI(path, "keys");
+    expect_exit(r, 0);
+    ck_assert_uint_eq(count_lines(r.out, r.out_len), 3500);
+    for (line = apr_strtok(r.out, "\n", &last); line != NULL;
+         line = apr_strtok(NULL, "\n", &last)) {
+        ck_assert_msg(apr_hash_get(seen, line, APR_HASH_KEY_STRING) == NULL,
+                      "%s listed twice", line);
+        apr_hash_set(seen, line, APR_HASH_KEY_STRING, "");
+    }
+    ck_assert_ptr_nonnull(apr_hash_get(seen, "user:2999", APR_HASH_KEY_STRING));
+    ck_assert_ptr_nonnull(apr_hash_get(seen, "session:0", APR_HASH_KEY_STRING));
+    r = CLI(path, "keys", "--prefix", "session:");
+    expect_exit(r, 0);
+    ck_assert_uint_eq(count_lines(r.out, r.out_len), 500);
+    ck_assert_ptr_null(strstr(r.out, "user:"));
+    r = CLI(path, "keys", "--limit", "7");
+    expect_exit(r, 0);
+    ck_assert_uint_eq(count_lines(r.out, r.out_len), 7);
+    r = CLI(path, "keys", "--prefix", "nobody");
+    expect_exit(r, 0);
+    ck_assert_uint_eq(r.out_len, 0);
+}
+END_TEST
+
+START_TEST(keys_escapes_unprintable_bytes_and_x_takes_them_back)
+{
+    const char *path = NEW_CACHE("esc", "--size", "1M");
+    shmcache_t *c = attach(path);
+    const char key[] = {'a', '\n', 'b', '\0', '\\', (char)0xe9, ' ', 'z'};
+    run_t r;
+
+    th_ok(shmcache_set(c, key, sizeof key, "val", 3, 0, NULL));
+    r = CLI(path, "keys");
+    expect_exit(r, 0);
+    ck_assert_str_eq(r.out, "a\\x0ab\\x00\\\\\\xe9 z\n");
+    r = CLI(path, "get", "-x", "a\\x0ab\\x00\\\\\\xe9 z");
+    expect_exit(r, 0);
+    ck_assert_str_eq(r.out, "val");
+    r = CLI(path, "keys", "-x", "--prefix", "a\\x0a");
+    expect_exit(r, 0);
+    ck_assert_uint_eq(count_lines(r.out, r.out_len), 1);
+    r = CLI(path, "get", "-x", "bad\\q");
+    expect_exit(r, 2);
+}
+END_TEST
+
+START_TEST(scan_prints_length_ttl_and_version_per_entry)
+{
+    const char *path = NEW_CACHE("scan", "--size", "1M");
+    run_t r = CLI(path, "set", "k1", "12345", "--ttl", "1h");
+    shmcache_t *c;
+    shmcache_meta_t m;
+    char *want;
+
+    expect_exit(r, 0);
+    r = CLI(path, "set", "k2", "xy");
+    c = attach(path);
+    th_ok(shmcache_get_meta(c, "k2", 2, &m));
+    r = CLI(path, "scan");
+    expect_exit(r, 0);
+    ck_assert_uint_eq(count_lines(r.out, r.out_len), 2);
+    want = apr_psprintf(th_pool, "k2\t2\tforever\t%" APR_UINT64_T_FMT "\n",
+                        m.version);
+    expect_in(r.out, want);
+    expect_in(r.out, "k1\t5\t3");
+}
+END_TEST
+
+START_TEST(scan_with_a_cursor_walks_in_steps_that_cover_every_key)
+{
+    const char *path = NEW_CACHE("cursor", "--size", "2M", "--buckets", "4096");
+    apr_size_t total = 0;
+    char cursor[32] = "0";
+    int steps = 0;
+    run_t r;
+
+    fill(path, 2000, "k%d");
+    do {
+        char *tail;
+        r = CLI(path, "scan", "--cursor", cursor, "--count", "500");
+        expect_exit(r, 0);
+        tail = strstr(r.out, "cursor ");
+        ck_assert_ptr_nonnull(tail);
+        total += count_lines(r.out, (apr_size_t)(tail - r.out));
+        apr_cpystrn(cursor, tail + 7, sizeof cursor);
+        cursor[strcspn(cursor, "\n")] = '\0';
+        steps++;
+    } while (strcmp(cursor, "0") != 0 && steps < 100);
+    ck_assert_int_ge(steps, 8);     /* 4096 buckets / 500 per step */
+    ck_assert_uint_eq(total, 2000);
+}
+END_TEST
+
+/* ---- stats, check, flush ----------------------------------------------- */
+
+START_TEST(stats_prints_every_figure)
+{
+    static const char *const labels[] = {
+        "items", "memory used", "memory free", "largest free block",
+        "fragmentation", "hit ratio", "gets", "hits", "misses", "sets",
+        "deletes", "evictions", "expirations", "read waits", "write waits",
+        "lock recoveries", "dead readers", "repairs", "resets", "attached",
+        "writer pid", "readers now", NULL};
+    const char *path = NEW_CACHE("stats", "--size", "1M");
+    const char *const *l;
+    run_t r = CLI(path, "stats");
+
+    expect_exit(r, 0);
+    for (l = labels; *l != NULL; l++)
+        expect_in(r.out, *l);
+}
+END_TEST
+
+START_TEST(stats_json_parses_and_counts_operations)
+{
+    const char *path = NEW_CACHE("sjson", "--size", "1M");
+    run_t r;
+
+    CLI(path, "set", "a", "1");
+    CLI(path, "set", "b", "2");
+    CLI(path, "get", "a");
+    CLI(path, "get", "zz");
+    CLI(path, "del", "b");
+    r = CLI(path, "stats", "--json");
+    expect_exit(r, 0);
+    expect_json("import json,sys; d=json.load(sys.stdin); "
+                "assert d['items']==1, d; assert d['sets']==2, d; "
+                "assert d['gets']==2 and d['hits']==1 and d['misses']==1, d; "
+                "assert abs(d['hit_ratio']-0.5)<1e-9, d; "
+                "assert d['deletes']==1, d; assert d['size']==1048576, d; "
+                "assert d['attached']==1, d; assert d['writer_pid']==0, d; "
+                "[d[k] for k in ('bytes_used','bytes_free','largest_free',"
+                "'fragmentation','evictions','expirations','read_waits',"
+                "'write_waits','lock_recoveries','dead_readers','repairs',"
+                "'resets','readers')]", &r);
+}
+END_TEST
+
+START_TEST(stats_watch_refreshes_with_rates_per_second)
+{
+    const char *path = NEW_CACHE("watch", "--size", "1M");
+    run_t r = CLI(path, "stats", "--json", "--watch", "1", "--count", "2");
+
+    expect_exit(r, 0);
+    ck_assert_uint_eq(count_lines(r.out, r.out_len), 2);
+    expect_json("import json,sys; l=[json.loads(x) for x in sys.stdin]; "
+                "assert len(l)==2; assert 'rates' not in l[0]; "
+                "assert l[1]['rates']['gets']==0; "
+                "assert 0.9<l[1]['interval']<3, l[1]", &r);
+    r = CLI(path, "stats", "--watch", "1", "--count", "2");
+    expect_exit(r, 0);
+    expect_in(r.out, "per second");
+}
+END_TEST
+
+START_TEST(check_passes_on_a_healthy_cache)
+{
+    const char *path = NEW_CACHE("check", "--size", "1M");
+    run_t r;
+
+    fill(path, 100, "k%d");
+    r = CLI(path, "check");
+    expect_exit(r, 0);
+    expect_in(r.out, "ok (100 items)");
+}
+END_TEST
+
+START_TEST(check_exits_3_with_a_description_on_a_damaged_cache)
+{
+    const char *path = NEW_CACHE("broken", "--size", "1M");
+    shmcache_t *c = attach(path);
+    shmcache_stats_t st;
+    apr_file_t *f;
+    apr_off_t off;
+    apr_size_t n;
+    char junk[4096];
+    run_t r;
+
+    th_ok(shmcache_stats(c, &st));
+    shmcache_close(c);
+    fill(path, 50, "k%d");
+    /* scribble over the start of the data region: entries and allocator
+     * block headers */
+    memset(junk, 0xA5, sizeof junk);
+    off = (apr_off_t)(st.size - st.data_size);
+    th_ok(apr_file_open(&f, path, APR_FOPEN_WRITE | APR_FOPEN_BINARY,
+                        APR_FPROT_OS_DEFAULT, th_pool));
+    th_ok(apr_file_seek(f, APR_SET, &off));
+    th_ok(apr_file_write_full(f, junk, sizeof junk, &n));
+    apr_file_close(f);
+    r = CLI(path, "check");
+    expect_exit(r, 3);
+    expect_in(r.err, path);
+    ck_assert_msg(strlen(r.err) > strlen(path) + 20, "no description: %s", r.err);
+}
+END_TEST
+
+START_TEST(flush_empties_the_cache)
+{
+    const char *path = NEW_CACHE("flush", "--size", "1M");
+    run_t r;
+
+    fill(path, 100, "k%d");
+    r = CLI(path, "flush");
+    expect_exit(r, 0);
+    r = CLI(path, "keys");
+    ck_assert_uint_eq(r.out_len, 0);
+    r = CLI(path, "get", "k1");
+    expect_exit(r, 1);
+}
+END_TEST
+
+/* ---- dump and load ------------------------------------------------------ */
+
+#define ROUND_TRIP_KEYS 100000
+
+/* The TTL of key i in the round trip: a third never expire. */
+static apr_uint32_t trip_ttl(int i)
+{
+    return i % 3 == 0 ? SHMCACHE_TTL_FOREVER : (apr_uint32_t)(100 + i % 5000);
+}
+
+/* The value of key i: binary, NULs included, length 0..63. */
+static apr_size_t trip_value(int i, char *buf)
+{
+    apr_size_t len = (apr_size_t)(i % 64), j;
+
+    for (j = 0; j < len; j++)
+        buf[j] = (char)((i * 31 + (int)j * 7) & 0xff);
+    return len;
+}
+
+static void expect_same_entries(shmcache_t *src, shmcache_t *dst, int n)
+{
+    char key[32], want[64], got[64];
+    shmcache_meta_t ms, md;
+    apr_size_t wlen, glen;
+    int i, klen;
+
+    for (i = 0; i < n; i++) {
+        klen = snprintf(key, sizeof key, "trip:%d", i);
+        wlen = trip_value(i, want);
+        th_ok(shmcache_get_meta(src, key, (apr_size_t)klen, &ms));
+        th_ok(shmcache_get_buf(dst, key, (apr_size_t)klen, got, sizeof got,
+                               &glen, &md));
+        ck_assert_uint_eq(glen, wlen);
+        ck_assert_msg(memcmp(got, want, wlen) == 0, "value of %s differs", key);
+        if (ms.ttl == SHMCACHE_TTL_FOREVER) {
+            ck_assert_msg(md.ttl == SHMCACHE_TTL_FOREVER, "%s lost forever", key);
+        } else {
+            ck_assert_msg(md.ttl + 1 >= ms.ttl && md.ttl <= ms.ttl + 1,
+                          "%s: ttl %u in the source, %u after load", key,
+                          ms.ttl, md.ttl);
+        }
+    }
+}
+
+START_TEST(dump_and_load_round_trip_100k_keys_with_ttls_into_another_size)
+{
+    const char *src_path = NEW_CACHE("dsrc", "--size", "64M");
+    const char *dst_path = NEW_CACHE("ddst", "--size", "24M", "--buckets",
+                                     "32768");
+    const char *file = th_path("snap");
+    shmcache_t *src = attach(src_path), *dst;
+    shmcache_stats_t st;
+    char key[32], val[64];
+    int i, klen;
+    run_t r;
+
+    for (i = 0; i < ROUND_TRIP_KEYS; i++) {
+        klen = snprintf(key, sizeof key, "trip:%d", i);
+        th_ok(shmcache_set(src, key, (apr_size_t)klen, val, trip_value(i, val),
+                           trip_ttl(i), NULL));
+    }
+    r = CLI(src_path, "dump", file);
+    expect_exit(r, 0);
+    expect_in(r.out, "dumped 100000 entries");
+    r = CLI(dst_path, "load", file);
+    expect_exit(r, 0);
+    expect_in(r.out, "loaded 100000 entries, skipped 0");
+    dst = attach(dst_path);
+    th_ok(shmcache_stats(dst, &st));
+    ck_assert_uint_eq(st.items, ROUND_TRIP_KEYS);
+    ck_assert_uint_eq(st.size, 24u << 20);
+    expect_same_entries(src, dst, ROUND_TRIP_KEYS);
+}
+END_TEST
+
+START_TEST(dump_to_stdout_and_load_from_stdin_round_trip)
+{
+    const char *src_path = NEW_CACHE("psrc", "--size", "2M");
+    const char *dst_path = NEW_CACHE("pdst", "--size", "1M");
+    shmcache_t *src = attach(src_path), *dst;
+    char key[32], val[64];
+    int i, klen;
+    run_t r, l;
+
+    for (i = 0; i < 1000; i++) {
+        klen = snprintf(key, sizeof key, "trip:%d", i);
+        th_ok(shmcache_set(src, key, (apr_size_t)klen, val, trip_value(i, val),
+                           trip_ttl(i), NULL));
+    }
+    r = CLI(src_path, "dump", "-");
+    expect_exit(r, 0);
+    ck_assert(r.out_len > 24 + 20);
+    ck_assert(memcmp(r.out, "SHMCSNAP", 8) == 0);
+    l = CLI_IN(dst_path, r.out, r.out_len, "load", "-");
+    expect_exit(l, 0);
+    expect_in(l.out, "loaded 1000 entries");
+    dst = attach(dst_path);
+    expect_same_entries(src, dst, 1000);
+}
+END_TEST
+
+/* A snapshot built by hand, following the documented format. */
+typedef struct snap_t {
+    unsigned char buf[4096];
+    apr_size_t len;
+    apr_uint64_t count;
+} snap_t;
+
+static void snap_u32(snap_t *s, apr_uint32_t v)
+{
+    int i;
+    for (i = 0; i < 4; i++)
+        s->buf[s->len++] = (unsigned char)(v >> (8 * i));
+}
+
+static void snap_u64(snap_t *s, apr_uint64_t v)
+{
+    int i;
+    for (i = 0; i < 8; i++)
+        s->buf[s->len++] = (unsigned char)(v >> (8 * i));
+}
+
+static void snap_begin(snap_t *s, apr_time_t dumped)
+{
+    memset(s, 0, sizeof(*s));
+    memcpy(s->buf, "SHMCSNAP", 8);
+    s->len = 8;
+    snap_u32(s, 1);
+    snap_u32(s, 0);
+    snap_u64(s, (apr_uint64_t)dumped);
+}
+
+static void snap_entry(snap_t *s, const char *key, const char *value,
+                       apr_uint64_t left_ms)
+{
+    snap_u32(s, (apr_uint32_t)strlen(key));
+    snap_u32(s, (apr_uint32_t)strlen(value));
+    snap_u64(s, left_ms);
+    memcpy(s->buf + s->len, key, strlen(key));
+    s->len += strlen(key);
+    memcpy(s->buf + s->len, value, strlen(value));
+    s->len += strlen(value);
+    s->count++;
+}
+
+static void snap_end(snap_t *s)
+{
+    snap_u32(s, 0);
+    snap_u64(s, s->count);
+    snap_u64(s, XXH64(s->buf, s->len, 0));
+}
+
+START_TEST(load_skips_entries_that_expired_since_the_dump)
+{
+    const char *path = NEW_CACHE("lexp", "--size", "1M");
+    const char *file = th_path("hand");
+    shmcache_t *c;
+    shmcache_meta_t m;
+    snap_t s;
+    run_t r;
+
+    snap_begin(&s, apr_time_now() - apr_time_from_sec(3600));
+    snap_entry(&s, "gone", "was alive for 10 s", 10000);
+    snap_entry(&s, "fresh", "2 h left at the dump", 7200 * 1000);
+    snap_entry(&s, "forever", "never expires", 0);
+    snap_end(&s);
+    write_file(file, s.buf, s.len);
+    r = CLI(path, "load", file);
+    expect_exit(r, 0);
+    expect_in(r.out, "loaded 2 entries, skipped 1 (1 expired");
+    c = attach(path);
+    th_status(shmcache_get_meta(c, "gone", 4, &m), SHMCACHE_NOTFOUND);
+    th_ok(shmcache_get_meta(c, "fresh", 5, &m));
+    ck_assert_msg(m.ttl >= 3598 && m.ttl <= 3601, "fresh has %u s", m.ttl);
+    th_ok(shmcache_get_meta(c, "forever", 7, &m));
+    ck_assert_uint_eq(m.ttl, SHMCACHE_TTL_FOREVER);
+}
+END_TEST
+
+START_TEST(load_refuses_a_damaged_snapshot_and_stores_nothing)
+{
+    const char *path = NEW_CACHE("ldmg", "--size", "1M");
+    const char *file = th_path("dmg");
+    shmcache_t *c;
+    shmcache_stats_t st;
+    snap_t s, bad;
+    run_t r;
+
+    snap_begin(&s, apr_time_now());
+    snap_entry(&s, "a", "alpha", 0);
+    snap_entry(&s, "b", "beta", 0);
+    snap_end(&s);
+    /* one flipped byte in a value */
+    bad = s;
+    bad.buf[24 + 16 + 1 + 2] ^= 0x20;
+    write_file(file, bad.buf, bad.len);
+    r = CLI(path, "load", file);
+    expect_exit(r, 3);
+    expect_in(r.err, "checksum");
+    /* truncated */
+    write_file(file, s.buf, s.len - 9);
+    r = CLI(path, "load", file);
+    expect_exit(r, 3);
+    expect_in(r.err, "nothing was loaded");
+    /* another file altogether */
+    r = CLI_IN(path, "hello, I am not a snapshot", 26, "load", "-");
+    expect_exit(r, 3);
+    expect_in(r.err, "magic");
+    /* a wrong count with a right checksum of the rest is caught too */
+    bad = s;
+    bad.buf[bad.len - 16] = 7;
+    write_file(file, bad.buf, bad.len);
+    r = CLI(path, "load", file);
+    expect_exit(r, 3);
+    c = attach(path);
+    th_ok(shmcache_stats(c, &st));
+    ck_assert_uint_eq(st.items, 0);
+    /* the intact one loads */
+    write_file(file, s.buf, s.len);
+    r = CLI(path, "load", file);
+    expect_exit(r, 0);
+    th_ok(shmcache_stats(c, &st));
+    ck_assert_uint_eq(st.items, 2);
+}
+END_TEST
+
+START_TEST(load_skips_values_over_the_target_limits)
+{
+    const char *src_path = NEW_CACHE("lbsrc", "--size", "2M");
+    const char *dst_path = NEW_CACHE("lbdst", "--size", "1M", "--max-value",
+                                     "1K", "--max-key", "8");
+    const char *file = th_path("lbsnap");
+    char big[4000];
+    run_t r;
+
+    memset(big, 'b', sizeof big);
+    r = CLI_IN(src_path, big, sizeof big, "set", "big");
+    expect_exit(r, 0);
+    r = CLI(src_path, "set", "a-long-key", "v");
+    r = CLI(src_path, "set", "small", "v");
+    r = CLI(src_path, "dump", file);
+    expect_exit(r, 0);
+    r = CLI(dst_path, "load", file);
+    expect_exit(r, 0);
+    expect_in(r.out, "loaded 1 entries, skipped 2 (0 expired since the dump, "
+              "2 over this cache's limits)");
+    r = CLI(dst_path, "get", "small");
+    expect_exit(r, 0);
+}
+END_TEST
+
+START_TEST(dump_of_a_file_is_all_or_nothing_and_leaves_no_temporary)
+{
+    const char *path = NEW_CACHE("dtmp", "--size", "1M");
+    const char *dir = th_path("dir");
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    int entries = 0;
+    run_t r;
+
+    th_ok(apr_dir_make(dir, APR_FPROT_OS_DEFAULT, th_pool));
+    fill(path, 10, "k%d");
+    r = CLI(path, "dump", apr_pstrcat(th_pool, dir, "/snap", NULL));
+    expect_exit(r, 0);
+    r = CLI(path, "dump", apr_pstrcat(th_pool, dir, "/no/such/dir/snap", NULL));
+    expect_exit(r, 3);
+    th_ok(apr_dir_open(&d, dir, th_pool));
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS)
+        if (strcmp(fi.name, ".") != 0 && strcmp(fi.name, "..") != 0)
+            entries++;
+    apr_dir_close(d);
+    apr_file_remove(apr_pstrcat(th_pool, dir, "/snap", NULL), th_pool);
+    apr_dir_remove(dir, th_pool);
+    ck_assert_int_eq(entries, 1);
+}
+END_TEST
+
+/* ---- usage and attach errors ------------------------------------------- */
+
+START_TEST(malformed_invocations_are_usage_errors_with_a_message)
+{
+    const char *path = NEW_CACHE("usage", "--size", "1M", "--max-key", "16");
+    char *long_key = apr_palloc(th_pool, 70001), *over_key = apr_palloc(th_pool, 18);
+    const char *const *c;
+    /* each row: arguments after -f PATH, NULL-terminated; rows end at NULL */
+    const char *const cases[][8] = {
+        {NULL},                                     /* no command */
+        {"frobnicate", NULL},                       /* unknown command */
+        {"get", "--bogus", "k", NULL},              /* unknown option */
+        {"get", NULL},                              /* missing KEY */
+        {"get", "a", "b", NULL},                    /* too many arguments */
+        {"set", "k", "v", "extra", NULL},
+        {"set", "k", "v", "--ttl", NULL},           /* option without value */
+        {"set", "k", "v", "--ttl", "-5", NULL},     /* negative TTL */
+        {"set", "k", "v", "--ttl", "5x", NULL},     /* unknown unit */
+        {"set", "k", "v", "--ttl", "", NULL},       /* empty */
+        {"set", "k", "v", "--ttl", "99999999999999999999", NULL}, /* overflow */
+        {"set", "k", "v", "--ttl", "3661d", NULL},  /* above the TTL limit */
+        {"set", "", "v", NULL},                     /* empty key */
+        {"set", over_key, "v", NULL},               /* over the cache's max-key */
+        {"get", long_key, NULL},                    /* over any cache's limit */
+        {"get", "--json=yes", "k", NULL},           /* flag with a value */
+        {"cas", "k", "1", NULL},                    /* missing VALUE */
+        {"cas", "k", "v1", "v", NULL},              /* bad VERSION */
+        {"incr", "k", "1.5", NULL},                 /* bad DELTA */
+        {"incr", "k", "--init", "-3", NULL},        /* negative --init */
+        {"touch", "k", NULL},                       /* missing TTL */
+        {"touch", "k", "-1", NULL},                 /* negative TTL */
+        {"keys", "--limit", "0", NULL},
+        {"keys", "--limit", "ten", NULL},
+        {"scan", "--count", "5", NULL},             /* --count without --cursor */
+        {"stats", "5", NULL},                       /* SECS without --watch */
+        {"stats", "--watch", "0", "--count", "1", NULL},
+        {"create", "--size", "12Q", NULL},
+        {"create", "--size", "-1M", NULL},
+        {"create", "--size", "100", NULL},          /* below the minimum */
+        {"create", "--size", "64G", NULL},          /* above the format's limit */
+        {"create", "--mode", "999", NULL},
+        {"create", "--max-key", "0", NULL},
+        {"create", "--slots", "2", NULL},
+        {"dump", NULL},
+        {"load", "a", "b", NULL},
+        {"help", "nosuchcommand", NULL},
+        {"\x01", NULL}
+    };
+    apr_size_t i;
+
+    memset(long_key, 'k', 70000);
+    long_key[70000] = '\0';
+    memset(over_key, 'o', 17);
+    over_key[17] = '\0';
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[12];
+        int n = 0;
+        run_t r;
+
+        argv[n++] = SHMCACHE_CLI_PATH;
+        argv[n++] = "-f";
+        argv[n++] = path;
+        for (c = cases[i]; *c != NULL; c++)
+            argv[n++] = *c;
+        argv[n] = NULL;
+        r.code = th_run(argv, NULL, 0, &r.out, &r.out_len, &r.err);
+        ck_assert_msg(r.code == 2, "case %u (%s %s): exit %d, wanted 2; "
+                      "stderr: %.300s", (unsigned)i,
+                      cases[i][0] ? cases[i][0] : "(none)",
+                      cases[i][0] && cases[i][1] ? cases[i][1] : "",
+                      r.code, r.err);
+        ck_assert_msg(strncmp(r.err, "shmcache-cli", 12) == 0,
+                      "case %u: no message: '%s'", (unsigned)i, r.err);
+    }
+}
+END_TEST
+
+START_TEST(help_lists_every_command_and_each_command_has_help)
+{
+    static const char *const names[] = {
+        "create", "info", "remove", "get", "set", "add", "replace", "cas",
+        "del", "incr", "decr", "touch", "ttl", "keys", "scan", "dump", "load",
+        "stats", "check", "flush", NULL};
+    const char *const *n;
+    run_t r = CLI(NULL, "--help");
+
+    expect_exit(r, 0);
+    expect_in(r.out, "Exit status");
+    for (n = names; *n != NULL; n++) {
+        run_t h = CLI(NULL, *n, "--help");
+        expect_in(r.out, apr_pstrcat(th_pool, "  ", *n, " ", NULL));
+        expect_exit(h, 0);
+        expect_in(h.out, apr_pstrcat(th_pool, "usage: shmcache-cli [-f PATH] ",
+                                     *n, NULL));
+    }
+    r = CLI(NULL, "help", "dump");
+    expect_exit(r, 0);
+    expect_in(r.out, "snapshot");
+    r = CLI(NULL, "--version");
+    expect_exit(r, 0);
+    expect_in(r.out, SHMCACHE_VERSION_STRING);
+}
+END_TEST
+
+START_TEST(a_missing_cache_exits_3_and_suggests_create)
+{
+    const char *path = th_path("nothing");
+    run_t r = CLI(path, "get", "k");
+
+    expect_exit(r, 3);
+    expect_in(r.err, apr_psprintf(th_pool, "no cache at %s: create it with "
+                                  "`shmcache-cli -f %s create --size 64M`",
+                                  path, path));
+    r = CLI("/nonexistent-dir/x.cache", "stats");
+    expect_exit(r, 3);
+    expect_in(r.err, "/nonexistent-dir/x.cache");
+}
+END_TEST
+
+START_TEST(a_file_that_is_not_a_cache_exits_3_and_says_so)
+{
+    const char *path = th_path("junk");
+    char junk[8192];
+    run_t r;
+
+    memset(junk, 'j', sizeof junk);
+    write_file(path, junk, sizeof junk);
+    r = CLI(path, "get", "k");
+    expect_exit(r, 3);
+    expect_in(r.err, path);
+    expect_in(r.err, "not a shmcache");
+    write_file(path, "", 0);
+    r = CLI(path, "stats");
+    expect_exit(r, 3);
+    expect_in(r.err, "not a shmcache");
+}
+END_TEST
+
+START_TEST(a_cache_of_another_user_is_refused_unless_allowed)
+{
+#ifndef _WIN32
+    const char *path;
+    run_t r;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "a_cache_of_another_user_is_refused_unless_allowed: "
+                "skipped, needs root to chown the cache to another uid\n");
+        return;
+    }
+    path = NEW_CACHE("foreign", "--size", "1M");
+    r = CLI(path, "set", "k", "v");
+    expect_exit(r, 0);
+    ck_assert_int_eq(chown(path, 54321, 54321), 0);
+    r = CLI(path, "get", "k");
+    expect_exit(r, 3);
+    expect_in(r.err, path);
+    expect_in(r.err, "--allow-foreign-owner");
+    r = cli_in(NULL, NULL, 0, "--allow-foreign-owner", "-f", path, "get", "k",
+               (const char *)NULL);
+    expect_exit(r, 0);
+    ck_assert_str_eq(r.out, "v");
+#endif
+}
+END_TEST
+
+/* ---- the number parser -------------------------------------------------- */
+
+START_TEST(the_unit_parser_reads_units_and_refuses_garbage)
+{
+    apr_uint64_t v = 0;
+    apr_int64_t s = 0;
+
+    ck_assert_int_eq(sc_units_size("64M", APR_UINT64_MAX, &v), SC_UNITS_OK);
+    ck_assert_uint_eq(v, 64u << 20);
+    ck_assert_int_eq(sc_units_size("1G", APR_UINT64_MAX, &v), SC_UNITS_OK);
+    ck_assert_uint_eq(v, 1u << 30);
+    ck_assert_int_eq(sc_units_size("512k", APR_UINT64_MAX, &v), SC_UNITS_OK);
+    ck_assert_uint_eq(v, 512u << 10);
+    ck_assert_int_eq(sc_units_size("1024", APR_UINT64_MAX, &v), SC_UNITS_OK);
+    ck_assert_uint_eq(v, 1024);
+    ck_assert_int_eq(sc_units_size("8KB", APR_UINT64_MAX, &v), SC_UNITS_OK);
+    ck_assert_uint_eq(v, 8192);
+    ck_assert_int_eq(sc_units_size("", 100, &v), SC_UNITS_EMPTY);
+    ck_assert_int_eq(sc_units_size(NULL, 100, &v), SC_UNITS_EMPTY);
+    ck_assert_int_eq(sc_units_size("-1", 100, &v), SC_UNITS_NEGATIVE);
+    ck_assert_int_eq(sc_units_size(" 1", 100, &v), SC_UNITS_GARBAGE);
+    ck_assert_int_eq(sc_units_size("1 ", 100, &v), SC_UNITS_GARBAGE);
+    ck_assert_int_eq(sc_units_size("1MM", APR_UINT64_MAX, &v), SC_UNITS_GARBAGE);
+    ck_assert_int_eq(sc_units_size("M", APR_UINT64_MAX, &v), SC_UNITS_GARBAGE);
+    ck_assert_int_eq(sc_units_size("+1", APR_UINT64_MAX, &v), SC_UNITS_GARBAGE);
+    ck_assert_int_eq(sc_units_size("0x10", APR_UINT64_MAX, &v), SC_UNITS_GARBAGE);
+    ck_assert_int_eq(sc_units_size("18446744073709551615", APR_UINT64_MAX, &v),
+                     SC_UNITS_OK);
+    ck_assert_int_eq(sc_units_size("18446744073709551616", APR_UINT64_MAX, &v),
+                     SC_UNITS_OVERFLOW);
+    ck_assert_int_eq(sc_units_size("17179869184G", APR_UINT64_MAX, &v),
+                     SC_UNITS_OVERFLOW);
+    ck_assert_int_eq(sc_units_size("101", 100, &v), SC_UNITS_RANGE);
+    ck_assert_int_eq(sc_units_duration("30s", 1000, &v), SC_UNITS_OK);
+    ck_assert_uint_eq(v, 30);
+    ck_assert_int_eq(sc_units_duration("5m", 1000, &v), SC_UNITS_OK);
+    ck_assert_uint_eq(v, 300);
+    ck_assert_int_eq(sc_units_duration("2h", 100000, &v), SC_UNITS_OK);
+    ck_assert_uint_eq(v, 7200);
+    ck_assert_int_eq(sc_units_duration("1d", 100000, &v), SC_UNITS_OK);
+    ck_assert_uint_eq(v, 86400);
+    ck_assert_int_eq(sc_units_duration("90", 100, &v), SC_UNITS_OK);
+    ck_assert_uint_eq(v, 90);
+    ck_assert_int_eq(sc_units_duration("1M", 100000, &v), SC_UNITS_GARBAGE);
+    ck_assert_int_eq(sc_units_duration("1w", 100000, &v), SC_UNITS_GARBAGE);
+    ck_assert_int_eq(sc_units_duration("-5", 100, &v), SC_UNITS_NEGATIVE);
+    ck_assert_int_eq(sc_units_duration("2d", 100000, &v), SC_UNITS_RANGE);
+    ck_assert_int_eq(sc_units_uint("0640", 8, 0777, &v), SC_UNITS_OK);
+    ck_assert_uint_eq(v, 0640);
+    ck_assert_int_eq(sc_units_uint("0980", 8, 0777, &v), SC_UNITS_GARBAGE);
+    ck_assert_int_eq(sc_units_int("-9223372036854775808", &s), SC_UNITS_OK);
+    ck_assert(s == APR_INT64_MIN);
+    ck_assert_int_eq(sc_units_int("9223372036854775808", &s), SC_UNITS_OVERFLOW);
+    ck_assert_int_eq(sc_units_int("-", &s), SC_UNITS_GARBAGE);
+    ck_assert_int_eq(sc_units_int(" 5", &s), SC_UNITS_GARBAGE);
+    ck_assert_int_eq(sc_units_int("+7", &s), SC_UNITS_OK);
+    ck_assert(s == 7);
+    v = 42;
+    ck_assert_int_ne(sc_units_size("junk", 100, &v), SC_UNITS_OK);
+    ck_assert_uint_eq(v, 42);   /* untouched on failure */
+}
+END_TEST
+
+/* ---- a million keys beside a live reader -------------------------------- */
+
+#define BIG_KEYS 1000000
+
+/* The reader beside the listing. It paces itself like a server handling
+ * requests (PACE_US between operations) rather than spinning: on a machine
+ * where the reader, the tool and the test share two cores a spinning
+ * reader is preempted for whole scheduler slices, and its worst latency
+ * would measure waiting for a CPU, not waiting for the cache. Every 16th
+ * operation is a set (to one of ten "w:" keys), whose worst latency shows
+ * that a writer, too, waits at most for one batch of the listing. */
+#define PACE_US 100
+
+static int helper_getter(int argc, const char *const *argv)
+{
+    shmcache_t *c;
+    long nkeys = argc > 1 ? atol(argv[1]) : 1;
+    apr_interval_time_t worst_get = 0, worst_set = 0, took;
+    apr_uint64_t gets = 0, sets = 0, fails = 0, i;
+    apr_uint32_t x = 2463534242u;
+    apr_time_t t0, deadline;
+    shmcache_meta_t m;
+    char key[32], buf[64], *res;
+    apr_size_t len;
+    apr_status_t rv;
+    int klen;
+
+    if (argc < 2 || shmcache_attach(&c, argv[0], NULL, th_pool) != APR_SUCCESS)
+        return 2;
+    deadline = apr_time_now() + apr_time_from_sec(200);
+    shmcache_set(c, "ctl:ready", 9, "1", 1, 0, NULL);
+    for (i = 1;; i++) {
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;   /* xorshift32 */
+        if (i % 16 == 0) {
+            klen = snprintf(key, sizeof key, "w:%d", (int)(x % 10));
+            t0 = apr_time_now();
+            rv = shmcache_set(c, key, (apr_size_t)klen, "w", 1, 0, NULL);
+            took = apr_time_now() - t0;
+            worst_set = took > worst_set ? took : worst_set;
+            sets++;
+        } else {
+            klen = snprintf(key, sizeof key, "big:%ld",
+                            (long)(x % (apr_uint32_t)nkeys));
+            t0 = apr_time_now();
+            rv = shmcache_get_buf(c, key, (apr_size_t)klen, buf, sizeof buf,
+                                  &len, NULL);
+            took = apr_time_now() - t0;
+            worst_get = took > worst_get ? took : worst_get;
+            gets++;
+        }
+        fails += rv != APR_SUCCESS;
+        if ((i & 63) == 0
+            && (shmcache_get_meta(c, "ctl:stop", 8, &m) == APR_SUCCESS
+                || apr_time_now() > deadline))
+            break;
+        apr_sleep(PACE_US);
+    }
+    res = apr_psprintf(th_pool, "%" APR_TIME_T_FMT " %" APR_UINT64_T_FMT " %"
+                       APR_UINT64_T_FMT " %" APR_TIME_T_FMT " %" APR_UINT64_T_FMT,
+                       worst_get, gets, fails, worst_set, sets);
+    shmcache_set(c, "ctl:result", 10, res, strlen(res), 0, NULL);
+    shmcache_close(c);
+    return 0;
+}
+
+/* Lines of out that start with prefix. */
+static apr_size_t count_prefixed(const char *out, apr_size_t len,
+                                 const char *prefix)
+{
+    apr_size_t n = 0, plen = strlen(prefix);
+    const char *p = out, *end = out + len, *nl;
+
+    for (; p < end; p = nl + 1) {
+        nl = memchr(p, '\n', (apr_size_t)(end - p));
+        if (nl == NULL)
+            break;
+        n += (apr_size_t)(nl - p) >= plen && memcmp(p, prefix, plen) == 0;
+    }
+    return n;
+}
+
+START_TEST(keys_on_a_million_keys_keeps_a_reader_get_below_10ms)
+{
+    const char *path = NEW_CACHE("million", "--size", "256M");
+    shmcache_t *c = attach(path);
+    const char *nkeys = apr_psprintf(th_pool, "%d", BIG_KEYS);
+    const char *args[] = {path, nkeys, NULL};
+    shmcache_meta_t m;
+    apr_proc_t proc;
+    apr_time_t t0;
+    long worst_get = -1, worst_set = -1;
+    unsigned long long gets = 0, sets = 0, fails = 0;
+    char key[32];
+    void *res;
+    apr_size_t len;
+    int i, klen;
+    run_t r;
+
+    for (i = 0; i < BIG_KEYS; i++) {
+        klen = snprintf(key, sizeof key, "big:%d", i);
+        th_ok(shmcache_set(c, key, (apr_size_t)klen, "0123456789abcdef", 16, 0,
+                           NULL));
+    }
+    th_spawn(&proc, "getter", args);
+    for (i = 0; i < 1000 && shmcache_get_meta(c, "ctl:ready", 9, &m) != APR_SUCCESS;
+         i++)
+        apr_sleep(10000);
+    ck_assert_msg(i < 1000, "the getter never started");
+    t0 = apr_time_now();
+    r = CLI(path, "keys");
+    t0 = apr_time_now() - t0;
+    th_ok(shmcache_set(c, "ctl:stop", 8, "1", 1, 0, NULL));
+    ck_assert_int_eq(th_wait(&proc), 0);
+    expect_exit(r, 0);
+    ck_assert_uint_eq(count_prefixed(r.out, r.out_len, "big:"), BIG_KEYS);
+    th_ok(shmcache_get(c, "ctl:result", 10, &res, &len, NULL, th_pool));
+    ck_assert_int_eq(sscanf(res, "%ld %llu %llu %ld %llu", &worst_get, &gets,
+                            &fails, &worst_set, &sets), 5);
+    fprintf(stderr, "keys on %d keys took %.2f s; meanwhile a reader did %llu "
+            "gets, worst %.3f ms, and %llu sets, worst %.3f ms (%llu failed)\n",
+            BIG_KEYS, (double)t0 / 1e6, gets, (double)worst_get / 1000.0, sets,
+            (double)worst_set / 1000.0, fails);
+    ck_assert_uint_eq(fails, 0);
+    ck_assert_msg(gets > 100, "the reader did only %llu gets", gets);
+    ck_assert_msg(worst_get < 10000, "worst get took %.3f ms during the listing",
+                  (double)worst_get / 1000.0);
+}
+END_TEST
+
+static int helper_hold(int argc, const char *const *argv)
+{
+    shmcache_t *c;
+    apr_finfo_t fi;
+    int i;
+
+    if (argc < 3 || shmcache_attach(&c, argv[0], NULL, th_pool) != APR_SUCCESS)
+        return 2;
+    {
+        apr_file_t *f;
+        if (apr_file_open(&f, argv[1], APR_FOPEN_WRITE | APR_FOPEN_CREATE,
+                          APR_FPROT_OS_DEFAULT, th_pool) != APR_SUCCESS)
+            return 3;
+        apr_file_close(f);
+    }
+    for (i = 0; i < 3000; i++) {
+        if (apr_stat(&fi, argv[2], APR_FINFO_TYPE, th_pool) == APR_SUCCESS)
+            break;
+        apr_sleep(10000);
+    }
+    shmcache_close(c);
+    return 0;
+}
+
+Suite *test_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *cmd = tcase_create("commands");
+    TCase *snap = tcase_create("snapshots");
+    TCase *err = tcase_create("errors");
+    TCase *big = tcase_create("scale");
+
+    tcase_add_checked_fixture(cmd, th_setup, th_teardown);
+    tcase_set_timeout(cmd, 120);
+    tcase_add_test(cmd, create_makes_a_cache_that_info_describes_without_the_seed);
+    tcase_add_test(cmd, create_refuses_an_existing_path_and_suggests_remove);
+    tcase_add_test(cmd, create_on_a_filesystem_too_small_exits_3_without_leaving_a_file);
+    tcase_add_test(cmd, remove_deletes_the_cache);
+    tcase_add_test(cmd, remove_refuses_while_another_process_is_attached_unless_forced);
+    tcase_add_test(cmd, remove_refuses_a_file_that_is_not_a_cache);
+    tcase_add_test(cmd, set_then_get_prints_the_raw_value_without_a_newline);
+    tcase_add_test(cmd, get_of_a_missing_key_exits_1);
+    tcase_add_test(cmd, binary_values_with_nul_bytes_round_trip_through_stdin);
+    tcase_add_test(cmd, set_with_an_empty_stdin_stores_an_empty_value);
+    tcase_add_test(cmd, a_value_over_the_cache_limit_is_a_usage_error);
+    tcase_add_test(cmd, get_json_escapes_utf8_and_base64s_other_bytes);
+    tcase_add_test(cmd, set_ttl_is_applied_and_ttl_prints_the_seconds_left);
+    tcase_add_test(cmd, an_entry_set_with_a_short_ttl_expires);
+    tcase_add_test(cmd, add_on_an_existing_key_exits_1_and_keeps_the_value);
+    tcase_add_test(cmd, replace_changes_an_existing_key_and_exits_1_on_a_missing_one);
+    tcase_add_test(cmd, cas_stores_at_the_current_version_and_exits_1_on_a_stale_one);
+    tcase_add_test(cmd, del_removes_a_key_and_a_second_del_exits_1);
+    tcase_add_test(cmd, incr_adds_and_a_negative_delta_or_decr_subtracts);
+    tcase_add_test(cmd, touch_gives_a_new_ttl_and_exits_1_on_a_missing_key);
+    tcase_add_test(cmd, a_key_starting_with_a_dash_goes_after_double_dash);
+    tcase_add_test(cmd, options_may_follow_the_arguments_and_f_may_follow_the_command);
+    tcase_add_test(cmd, shmcache_file_names_the_cache_when_f_is_absent);
+    tcase_add_test(cmd, without_f_nor_shmcache_file_the_default_path_is_used_and_said);
+    tcase_add_test(cmd, keys_lists_every_key_once_and_honours_prefix_and_limit);
+    tcase_add_test(cmd, keys_escapes_unprintable_bytes_and_x_takes_them_back);
+    tcase_add_test(cmd, scan_prints_length_ttl_and_version_per_entry);
+    tcase_add_test(cmd, scan_with_a_cursor_walks_in_steps_that_cover_every_key);
+    tcase_add_test(cmd, stats_prints_every_figure);
+    tcase_add_test(cmd, stats_json_parses_and_counts_operations);
+    tcase_add_test(cmd, stats_watch_refreshes_with_rates_per_second);
+    tcase_add_test(cmd, check_passes_on_a_healthy_cache);
+    tcase_add_test(cmd, check_exits_3_with_a_description_on_a_damaged_cache);
+    tcase_add_test(cmd, flush_empties_the_cache);
+    suite_add_tcase(s, cmd);
+
+    tcase_add_checked_fixture(snap, th_setup, th_teardown);
+    tcase_set_timeout(snap, 300);
+    tcase_add_test(snap, dump_and_load_round_trip_100k_keys_with_ttls_into_another_size);
+    tcase_add_test(snap, dump_to_stdout_and_load_from_stdin_round_trip);
+    tcase_add_test(snap, load_skips_entries_that_expired_since_the_dump);
+    tcase_add_test(snap, load_refuses_a_damaged_snapshot_and_stores_nothing);
+    tcase_add_test(snap, load_skips_values_over_the_target_limits);
+    tcase_add_test(snap, dump_of_a_file_is_all_or_nothing_and_leaves_no_temporary);
+    suite_add_tcase(s, snap);
+
+    tcase_add_checked_fixture(err, th_setup, th_teardown);
+    tcase_set_timeout(err, 120);
+    tcase_add_test(err, malformed_invocations_are_usage_errors_with_a_message);
+    tcase_add_test(err, help_lists_every_command_and_each_command_has_help);
+    tcase_add_test(err, a_missing_cache_exits_3_and_suggests_create);
+    tcase_add_test(err, a_file_that_is_not_a_cache_exits_3_and_says_so);
+    tcase_add_test(err, a_cache_of_another_user_is_refused_unless_allowed);
+    tcase_add_test(err, the_unit_parser_reads_units_and_refuses_garbage);
+    suite_add_tcase(s, err);
+
+    tcase_add_checked_fixture(big, th_setup, th_teardown);
+    tcase_set_timeout(big, 300);
+    tcase_add_test(big, keys_on_a_million_keys_keeps_a_reader_get_below_10ms);
+    suite_add_tcase(s, big);
+    return s;
+}
+
+const th_helper_t test_helpers[] = {
+    {"getter", helper_getter},
+    {"hold", helper_hold},
+    {NULL, NULL}
+};
