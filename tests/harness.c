@@ -18,6 +18,10 @@ const char *th_self;
 static apr_pool_t *global_pool;
 static apr_array_header_t *paths;
 static unsigned path_counter;
+/* Names every segment this run makes (the runner's pid, inherited by the
+ * forked test processes), so main() can sweep away what failed tests,
+ * whose teardown Check does not run, left behind. */
+static char run_id[32];
 
 static const char *test_dir(void)
 {
@@ -55,8 +59,8 @@ void th_teardown(void)
 
 const char *th_path(const char *tag)
 {
-    char *p = apr_psprintf(th_pool, "%s/shmcache-test-%s-%" APR_PID_T_FMT "-%u-%" APR_TIME_T_FMT,
-                           test_dir(), tag, getpid(), ++path_counter, apr_time_now());
+    char *p = apr_psprintf(th_pool, "%s/shmcache-test-%s-%s-%u-%" APR_TIME_T_FMT,
+                           test_dir(), tag, run_id, ++path_counter, apr_time_now());
     APR_ARRAY_PUSH(paths, const char *) = p;
     apr_file_remove(p, th_pool);
     return p;
@@ -165,6 +169,22 @@ int th_run(const char *const *argv, const void *in, apr_size_t in_len,
     return th_wait(&proc);
 }
 
+/* Remove every file of this run left in the test directory. */
+static void sweep_run_files(void)
+{
+    const char *dir = test_dir();
+    char *mark = apr_pstrcat(global_pool, "-", run_id, "-", NULL);
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&d, dir, global_pool) != APR_SUCCESS)
+        return;
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS)
+        if (strncmp(fi.name, "shmcache-test-", 14) == 0 && strstr(fi.name, mark) != NULL)
+            apr_file_remove(apr_pstrcat(global_pool, dir, "/", fi.name, NULL), global_pool);
+    apr_dir_close(d);
+}
+
 static int run_helper(int argc, const char *const *argv)
 {
     const th_helper_t *h;
@@ -190,9 +210,11 @@ int main(int argc, const char *const *argv)
         rc = run_helper(argc, argv);
         return rc;
     }
+    apr_snprintf(run_id, sizeof run_id, "r%lu", (unsigned long)apr_time_now() % 100000000ul);
     sr = srunner_create(test_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    sweep_run_files();
     return failed == 0 ? 0 : 1;
 }

@@ -463,6 +463,49 @@ START_TEST(a_full_tmpfs_fails_create_with_ereserve_not_sigbus)
 END_TEST
 #endif
 
+#ifdef __linux__
+/* MemAvailable + SwapFree in bytes, 0 if unknown. */
+static apr_uint64_t memory_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kb, total = 0;
+
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1
+            || sscanf(line, "SwapFree: %llu kB", &kb) == 1)
+            total += kb;
+    fclose(f);
+    return (apr_uint64_t)total * 1024u;
+}
+
+START_TEST(a_segment_larger_than_free_memory_is_refused_not_oom_killed)
+{
+    apr_uint64_t avail = memory_available();
+    shmcache_options_t o;
+    shmcache_t *c;
+    apr_time_t t0;
+    const char *p = th_path("oom");
+    apr_finfo_t fi;
+
+    if (avail == 0 || avail + ((apr_uint64_t)1 << 30) > SHMCACHE_LIMIT_SIZE) {
+        fprintf(stderr, "skipped: memory (%" APR_UINT64_T_FMT " bytes) unknown "
+                "or above what one segment can address\n", avail);
+        return;
+    }
+    shmcache_options_init(&o);
+    o.size = avail + ((apr_uint64_t)1 << 30);
+    t0 = apr_time_now();
+    th_status(shmcache_create(&c, p, &o, th_pool), SHMCACHE_ERESERVE);
+    /* refused up front, not after touching gigabytes */
+    ck_assert_int_lt(apr_time_now() - t0, apr_time_from_sec(2));
+    th_status(apr_stat(&fi, p, APR_FINFO_TYPE, th_pool), APR_ENOENT);
+}
+END_TEST
+#endif
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("segment");
@@ -491,6 +534,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, another_user_without_permission_gets_eacces);
     tcase_add_test(tc, a_file_size_limit_fails_create_cleanly);
     tcase_add_test(tc, a_full_tmpfs_fails_create_with_ereserve_not_sigbus);
+#endif
+#ifdef __linux__
+    tcase_add_test(tc, a_segment_larger_than_free_memory_is_refused_not_oom_killed);
 #endif
     suite_add_tcase(s, tc);
     return s;

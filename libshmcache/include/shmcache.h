@@ -45,7 +45,13 @@
  * - Put the segment on a memory filesystem (/dev/shm on Linux). A file on a
  *   disk works but the kernel writes dirty pages back to the disk.
  * - Memory is reserved when the segment is created (posix_fallocate); on a
- *   filesystem that cannot reserve, pages may still be missing later.
+ *   filesystem that cannot reserve, pages may still be missing later. On
+ *   a memory filesystem (Linux tmpfs) create also refuses
+ *   (SHMCACHE_ERESERVE) a size above the memory plus swap available at
+ *   that moment, since a tmpfs may be larger than the RAM behind it; the
+ *   check is not a reservation against other programs' later use.
+ * - Expiry has whole-second granularity: an entry set with ttl N lives
+ *   between N and N+1 seconds; meta.ttl counts the whole seconds left.
  * - Expiry uses the wall clock (apr_time_now); a clock step moves every
  *   expiry with it.
  * - Liveness of lock holders is judged by process id plus process start

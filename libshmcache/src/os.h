@@ -70,7 +70,9 @@ apr_status_t sc_os_file_open(apr_file_t **file, const char *path,
 apr_status_t sc_os_file_publish(const char *tmp, const char *path);
 
 /* Give the file size bytes of reserved storage (its length becomes size).
- * Returns SHMCACHE_ERESERVE when the filesystem has no room. */
+ * Returns SHMCACHE_ERESERVE when the filesystem has no room, or when the
+ * file is on a memory filesystem (tmpfs) and size exceeds the memory and
+ * swap still available (a tmpfs can be larger than the RAM behind it). */
 apr_status_t sc_os_file_reserve(apr_file_t *file, apr_uint64_t size);
 
 /* Change the file's owner and/or group; (apr_uid_t)-1 / (apr_gid_t)-1

@@ -23,7 +23,7 @@ static const char *const messages[] = {
     "timed out waiting (for the segment's creator, or for a live lock holder)",
     "the buffer is too small for the value",
     "invalid argument, option or handle",
-    "the filesystem cannot reserve memory for the segment (is /dev/shm too small?)",
+    "the filesystem cannot reserve memory for the segment (is /dev/shm, or free memory, too small?)",
     "the segment file belongs to another user, or is not a regular file "
         "(symlinks are never followed)",
     "the TTL is out of range (at most ten years)",

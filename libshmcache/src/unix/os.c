@@ -23,7 +23,9 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <linux/futex.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #endif
 
 static _Atomic apr_uint32_t fork_generation;
@@ -223,12 +225,57 @@ apr_status_t sc_os_file_open(apr_file_t **file, const char *path,
     return wrap_fd(file, fd, pool);
 }
 
+/* Bytes of memory that new tmpfs pages could still use: MemAvailable plus
+ * SwapFree from /proc/meminfo; 0 when unknown (not Linux, no /proc). */
+static apr_uint64_t memory_available(void)
+{
+#ifdef __linux__
+    char line[256];
+    unsigned long long kb, total = 0;
+    int found = 0;
+    FILE *f = fopen("/proc/meminfo", "re");
+
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1
+            || sscanf(line, "SwapFree: %llu kB", &kb) == 1) {
+            total += kb;
+            found++;
+        }
+    }
+    fclose(f);
+    return found == 2 ? (apr_uint64_t)total * 1024u : 0;
+#else
+    return 0;
+#endif
+}
+
+/* Whether fd is on a filesystem whose pages are memory (tmpfs, ramfs). */
+static int on_memory_fs(int fd)
+{
+#ifdef __linux__
+    struct statfs sf;
+    return fstatfs(fd, &sf) == 0
+           && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+#else
+    (void)fd;
+    return 0;
+#endif
+}
+
 apr_status_t sc_os_file_reserve(apr_file_t *file, apr_uint64_t size)
 {
     apr_os_file_t fd;
+    apr_uint64_t avail;
     int err;
 
     apr_os_file_get(&fd, file);
+    /* A tmpfs may be larger than the memory behind it (by default half of
+     * RAM, but often set larger): reserving more than the machine can hold
+     * would not fail, it would wake the OOM killer. Refuse instead. */
+    if (on_memory_fs(fd) && (avail = memory_available()) != 0 && size > avail)
+        return SHMCACHE_ERESERVE;
     err = posix_fallocate(fd, 0, (off_t)size);
     if (err == ENOSPC || err == EFBIG || err == EDQUOT)
         return SHMCACHE_ERESERVE;
