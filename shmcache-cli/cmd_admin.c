@@ -146,8 +146,13 @@ int cmd_info(cli_t *cli)
         return cli_fail(cli, rv, "cannot read the cache");
     cli_printf(cli, "path           %s\n", cli->path);
     cli_printf(cli, "file           %s\n", file_text(cli));
-    cli_printf(cli, "format         shmcache %s: magic, format version and "
-               "struct layout match this build\n", SHMCACHE_VERSION_STRING);
+    cli_printf(cli, "format         version %u, layout %08x (match this "
+               "build, shmcache %s)\n", st.format, st.layout,
+               SHMCACHE_VERSION_STRING);
+    cli_printf(cli, "layout         header 0 | lock %" APR_UINT64_T_FMT
+               " | buckets %" APR_UINT64_T_FMT " | allocator %" APR_UINT64_T_FMT
+               " | data %" APR_UINT64_T_FMT " (byte offsets)\n", st.lock_offset,
+               st.buckets_offset, st.alloc_offset, st.data_offset);
     cli_printf(cli, "created        %s\n", cli_time_text(st.created, p));
     cli_printf(cli, "size           %" APR_UINT64_T_FMT " bytes (%s)\n",
                st.size, cli_human_bytes(st.size, p));

@@ -241,6 +241,13 @@ typedef struct shmcache_stats_t {
     apr_uint32_t max_value;
     apr_uint32_t default_ttl;
     apr_time_t created;             /**< creation time */
+    apr_uint32_t format;            /**< on-segment format version */
+    apr_uint32_t layout;            /**< layout word (struct sizes) of the
+                                         build that made the segment */
+    apr_uint64_t lock_offset;       /**< region offsets from the segment */
+    apr_uint64_t buckets_offset;    /**< start, in the order of the layout: */
+    apr_uint64_t alloc_offset;      /**< header | lock | buckets | */
+    apr_uint64_t data_offset;       /**< allocator | data */
     /* contents */
     apr_uint64_t items;             /**< live + not yet reclaimed expired */
     apr_uint64_t bytes_used;        /**< allocator bytes in use (entries) */

@@ -14,7 +14,10 @@
  * Trust: the segment may be corrupted by another process. Every offset and
  * size read from the segment is bounds-checked against the region before
  * it is used; a bad one yields SHMCACHE_ECORRUPT, never a wild access or an
- * endless loop.
+ * endless loop. The region bounds themselves (begin, end in the control
+ * block) are the yardstick and are taken as they are: a caller must hold
+ * them against its own trusted copy with sc_alloc_bounds_ok before each
+ * call (the control block lives in the segment too).
  *
  * Locking: every function that reads or writes the allocator is *_locked:
  * the caller holds the segment's write lock (sc_alloc_stats_locked and
@@ -70,6 +73,14 @@ apr_uint64_t sc_alloc_block_bytes(apr_uint64_t n);
  * the region is too small for one block or too large to address. */
 apr_status_t sc_alloc_init(void *base, sc_alloc_sh_t *a,
                            apr_uint64_t begin, apr_uint64_t end);
+
+/* Whether *a still manages exactly the region sc_alloc_init(base, a,
+ * begin, end) gave it (same rounding), so that the functions below may use
+ * the bounds it holds. begin and end are the caller's own trusted figures,
+ * not values read from the segment. Reads each bound once; no lock needed
+ * for the answer to be safe to act on under the write lock. */
+int sc_alloc_bounds_ok(const sc_alloc_sh_t *a, apr_uint64_t begin,
+                       apr_uint64_t end);
 
 /* Allocate size payload bytes (size > 0). *payload receives the byte
  * offset of an SC_ALLOC_ALIGN-aligned payload of at least size bytes.

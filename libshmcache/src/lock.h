@@ -39,6 +39,7 @@
 #include <apr.h>
 #include <apr_errno.h>
 
+#include "shmcache.h"
 #include "os.h"
 
 #define SC_CACHE_LINE 64u
@@ -54,17 +55,22 @@
 #define SC_SLOT_CLAIMING 1u   /* being claimed or reclaimed */
 #define SC_SLOT_ACTIVE   2u
 
-/* In the segment: one attached handle. Exactly one cache line. */
+/* In the segment: one attached handle. Exactly one cache line.
+ * pid and start are atomic because other processes read them (to judge
+ * liveness) while a claimer writes them; the state word orders them. */
 typedef struct sc_slot_sh_t {
     _Atomic uint32_t readers;      /* read holds by this handle's threads */
     _Atomic uint32_t state;        /* SC_SLOT_* */
-    apr_uint32_t pid;              /* owner process */
+    _Atomic uint32_t pid;          /* owner process, 0 when free */
     apr_uint32_t pad0;
-    apr_uint64_t start;            /* owner's start time (sc_proc_id_t) */
+    _Atomic uint64_t start;        /* owner's start time (sc_proc_id_t) */
     _Atomic uint64_t gets;         /* read-path counters of this handle, */
     _Atomic uint64_t hits;         /* kept here so readers do not share */
     _Atomic uint64_t misses;       /* a counter cache line */
-    apr_uint64_t pad1[2];
+    _Atomic uint32_t writer_sleepers; /* this slot's share of the lock's */
+    _Atomic uint32_t drain_sleepers;  /* sleeper counts, given back when a
+                                         dead slot is reclaimed */
+    apr_uint64_t pad1;
 } sc_slot_sh_t;
 
 /* In the segment: the lock word and its counters. One cache line for the
@@ -76,7 +82,9 @@ typedef struct sc_lock_sh_t {
                                       writer waits; the writer sleeps on it */
     _Atomic uint32_t drain_sleepers;
     apr_uint32_t nslots;           /* slots that follow this struct */
-    apr_uint32_t pad0[11];
+    _Atomic uint32_t hwm;          /* slots [0, hwm) have ever been claimed:
+                                      a writer drains only those */
+    apr_uint32_t pad0[10];
     _Atomic uint64_t read_waits;   /* read locks that had to sleep */
     _Atomic uint64_t write_waits;  /* write locks that had to sleep */
     _Atomic uint64_t recoveries;   /* write locks taken from dead writers */
@@ -93,8 +101,12 @@ typedef struct sc_lock_t {
     sc_slot_sh_t *slots;           /* sh + 1 */
     apr_uint32_t slot;             /* this handle's slot index */
     apr_uint32_t timeout_ms;       /* before checking holders' liveness */
-    apr_uint32_t fork_gen;         /* sc_os_fork_generation() at claim */
+    _Atomic apr_uint32_t fork_gen; /* sc_os_fork_generation() at claim;
+                                      published last (release) so threads
+                                      of a forked child see slot and self */
     sc_proc_id_t self;
+    apr_uint32_t nslots;           /* sh->nslots, validated at attach (the
+                                      segment's copy is never trusted again) */
 } sc_lock_t;
 
 /* Bytes the lock region needs for nslots slots. */
@@ -108,7 +120,8 @@ void sc_lock_init(sc_lock_sh_t *sh, apr_uint32_t nslots);
  * (its counters are folded into the retired totals and its read holds
  * dropped). Never reclaims the slot of a dead writer that still holds the
  * writer word (the next lock waiter recovers that).
- * Returns APR_SUCCESS or SHMCACHE_ESLOTS (all slots held by live owners). */
+ * Returns APR_SUCCESS, SHMCACHE_ESLOTS (all slots held by live owners), or
+ * SHMCACHE_ECORRUPT (sh->nslots is 0 or above SHMCACHE_LIMIT_SLOTS). */
 apr_status_t sc_lock_attach(sc_lock_t *l, sc_lock_sh_t *sh,
                             apr_uint32_t timeout_ms);
 

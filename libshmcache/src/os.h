@@ -34,7 +34,10 @@ void sc_os_proc_self(sc_proc_id_t *id);
 /* Whether the process *id names is still running: 1 alive, 0 dead (no such
  * pid, or the pid now belongs to a process with another start time). When
  * the OS cannot tell (no permission to look), answers 1: never declare a
- * live process dead. Sends no signal. */
+ * live process dead. Sends no signal. id usually comes from the segment and
+ * may be anything: a value that cannot name exactly one process (0, or on
+ * POSIX a pid above INT32_MAX, which kill() takes as a process group) is
+ * dead. */
 int sc_os_proc_alive(const sc_proc_id_t *id);
 
 /* A counter that goes up in the child after every fork(), so a handle can

@@ -227,14 +227,21 @@ apr_status_t sc_segment_create(sc_segment_t **seg, const char *path,
     return APR_SUCCESS;
 }
 
-/* Every region must be where the layout puts it and inside the file. */
+/* Every region must be where the layout puts it and inside the file.
+ * h->size equals the file's length (at most SHMCACHE_LIMIT_SIZE) when this
+ * runs. Every region size is first held to h->size, so no sum below can
+ * wrap around 2^64, and the lock region must lie inside the file before
+ * its slot count is read. The epoch is held to 2^40 seconds so that the
+ * clock minus it, and it plus any expiry in microseconds, fit 64 bits. */
 static apr_status_t check_regions(const sc_header_sh_t *h)
 {
-    const sc_lock_sh_t *lock = (const sc_lock_sh_t *)((const char *)h + h->lock_off);
+    const sc_lock_sh_t *lock = (const sc_lock_sh_t *)((const char *)h + SC_HEADER_SIZE);
 
     if (h->nslots < 8 || h->nslots > SHMCACHE_LIMIT_SLOTS
         || h->lock_off != SC_HEADER_SIZE
         || h->lock_size != ROUND_UP(sc_lock_region_size(h->nslots), SC_CACHE_LINE)
+        || h->buckets_size > h->size || h->alloc_size > h->size
+        || h->lock_off + h->lock_size > h->size
         || lock->nslots != h->nslots
         || h->nbuckets < 64 || (h->nbuckets & (h->nbuckets - 1)) != 0
         || h->buckets_off != h->lock_off + h->lock_size
@@ -246,7 +253,8 @@ static apr_status_t check_regions(const sc_header_sh_t *h)
         || h->data_off >= h->size || h->data_size != h->size - h->data_off)
         return SHMCACHE_ECORRUPT;
     if (h->max_key == 0 || h->max_key > SHMCACHE_LIMIT_MAX_KEY
-        || h->max_value > h->data_size || h->default_ttl > SHMCACHE_TTL_MAX)
+        || h->max_value > h->data_size || h->default_ttl > SHMCACHE_TTL_MAX
+        || h->epoch < 0 || h->epoch > ((apr_int64_t)1 << 40))
         return SHMCACHE_ECORRUPT;
     return APR_SUCCESS;
 }

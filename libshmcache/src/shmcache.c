@@ -89,14 +89,15 @@ static apr_status_t init_segment(void *baton, sc_segment_t *seg)
     return sc_table_init_locked(&t);
 }
 
-/* The allocator must manage exactly the data region. */
+/* The allocator must manage exactly the data region (as sc_alloc_init
+ * rounds it: a region ending at 32 GiB loses its last granule). The table
+ * checks this again before each use of the allocator. */
 static apr_status_t check_alloc_bounds(const sc_segment_t *seg)
 {
     const sc_header_sh_t *h = seg->hdr;
     const sc_alloc_sh_t *a = (const sc_alloc_sh_t *)(seg->base + h->alloc_off);
 
-    if ((apr_uint64_t)a->begin << 3 != h->data_off
-        || (apr_uint64_t)a->end << 3 != h->data_off + h->data_size)
+    if (!sc_alloc_bounds_ok(a, h->data_off, h->data_off + h->data_size))
         return SHMCACHE_ECORRUPT;
     return APR_SUCCESS;
 }
@@ -659,6 +660,12 @@ static void stats_config(const shmcache_t *c, shmcache_stats_t *st)
     st->max_value = c->table.max_value;
     st->default_ttl = c->table.default_ttl;
     st->created = h->created;
+    st->format = h->format;
+    st->layout = h->layout;
+    st->lock_offset = h->lock_off;
+    st->buckets_offset = h->buckets_off;
+    st->alloc_offset = h->alloc_off;
+    st->data_offset = h->data_off;
 }
 
 static void stats_counters(const sc_counters_sh_t *k, shmcache_stats_t *st)

@@ -55,6 +55,14 @@ static apr_uint64_t max_entries(const sc_table_t *t)
     return (t->data_hi - t->data_lo) / (SC_ENTRY_HDR + SC_ALLOC_OVERHEAD + 1) + 1;
 }
 
+/* The allocator's control block still manages exactly the data region
+ * validated at attach: every allocator function takes the bounds it finds
+ * there as given, and another process may have overwritten them since. */
+static int alloc_ok(const sc_table_t *t)
+{
+    return sc_alloc_bounds_ok(t->alloc, t->data_lo, t->data_hi);
+}
+
 /* Fill *v for the entry at granule g. Returns 0 when g or the lengths it
  * holds point outside the data region or break the limits. */
 static int view(const sc_table_t *t, apr_uint32_t g, view_t *v)
@@ -93,6 +101,31 @@ static int same_key(const view_t *v, apr_uint32_t tag, const void *key,
            && memcmp(v->key, key, len) == 0;
 }
 
+/* Brent's cycle detector for a chain walk: call looped() with each granule
+ * reached; it answers 1 once the walk comes back to a granule it saved.
+ * O(1) memory, and a cycle is caught within about three times the length
+ * of the chain's tail plus its loop, so a damaged chain costs what it
+ * holds, not max_entries() steps (a walk that copies entries out would
+ * otherwise copy that many). */
+typedef struct loop_t {
+    apr_uint32_t saved;
+    apr_uint64_t power, len;
+} loop_t;
+
+#define LOOP_INIT {0, 1, 0}
+
+static int looped(loop_t *l, apr_uint32_t g)
+{
+    if (g == l->saved)
+        return 1;
+    if (++l->len == l->power) {
+        l->saved = g;
+        l->power <<= 1;
+        l->len = 0;
+    }
+    return 0;
+}
+
 /* Walk the chain for hash h looking for key. On APR_SUCCESS *link is the
  * word that points at the entry (a bucket or a predecessor's next) and *v
  * the entry. Returns SHMCACHE_NOTFOUND or SHMCACHE_ECORRUPT otherwise. */
@@ -102,12 +135,13 @@ static apr_status_t find(const sc_table_t *t, apr_uint64_t h, const void *key,
     apr_uint32_t *at = &t->buckets[h & t->mask];
     apr_uint32_t tag = (apr_uint32_t)(h >> 32);
     apr_uint64_t steps = 0, limit = max_entries(t);
+    loop_t loop = LOOP_INIT;
 
     for (;;) {
         apr_uint32_t g = *at;
         if (g == 0)
             return SHMCACHE_NOTFOUND;
-        if (!view(t, g, v) || ++steps > limit)
+        if (!view(t, g, v) || ++steps > limit || looped(&loop, g))
             return SHMCACHE_ECORRUPT;
         if (same_key(v, tag, key, len)) {
             *link = at;
@@ -482,6 +516,8 @@ apr_status_t sc_table_store_locked(sc_table_t *t, const sc_store_t *op,
     int evicted, have;
     apr_status_t rv;
 
+    if (!alloc_ok(t))
+        return SHMCACHE_ECORRUPT;
     rv = find(t, h, op->key, op->key_len, &link, &v);
     if (rv != APR_SUCCESS && rv != SHMCACHE_NOTFOUND)
         return rv;
@@ -522,6 +558,8 @@ apr_status_t sc_table_delete_locked(sc_table_t *t, const void *key,
     int was_live;
     apr_status_t rv;
 
+    if (!alloc_ok(t))
+        return SHMCACHE_ECORRUPT;
     rv = find(t, hash_key(t, key, key_len), key, key_len, &link, &v);
     if (rv != APR_SUCCESS)
         return rv;
@@ -651,9 +689,14 @@ apr_status_t sc_table_scan_locked(const sc_table_t *t, apr_uint32_t *cursor,
     for (; b < end; b++) {
         apr_uint32_t g = t->buckets[b];
         apr_uint64_t steps = 0;
+        loop_t loop = LOOP_INIT;
         view_t v;
         while (g != 0) {
-            if (!view(t, g, &v) || ++steps > limit)
+            /* an entry must hash to the bucket it is in: chains of several
+             * buckets then cannot share entries, so a walk of all buckets
+             * visits each entry once, whatever the segment says */
+            if (!view(t, g, &v) || ++steps > limit || looped(&loop, g)
+                || (hash_key(t, v.key, v.key_len) & t->mask) != b)
                 return SHMCACHE_ECORRUPT;
             if (!expired(v.e, now)) {
                 int stop = fn(baton, v.e, v.key, v.value, now);
@@ -669,14 +712,20 @@ apr_status_t sc_table_scan_locked(const sc_table_t *t, apr_uint32_t *cursor,
     return APR_SUCCESS;
 }
 
-/* Length of one chain, bounded (a corrupt chain counts as its bound). */
-static apr_uint32_t chain_length(const sc_table_t *t, apr_uint32_t g)
+/* Length of one chain, stopping at a cycle or a bad link, and taking its
+ * steps from *budget: a healthy table's chains add up to its item count,
+ * so one budget of max_entries() for all sampled buckets bounds stats on
+ * any segment, even one whose buckets all lead into one long chain. */
+static apr_uint32_t chain_length(const sc_table_t *t, apr_uint32_t g,
+                                 apr_uint64_t *budget)
 {
     apr_uint32_t n = 0;
+    loop_t loop = LOOP_INIT;
     view_t v;
 
-    while (g != 0 && n < 1000000u && view(t, g, &v)) {
+    while (g != 0 && *budget > 0 && view(t, g, &v) && !looped(&loop, g)) {
         n++;
+        (*budget)--;
         g = v.e->next;
     }
     return n;
@@ -685,10 +734,13 @@ static apr_uint32_t chain_length(const sc_table_t *t, apr_uint32_t g)
 void sc_table_stats_locked(const sc_table_t *t, shmcache_stats_t *st)
 {
     sc_alloc_stats_t a;
-    apr_uint64_t nb = (apr_uint64_t)t->mask + 1, b;
+    apr_uint64_t nb = (apr_uint64_t)t->mask + 1, b, budget = max_entries(t);
     apr_uint64_t sample = nb < SC_STATS_CHAIN_SAMPLE ? nb : SC_STATS_CHAIN_SAMPLE;
 
-    sc_alloc_stats_locked(t->base, t->alloc, &a);
+    if (alloc_ok(t))
+        sc_alloc_stats_locked(t->base, t->alloc, &a);
+    else
+        memset(&a, 0, sizeof a);
     st->items = t->hdr->counters.items;
     st->bytes_used = a.used_bytes;
     st->bytes_free = a.free_bytes;
@@ -698,7 +750,7 @@ void sc_table_stats_locked(const sc_table_t *t, shmcache_stats_t *st)
         : 1.0 - (double)a.largest_free / (double)a.free_bytes;
     st->longest_chain = 0;
     for (b = 0; b < sample; b++) {
-        apr_uint32_t n = chain_length(t, t->buckets[b]);
+        apr_uint32_t n = chain_length(t, t->buckets[b], &budget);
         if (n > st->longest_chain)
             st->longest_chain = n;
     }
@@ -777,7 +829,7 @@ static apr_status_t check_chain(const sc_table_t *t, apr_uint64_t b,
     view_t v;
 
     while (g != 0) {
-        apr_uint64_t h;
+        apr_uint64_t h, room;
         if (!view(t, g, &v))
             return fail(why, size, "bucket %" APR_UINT64_T_FMT ": entry at "
                         "offset %" APR_UINT64_T_FMT " is out of bounds or has "
@@ -787,11 +839,11 @@ static apr_status_t check_chain(const sc_table_t *t, apr_uint64_t b,
                         APR_UINT64_T_FMT " is not an allocated block, or is "
                         "linked twice", b, G2B(g));
         bit_put(bits, G2B(g), 0);
-        if (SC_ENTRY_HDR + v.key_len + v.value_len
-            > sc_alloc_usable_locked(t->base, t->alloc, G2B(g)))
+        room = sc_alloc_usable_locked(t->base, t->alloc, G2B(g));
+        if (SC_ENTRY_HDR + v.key_len + v.value_len > room)
             return fail(why, size, "entry at offset %" APR_UINT64_T_FMT
-                        " is larger than its block (%" APR_UINT64_T_FMT ")",
-                        G2B(g), b);
+                        " is larger than its block (%" APR_UINT64_T_FMT
+                        " bytes)", G2B(g), room);
         h = hash_key(t, v.key, v.key_len);
         if ((h & t->mask) != b || v.e->tag != (apr_uint32_t)(h >> 32))
             return fail(why, size, "entry at offset %" APR_UINT64_T_FMT
@@ -816,6 +868,11 @@ apr_status_t sc_table_check_locked(const sc_table_t *t, char *why,
     apr_uint64_t allocated = 0, linked = 0, b, hand = t->hdr->hand;
     apr_status_t rv;
 
+    if (!alloc_ok(t))
+        return fail(why, why_size, "allocator: its region bounds no longer "
+                    "match the data region [%" APR_UINT64_T_FMT ", %"
+                    APR_UINT64_T_FMT ") validated at attach", t->data_lo,
+                    t->data_hi);
     rv = sc_alloc_check_locked(t->base, t->alloc, why, why_size);
     if (rv != APR_SUCCESS)
         return rv;
@@ -909,6 +966,10 @@ static apr_status_t try_repair(sc_table_t *t)
     apr_status_t rv;
 
     alloc.b = live.b = NULL;
+    if (!alloc_ok(t)) {
+        rv = SHMCACHE_ECORRUPT;     /* only sc_table_init_locked mends it */
+        goto done;
+    }
     if (!bits_make(&alloc, t) || !bits_make(&live, t)) {
         rv = APR_ENOMEM;
         goto done;

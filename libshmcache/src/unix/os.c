@@ -63,8 +63,9 @@ static apr_uint64_t proc_start_time(apr_uint32_t pid)
     p = strrchr(buf, ')');
     if (p == NULL)
         return 0;
-    /* after ')' comes field 3 (state); start time is field 22 */
-    for (field = 2; field < 21 && p != NULL; field++)
+    /* the k-th space after ')' precedes field k + 2: field 3 is the state,
+     * field 22 the start time, so it follows the 20th space */
+    for (field = 3; field <= 22 && p != NULL; field++)
         p = strchr(p + 1, ' ');
     if (p == NULL || sscanf(p + 1, "%llu", &start) != 1)
         return 0;
@@ -86,7 +87,10 @@ int sc_os_proc_alive(const sc_proc_id_t *id)
 {
     apr_uint64_t start;
 
-    if (id->pid == 0)
+    /* pids come from the segment: one above INT32_MAX is a negative pid_t,
+     * which kill() takes as a process group (-1: every process), so it
+     * names no single process and counts as dead */
+    if (id->pid == 0 || id->pid > 0x7FFFFFFFu)
         return 0;
     if (kill((pid_t)id->pid, 0) != 0 && errno == ESRCH)
         return 0;
