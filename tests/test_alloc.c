@@ -503,6 +503,24 @@ START_TEST(init_rounds_an_unaligned_or_zero_begin_inwards)
 }
 END_TEST
 
+START_TEST(bounds_ok_accepts_exactly_the_region_init_was_given)
+{
+    static apr_uint64_t buf[64];          /* 512 bytes, 8-aligned */
+    sc_alloc_sh_t a;
+
+    th_ok(sc_alloc_init(buf, &a, 64, 512));
+    ck_assert(sc_alloc_bounds_ok(&a, 64, 512));
+    ck_assert(sc_alloc_bounds_ok(&a, 57, 519));       /* the same after rounding */
+    ck_assert(!sc_alloc_bounds_ok(&a, 72, 512));
+    ck_assert(!sc_alloc_bounds_ok(&a, 64, 504));
+    a.end++;                                          /* another process wrote it */
+    ck_assert(!sc_alloc_bounds_ok(&a, 64, 512));
+    th_ok(sc_alloc_init(buf, &a, 0, 512));
+    ck_assert(sc_alloc_bounds_ok(&a, 0, 512));        /* begin 0 means granule 1 */
+    ck_assert(sc_alloc_bounds_ok(&a, 8, 512));
+}
+END_TEST
+
 START_TEST(block_bytes_is_the_header_plus_whole_granules)
 {
     arena_t ar;
@@ -1470,6 +1488,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, init_makes_the_region_one_free_block);
     tcase_add_test(tc, init_refuses_a_region_too_small_or_too_large);
     tcase_add_test(tc, init_rounds_an_unaligned_or_zero_begin_inwards);
+    tcase_add_test(tc, bounds_ok_accepts_exactly_the_region_init_was_given);
     tcase_add_test(tc, block_bytes_is_the_header_plus_whole_granules);
     tcase_add_test(tc, a_32_gib_region_is_cut_into_blocks_that_fit_a_header);
     suite_add_tcase(s, tc);

@@ -8,9 +8,9 @@
  * 16 linear steps); two bitmaps say which lists are non-empty, so malloc
  * finds a block with a probe of at most FIT_PROBES blocks of the request's
  * own class and then two find-first-set operations, and free coalesces
- * with both physical neighbours, all in O(1). Every link is a 32-bit count of 8-byte
- * granules from the segment base (0 = none), so any process can use the
- * allocator wherever it mapped the segment.
+ * with both physical neighbours, all in O(1). Every link is a 32-bit count
+ * of 8-byte granules from the segment base (0 = none), so any process can
+ * use the allocator wherever it mapped the segment.
  *
  * Nothing read from the segment is trusted: before a block is used, its
  * header is checked against the region bounds and against its physical
@@ -92,6 +92,7 @@ static unsigned ffs32(apr_uint32_t x)
 #elif defined(_MSC_VER) && !defined(SC_ALLOC_PORTABLE_BITOPS)
 #include <intrin.h>
 
+/* Index of the highest set bit of x (x != 0). */
 static unsigned fls32(apr_uint32_t x)
 {
     unsigned long i;
@@ -99,6 +100,7 @@ static unsigned fls32(apr_uint32_t x)
     return (unsigned)i;
 }
 
+/* Index of the lowest set bit of x (x != 0). */
 static unsigned ffs32(apr_uint32_t x)
 {
     unsigned long i;
@@ -120,6 +122,7 @@ static unsigned fls32(apr_uint32_t x)
     return n + (x >> 1);
 }
 
+/* Index of the lowest set bit of x (x != 0): the highest of x's lowest. */
 static unsigned ffs32(apr_uint32_t x)
 {
     return fls32(x & (0u - x));
@@ -138,16 +141,19 @@ static apr_uint32_t *words(void *base, apr_uint64_t g)
     return (apr_uint32_t *)((char *)base + (apr_size_t)(g * GRAN));
 }
 
+/* Payload granules of the block at h. */
 static apr_uint64_t hdr_size(void *base, apr_uint64_t h)
 {
     return words(base, h)[0] & SIZE_MASK;
 }
 
+/* True when the block at h is flagged free. */
 static int hdr_free(void *base, apr_uint64_t h)
 {
     return (words(base, h)[0] & FREE_BIT) != 0;
 }
 
+/* Granule of the block before h (0 for the first block). */
 static apr_uint64_t hdr_prev(void *base, apr_uint64_t h)
 {
     return words(base, h)[1];
@@ -165,6 +171,7 @@ static void set_size(void *base, apr_uint64_t h, apr_uint64_t size, int is_free)
     words(base, h)[0] = (apr_uint32_t)size | (is_free ? FREE_BIT : 0u);
 }
 
+/* Record prev as the physical predecessor of h. */
 static void set_prev(void *base, apr_uint64_t h, apr_uint64_t prev)
 {
     words(base, h)[1] = (apr_uint32_t)prev;
@@ -177,21 +184,25 @@ static void clear_hdr(void *base, apr_uint64_t h)
     words(base, h)[1] = 0;
 }
 
+/* Next block on the free list of the free block h (0 = none). */
 static apr_uint64_t link_next(void *base, apr_uint64_t h)
 {
     return words(base, h + 1)[0];
 }
 
+/* Previous block on the free list of the free block h (0 = h is the head). */
 static apr_uint64_t link_prev(void *base, apr_uint64_t h)
 {
     return words(base, h + 1)[1];
 }
 
+/* Set the free-list successor of h. */
 static void set_link_next(void *base, apr_uint64_t h, apr_uint64_t v)
 {
     words(base, h + 1)[0] = (apr_uint32_t)v;
 }
 
+/* Set the free-list predecessor of h. */
 static void set_link_prev(void *base, apr_uint64_t h, apr_uint64_t v)
 {
     words(base, h + 1)[1] = (apr_uint32_t)v;
@@ -257,6 +268,7 @@ static int can_merge(apr_uint64_t a, apr_uint64_t b)
  * Validation of what the segment says
  * ---------------------------------------------------------------------- */
 
+/* The control block's region bounds can hold at least one block. */
 static int region_ok(const sc_alloc_sh_t *a)
 {
     return a->begin >= 1 && a->end > a->begin && a->end - a->begin >= MIN_BLOCK;
@@ -341,6 +353,8 @@ static int target_ok(const sc_alloc_sh_t *a, apr_uint64_t size)
  * Free lists. Callers have validated the nodes (node_ok, target_ok).
  * ---------------------------------------------------------------------- */
 
+/* Take the free block h off its list, clearing bitmap bits of a list
+ * that becomes empty. */
 static void unlink_node(void *base, sc_alloc_sh_t *a, apr_uint64_t h)
 {
     apr_uint64_t nx = link_next(base, h), pv = link_prev(base, h);
@@ -390,6 +404,7 @@ static void count_free(sc_alloc_sh_t *a, apr_uint64_t size, int sign)
     }
 }
 
+/* Account a used block of size granules (or remove one, sign < 0). */
 static void count_used(sc_alloc_sh_t *a, apr_uint64_t size, int sign)
 {
     if (sign > 0) {
@@ -1029,6 +1044,7 @@ typedef struct rebuild_t {
     apr_uint64_t prev;
 } rebuild_t;
 
+/* Push the open free run, if any, on its list and count it. */
 static void close_run(void *base, sc_alloc_sh_t *a, rebuild_t *r)
 {
     if (r->run != 0)

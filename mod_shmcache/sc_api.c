@@ -1,0 +1,450 @@
+/*
+ * sc_api.c - the opt-in HTTP key API: SetHandler shmcache-api.
+ *
+ * Never active unless an admin writes SetHandler shmcache-api somewhere;
+ * guarded only by normal Apache access control (Require ...), which the
+ * admin must add. The key is the part of the URL path after the enclosing
+ * <Location PREFIX>, percent-decoded here from the raw request line (so
+ * %00, %25, %3F, non-ASCII bytes all work; %2F needs AllowEncodedSlashes
+ * On, since httpd refuses it before any handler runs otherwise).
+ *
+ *   GET|HEAD PREFIX/KEY                 200 + value, 404 on a miss; ETag is
+ *                                       the entry's version, X-Shmcache-TTL
+ *                                       the seconds left ("forever")
+ *   PUT PREFIX/KEY  (body = value)      204; TTL from ?ttl=SECONDS or the
+ *                                       X-Shmcache-TTL header (0 or absent:
+ *                                       the cache's default; "forever");
+ *                                       If-None-Match: * stores only a new
+ *                                       key, If-Match: "VERSION" only that
+ *                                       version (412 otherwise); a body over
+ *                                       ShmcacheAPIMaxBody (default 1M) or
+ *                                       the cache's max-value is 413
+ *   DELETE PREFIX/KEY                   204, 404 on a miss
+ *   POST PREFIX/KEY?incr[=N]|?decr=N    200 + the new number; &initial=M
+ *       [&initial=M][&ttl=S]            stores M when the key is missing
+ *                                       (else 404); 409 when the value is
+ *                                       not a number
+ * Every answer carries X-Shmcache-Pid (the serving process) and
+ * Cache-Control: no-store. ShmcacheAPIReadOnly On leaves GET and HEAD.
+ */
+#include "sc_private.h"
+
+#include "http_core.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_strings.h"
+#include "apr_lib.h"
+
+#include <unistd.h>
+
+APLOG_USE_MODULE(shmcache);
+
+/* ------------------------------------------------------------------------
+ * Helpers
+ * ---------------------------------------------------------------------- */
+
+/* Percent-decode s[0..len) into a new buffer; -1 on a bad escape. */
+static apr_ssize_t pct_decode(const char *s, apr_size_t len, char **out,
+                              apr_pool_t *p)
+{
+    char *d = apr_palloc(p, len + 1), *o = d;
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] != '%') {
+            *o++ = s[i];
+            continue;
+        }
+        if (i + 2 >= len || !apr_isxdigit(s[i + 1]) || !apr_isxdigit(s[i + 2]))
+            return -1;
+        *o++ = (char)((apr_isdigit(s[i + 1]) ? s[i + 1] - '0'
+                       : (apr_tolower(s[i + 1]) - 'a' + 10)) * 16
+                      + (apr_isdigit(s[i + 2]) ? s[i + 2] - '0'
+                         : (apr_tolower(s[i + 2]) - 'a' + 10)));
+        i += 2;
+    }
+    *o = '\0';
+    *out = d;
+    return o - d;
+}
+
+/* The value of query argument name (decoded), "" when present without a
+ * value, NULL when absent. */
+static const char *query_arg(request_rec *r, const char *name)
+{
+    apr_size_t n = strlen(name);
+    const char *a = r->args;
+
+    while (a != NULL && *a != '\0') {
+        const char *end = a + strcspn(a, "&;");
+        if ((apr_size_t)(end - a) >= n && strncmp(a, name, n) == 0
+            && (a[n] == '=' || a + n == end)) {
+            char *v;
+            if (a + n == end)
+                return "";
+            if (pct_decode(a + n + 1, (apr_size_t)(end - a - n - 1), &v, r->pool) < 0)
+                return NULL;
+            return v;
+        }
+        a = *end ? end + 1 : end;
+    }
+    return NULL;
+}
+
+/* The raw (still percent-encoded) path of the request line. */
+static const char *raw_path(request_rec *r, apr_size_t *len)
+{
+    const char *u = r->unparsed_uri, *q;
+
+    if (u == NULL)
+        return NULL;
+    if (*u != '/') {            /* absolute form: skip scheme://authority */
+        const char *s = strstr(u, "://");
+        if (s == NULL || (u = strchr(s + 3, '/')) == NULL)
+            return NULL;
+    }
+    q = u + strcspn(u, "?#");
+    *len = (apr_size_t)(q - u);
+    return u;
+}
+
+/* The key named by the URL: path after the container's prefix. Returns an
+ * HTTP status on failure. */
+static int request_key(request_rec *r, const sc_dir_conf_t *dc, sc_cache_t *c,
+                       char **key, apr_size_t *klen)
+{
+    apr_size_t plen = 0, len = 0;
+    const char *path = raw_path(r, &len);
+    const char *prefix = dc->dir;
+    apr_ssize_t n;
+
+    if (prefix == NULL) {
+        /* none of our directives in the <Location>: the path of the last
+         * section core merged (the one with SetHandler, normally) */
+        core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+        prefix = cd->d != NULL && cd->r == NULL && !cd->d_is_fnmatch ? cd->d : "";
+    }
+
+    if (path == NULL)
+        return HTTP_BAD_REQUEST;
+    plen = strlen(prefix);
+    while (plen > 0 && prefix[plen - 1] == '/')
+        plen--;
+    if (len < plen || strncmp(path, prefix, plen) != 0
+        || (len > plen && path[plen] != '/')) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, SCLOGNO(00401)
+                      SC_FMT "shmcache-api: the URL path does not start with "
+                      "the container's path '%s': use the handler in a "
+                      "<Location PREFIX>", SC_ARGS(c), prefix);
+        return HTTP_BAD_REQUEST;
+    }
+    path += plen;
+    len -= plen;
+    if (len > 0) {              /* skip the '/' after the prefix */
+        path++;
+        len--;
+    }
+    if (len == 0)
+        return HTTP_BAD_REQUEST;
+    n = pct_decode(path, len, key, r->pool);
+    if (n <= 0)
+        return HTTP_BAD_REQUEST;
+    *klen = (apr_size_t)n;
+    return OK;
+}
+
+/* TTL from ?ttl= or X-Shmcache-TTL; returns 0 when malformed. */
+static int request_ttl(request_rec *r, apr_uint32_t *ttl)
+{
+    const char *v = query_arg(r, "ttl");
+    apr_uint64_t n = 0;
+
+    if (v == NULL)
+        v = apr_table_get(r->headers_in, "X-Shmcache-TTL");
+    *ttl = SHMCACHE_TTL_DEFAULT;
+    if (v == NULL)
+        return 1;
+    if (strcasecmp(v, "forever") == 0) {
+        *ttl = SHMCACHE_TTL_FOREVER;
+        return 1;
+    }
+    if (*v == '\0')
+        return 0;
+    for (; apr_isdigit(*v); v++) {
+        n = n * 10 + (apr_uint64_t)(*v - '0');
+        if (n > SHMCACHE_TTL_MAX)
+            return 0;
+    }
+    if (*v != '\0')
+        return 0;
+    *ttl = (apr_uint32_t)n;
+    return 1;
+}
+
+/* Map a library status to an HTTP status; logs server-side failures. */
+static int http_status(request_rec *r, sc_cache_t *c, apr_status_t rv)
+{
+    char buf[256];
+
+    switch (rv) {
+    case APR_SUCCESS:           return OK;
+    case SHMCACHE_NOTFOUND:     return HTTP_NOT_FOUND;
+    case SHMCACHE_EXISTS:
+    case SHMCACHE_EMISMATCH:    return HTTP_PRECONDITION_FAILED;
+    case SHMCACHE_EKEYLEN:      return HTTP_REQUEST_URI_TOO_LARGE;
+    case SHMCACHE_EVALLEN:
+    case SHMCACHE_ENOMEM:       return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    case SHMCACHE_ENOTNUM:      return HTTP_CONFLICT;
+    case SHMCACHE_ETTL:
+    case SHMCACHE_EINVAL:       return HTTP_BAD_REQUEST;
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SCLOGNO(00402)
+                      SC_FMT "shmcache-api %s failed: %s", SC_ARGS(c),
+                      r->method, shmcache_strerror(rv, buf, sizeof buf));
+        return rv == SHMCACHE_ETIMEDOUT ? HTTP_SERVICE_UNAVAILABLE
+                                        : HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+static void set_etag(request_rec *r, apr_uint64_t version)
+{
+    apr_table_setn(r->headers_out, "ETag",
+                   apr_psprintf(r->pool, "\"%" APR_UINT64_T_FMT "\"", version));
+}
+
+/* Read the request body, at most max bytes. Returns an HTTP status. */
+static int read_body(request_rec *r, apr_off_t max, char **body, apr_size_t *len)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_size_t cap = 8192, n = 0;
+    char *buf;
+    long got;
+    int rc;
+
+    if (cl != NULL && apr_atoi64(cl) > max)
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK)
+        return rc;
+    if (cl != NULL && apr_atoi64(cl) >= 0 && apr_atoi64(cl) < (apr_int64_t)cap)
+        cap = (apr_size_t)apr_atoi64(cl) + 1;
+    buf = apr_palloc(r->pool, cap);
+    if (ap_should_client_block(r)) {
+        for (;;) {
+            if (n == cap) {
+                char *bigger;
+                cap *= 2;
+                if ((apr_off_t)cap > max + 1)
+                    cap = (apr_size_t)max + 1;
+                bigger = apr_palloc(r->pool, cap);
+                memcpy(bigger, buf, n);
+                buf = bigger;
+            }
+            got = ap_get_client_block(r, buf + n, cap - n);
+            if (got < 0)
+                return HTTP_BAD_REQUEST;
+            if (got == 0)
+                break;
+            n += (apr_size_t)got;
+            if ((apr_off_t)n > max)
+                return HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+    }
+    *body = buf;
+    *len = n;
+    return OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Methods
+ * ---------------------------------------------------------------------- */
+
+static int do_get(request_rec *r, sc_cache_t *c, shmcache_t *h,
+                  const char *key, apr_size_t klen)
+{
+    shmcache_meta_t meta;
+    apr_size_t vlen = 0;
+    void *v = NULL;
+    apr_status_t rv = shmcache_get(h, key, klen, &v, &vlen, &meta, r->pool);
+
+    if (rv != APR_SUCCESS)
+        return http_status(r, c, rv);
+    set_etag(r, meta.version);
+    apr_table_setn(r->headers_out, "X-Shmcache-TTL",
+                   meta.ttl == SHMCACHE_TTL_FOREVER ? "forever"
+                   : apr_psprintf(r->pool, "%u", meta.ttl));
+    ap_set_content_type(r, "application/octet-stream");
+    ap_set_content_length(r, (apr_off_t)vlen);
+    if (!r->header_only && vlen > 0)
+        ap_rwrite(v, (int)vlen, r);
+    return OK;
+}
+
+static int do_put(request_rec *r, sc_cache_t *c, shmcache_t *h,
+                  const sc_dir_conf_t *dc, const char *key, apr_size_t klen)
+{
+    apr_off_t max = dc->max_body >= 0 ? dc->max_body : SC_API_DEFAULT_MAX_BODY;
+    const char *inm = apr_table_get(r->headers_in, "If-None-Match");
+    const char *im = apr_table_get(r->headers_in, "If-Match");
+    apr_uint64_t version = 0;
+    apr_uint32_t ttl;
+    apr_size_t len = 0;
+    apr_status_t rv;
+    char *body = NULL;
+    int rc;
+
+    if (!request_ttl(r, &ttl))
+        return HTTP_BAD_REQUEST;
+    if ((rc = read_body(r, max, &body, &len)) != OK)
+        return rc;
+    if (inm != NULL && strcmp(inm, "*") == 0)
+        rv = shmcache_add(h, key, klen, body, len, ttl, &version);
+    else if (im != NULL && strcmp(im, "*") != 0) {
+        const char *q = im;
+        apr_uint64_t expected = 0;
+        if (*q == 'W' && q[1] == '/')
+            q += 2;
+        if (*q == '"')
+            q++;
+        if (!apr_isdigit(*q))
+            return HTTP_PRECONDITION_FAILED;
+        for (; apr_isdigit(*q); q++)
+            expected = expected * 10 + (apr_uint64_t)(*q - '0');
+        rv = shmcache_cas(h, key, klen, body, len, ttl, expected, &version);
+        if (rv == SHMCACHE_NOTFOUND)
+            rv = SHMCACHE_EMISMATCH;
+    }
+    else if (im != NULL)        /* If-Match: * : only an existing key */
+        rv = shmcache_replace(h, key, klen, body, len, ttl, &version);
+    else
+        rv = shmcache_set(h, key, klen, body, len, ttl, &version);
+    if (im != NULL && rv == SHMCACHE_NOTFOUND)
+        rv = SHMCACHE_EMISMATCH;
+    if (rv != APR_SUCCESS)
+        return http_status(r, c, rv);
+    set_etag(r, version);
+    r->status = HTTP_NO_CONTENT;    /* a normal answer: keeps its headers */
+    return OK;
+}
+
+static int do_delete(request_rec *r, sc_cache_t *c, shmcache_t *h,
+                     const char *key, apr_size_t klen)
+{
+    apr_status_t rv = shmcache_delete(h, key, klen);
+
+    if (rv != APR_SUCCESS)
+        return http_status(r, c, rv);
+    r->status = HTTP_NO_CONTENT;
+    return OK;
+}
+
+static int parse_u64(const char *s, apr_uint64_t *out)
+{
+    apr_uint64_t v = 0;
+
+    if (s == NULL || !apr_isdigit(*s))
+        return 0;
+    for (; apr_isdigit(*s); s++) {
+        if (v > (APR_UINT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (apr_uint64_t)(*s - '0');
+    }
+    *out = v;
+    return *s == '\0';
+}
+
+static int do_incr(request_rec *r, sc_cache_t *c, shmcache_t *h,
+                   const char *key, apr_size_t klen)
+{
+    const char *inc = query_arg(r, "incr"), *dec = query_arg(r, "decr");
+    const char *init = query_arg(r, "initial");
+    apr_uint64_t delta = 1, initial = 0, result = 0;
+    apr_uint32_t ttl;
+    apr_status_t rv;
+    int rc;
+
+    if ((inc == NULL) == (dec == NULL))
+        return HTTP_BAD_REQUEST;        /* POST needs ?incr[=N] or ?decr=N */
+    if (inc != NULL && *inc != '\0' && !parse_u64(inc, &delta))
+        return HTTP_BAD_REQUEST;
+    if (dec != NULL && *dec != '\0' && !parse_u64(dec, &delta))
+        return HTTP_BAD_REQUEST;
+    if (delta > (apr_uint64_t)APR_INT64_MAX)
+        return HTTP_BAD_REQUEST;
+    if (init != NULL && !parse_u64(init, &initial))
+        return HTTP_BAD_REQUEST;
+    if (!request_ttl(r, &ttl))
+        return HTTP_BAD_REQUEST;
+    if ((rc = ap_discard_request_body(r)) != OK)
+        return rc;
+    rv = shmcache_incr(h, key, klen,
+                       dec != NULL ? -(apr_int64_t)delta : (apr_int64_t)delta,
+                       init != NULL ? &initial : NULL, ttl, &result);
+    if (rv != APR_SUCCESS)
+        return http_status(r, c, rv);
+    ap_set_content_type(r, "text/plain");
+    ap_rprintf(r, "%" APR_UINT64_T_FMT "\n", result);
+    return OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Handler
+ * ---------------------------------------------------------------------- */
+
+static sc_cache_t *api_cache(request_rec *r, const sc_dir_conf_t *dc)
+{
+    sc_registry_t *reg = sc_registry();
+    sc_cache_t *c = NULL;
+
+    if (reg == NULL)
+        return NULL;
+    if (dc->cache_name != NULL)
+        c = apr_hash_get(reg->by_name, dc->cache_name, APR_HASH_KEY_STRING);
+    else if (reg->caches->nelts == 1)
+        c = APR_ARRAY_IDX(reg->caches, 0, sc_cache_t *);
+    if (c == NULL)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SCLOGNO(00403)
+                      "cache '%s' (-): shmcache-api has no cache to serve: %s",
+                      dc->cache_name ? dc->cache_name : "-",
+                      dc->cache_name ? "no ShmcacheCache has that name"
+                      : "set ShmcacheAPICache (several or no caches declared)");
+    return c;
+}
+
+int sc_api_handler(request_rec *r)
+{
+    const sc_dir_conf_t *dc;
+    sc_cache_t *c;
+    shmcache_t *h;
+    apr_size_t klen = 0;
+    char *key = NULL;
+    int rc, ro;
+
+    if (r->handler == NULL || strcmp(r->handler, "shmcache-api") != 0)
+        return DECLINED;
+    dc = ap_get_module_config(r->per_dir_config, &shmcache_module);
+    ro = dc->read_only == 1;
+    /* err_headers_out: kept on error answers (404, 413, ...) too */
+    apr_table_setn(r->err_headers_out, "X-Shmcache-Pid",
+                   apr_psprintf(r->pool, "%ld", (long)getpid()));
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    r->allowed = (AP_METHOD_BIT << M_GET);
+    if (!ro)
+        r->allowed |= (AP_METHOD_BIT << M_PUT) | (AP_METHOD_BIT << M_DELETE)
+                      | (AP_METHOD_BIT << M_POST);
+    if (r->method_number != M_GET
+        && (ro || (r->method_number != M_PUT && r->method_number != M_DELETE
+                   && r->method_number != M_POST)))
+        return HTTP_METHOD_NOT_ALLOWED;
+    if ((c = api_cache(r, dc)) == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    if ((rc = request_key(r, dc, c, &key, &klen)) != OK)
+        return rc;
+    if ((h = sc_cache_handle(c, r->server)) == NULL)
+        return HTTP_SERVICE_UNAVAILABLE;
+    switch (r->method_number) {
+    case M_GET:    return do_get(r, c, h, key, klen);
+    case M_PUT:    return do_put(r, c, h, dc, key, klen);
+    case M_DELETE: return do_delete(r, c, h, key, klen);
+    default:       return do_incr(r, c, h, key, klen);
+    }
+}

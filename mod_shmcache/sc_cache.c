@@ -1,0 +1,507 @@
+/*
+ * sc_cache.c - one cache as mod_shmcache sees it: its segment made usable
+ * by the parent, and each process's handle on it.
+ *
+ * Lifecycle (decided here, called from mod_shmcache.c and sc_socache.c):
+ *
+ *   parent, post_config  sc_cache_prepare(): attach to what is at the path
+ *                        and compare its figures with the configuration.
+ *                        Compatible: reuse it (graceful restart, or a
+ *                        segment left by a killed httpd). Incompatible, or
+ *                        a segment of another format/build, or corrupted:
+ *                        remove and create it again, with a notice naming
+ *                        what changed. Nothing there: create it. A file that
+ *                        is not a segment: refuse (never delete an admin's
+ *                        file), unless it is empty/zero-filled, which is
+ *                        what a creator killed before writing its header
+ *                        leaves. The parent then closes its handle, so no
+ *                        mapping is inherited across fork and the parent
+ *                        never holds a lock slot while it only supervises.
+ *   child, child_init    sc_cache_attach(): one handle per process in a
+ *                        subpool of pchild; the library's pool cleanup
+ *                        detaches it when the child exits.
+ *   any, request time    sc_cache_handle(): the handle of this process;
+ *                        attaches lazily (once, under a mutex) when
+ *                        child_init could not, or when called in the parent.
+ *
+ * The segment outlives httpd on purpose: a stop and start, a graceful
+ * restart or a crash keeps the contents unless the configuration changed.
+ */
+#include "sc_private.h"
+
+#include "http_main.h"
+#include "ap_mpm.h"
+#include "mpm_common.h"
+#include "unixd.h"
+#include "apr_strings.h"
+#include "apr_file_io.h"
+#include "apr_file_info.h"
+
+#include <unistd.h>
+#include <errno.h>
+
+APLOG_USE_MODULE(shmcache);
+
+/* ------------------------------------------------------------------------
+ * Configuration helpers
+ * ---------------------------------------------------------------------- */
+
+const char *sc_parse_size(const char *arg, apr_uint64_t *out, apr_pool_t *p)
+{
+    const char *s = arg, *unit;
+    apr_uint64_t v = 0, mult = 1;
+
+    if (arg == NULL || !apr_isdigit(*arg))
+        return "not a size (a number of bytes, optionally followed by K, M "
+               "or G)";
+    while (apr_isdigit(*s)) {
+        if (v > (APR_UINT64_MAX - 9) / 10)
+            return "too large";
+        v = v * 10 + (apr_uint64_t)(*s++ - '0');
+    }
+    unit = s;
+    switch (*s) {
+    case '\0': break;
+    case 'k': case 'K': mult = 1024u; s++; break;
+    case 'm': case 'M': mult = 1024u * 1024u; s++; break;
+    case 'g': case 'G': mult = 1024u * 1024u * 1024u; s++; break;
+    default: s = NULL; break;
+    }
+    if (s != NULL && (*s == 'b' || *s == 'B'))
+        s++;
+    if (s == NULL || *s != '\0')
+        return apr_psprintf(p, "bad unit '%s' (use K, M or G, powers of 1024, "
+                            "or plain bytes)", unit);
+    if (v > APR_UINT64_MAX / mult)
+        return "too large";
+    *out = v * mult;
+    return NULL;
+}
+
+const char *sc_check_dir(const char *path, apr_pool_t *p)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dir;
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    if (slash == NULL || slash[1] == '\0')
+        return apr_psprintf(p, "'%s' is not a file path", path);
+    dir = slash == path ? "/" : apr_pstrndup(p, path, (apr_size_t)(slash - path));
+    rv = apr_stat(&fi, dir, APR_FINFO_TYPE, p);
+    if (rv != APR_SUCCESS)
+        return apr_psprintf(p, "directory %s of %s does not exist or cannot "
+                            "be read (%pm)", dir, path, &rv);
+    if (fi.filetype != APR_DIR)
+        return apr_psprintf(p, "%s (in %s) is not a directory", dir, path);
+    if (access(dir, W_OK | X_OK) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        return apr_psprintf(p, "directory %s is not writable, the segment "
+                            "%s cannot be created there (%pm)", dir, path, &rv);
+    }
+    return NULL;
+}
+
+void sc_cache_defaults(sc_cache_t *c)
+{
+    shmcache_options_init(&c->opts);
+    c->uid = (apr_uid_t)-1;
+    c->gid = (apr_gid_t)-1;
+    c->file_owner = (apr_uid_t)-1;
+}
+
+sc_cache_t *sc_cache_target(sc_cache_t *c)
+{
+    while (c->alias != NULL)
+        c = c->alias;
+    return c;
+}
+
+/* ------------------------------------------------------------------------
+ * Parent: prepare the segment
+ * ---------------------------------------------------------------------- */
+
+static apr_uint32_t pow2_at_least(apr_uint64_t v)
+{
+    apr_uint64_t p = 1;
+
+    while (p < v && p < 0x80000000u)
+        p <<= 1;
+    return (apr_uint32_t)p;
+}
+
+/* Process slots when slots= is not given: every process of two
+ * generations at once (a graceful restart overlaps them), plus room for
+ * the CLI and other tools, within the library's limits. */
+static apr_uint32_t auto_slots(void)
+{
+    int daemons = 0;
+    apr_uint64_t n;
+
+    if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &daemons) != APR_SUCCESS
+        || daemons <= 0)
+        daemons = 256;
+    n = 2 * (apr_uint64_t)daemons + 32;
+    if (n < SHMCACHE_DEFAULT_SLOTS)
+        n = SHMCACHE_DEFAULT_SLOTS;
+    if (n > SHMCACHE_LIMIT_SLOTS)
+        n = SHMCACHE_LIMIT_SLOTS;
+    return (apr_uint32_t)n;
+}
+
+/* Options to create c with, owner resolved. */
+static void create_options(sc_cache_t *c, shmcache_options_t *o)
+{
+    *o = c->opts;
+    if (!c->slots_set)
+        o->slots = auto_slots();
+    if (geteuid() == 0) {
+        /* as httpd does with its own runtime files: hand the segment to the
+         * User/Group the children run as, unless user=/group= say other */
+        o->set_owner = 1;
+        o->owner = c->uid_set ? c->uid : ap_unixd_config.user_id;
+        o->group = c->gid_set ? c->gid : ap_unixd_config.group_id;
+    }
+    else if (c->uid_set || c->gid_set) {
+        o->set_owner = 1;
+        o->owner = c->uid_set ? c->uid : (apr_uid_t)-1;
+        o->group = c->gid_set ? c->gid : (apr_gid_t)-1;
+    }
+    c->file_owner = o->set_owner ? o->owner : (apr_uid_t)-1;
+}
+
+/* NULL when the segment described by st can serve the configuration o,
+ * else what differs ("size 1048576 -> 2097152, ..."). The library rounds
+ * the size down to a page, rounds buckets up to a power of two and clamps
+ * max_value to what fits; those are not differences. */
+static const char *incompatible(const shmcache_stats_t *st,
+                                const shmcache_options_t *o, apr_pool_t *p)
+{
+    const char *why = NULL;
+    apr_uint64_t want = o->size & ~(apr_uint64_t)4095;
+
+    if (st->size > o->size || o->size - st->size >= 65536)
+        why = apr_psprintf(p, "size %" APR_UINT64_T_FMT " -> %" APR_UINT64_T_FMT,
+                           st->size, want);
+    if (st->max_key != o->max_key)
+        why = apr_psprintf(p, "%s%smax-key %u -> %u", why ? why : "",
+                           why ? ", " : "", st->max_key, o->max_key);
+    if (st->max_value != o->max_value
+        && !(st->max_value < o->max_value
+             && (apr_uint64_t)st->max_value + st->max_key + 64 + 4096
+                >= st->data_size / 2))
+        why = apr_psprintf(p, "%s%smax-value %u -> %u", why ? why : "",
+                           why ? ", " : "", st->max_value, o->max_value);
+    if (o->buckets != 0 && st->buckets != pow2_at_least(o->buckets))
+        why = apr_psprintf(p, "%s%sbuckets %u -> %u", why ? why : "",
+                           why ? ", " : "", st->buckets, pow2_at_least(o->buckets));
+    if (st->default_ttl != (o->default_ttl == SHMCACHE_TTL_FOREVER ? 0 : o->default_ttl))
+        why = apr_psprintf(p, "%s%sttl %u -> %u", why ? why : "",
+                           why ? ", " : "", st->default_ttl, o->default_ttl);
+    if (st->slots < o->slots)
+        why = apr_psprintf(p, "%s%sslots %u -> %u", why ? why : "",
+                           why ? ", " : "", st->slots, o->slots);
+    return why;
+}
+
+/* True when the file at path is empty or its first page is all zero: what
+ * a creator killed before it wrote the header leaves behind. */
+static int looks_unfinished(const char *path, apr_pool_t *p)
+{
+    apr_file_t *f;
+    char buf[4096];
+    apr_size_t n = sizeof buf, i;
+
+    if (apr_file_open(&f, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, p) != APR_SUCCESS)
+        return 0;
+    if (apr_file_read(f, buf, &n) != APR_SUCCESS)
+        n = 0;
+    apr_file_close(f);
+    for (i = 0; i < n; i++)
+        if (buf[i] != 0)
+            return 0;
+    return 1;
+}
+
+/* Give a reused segment the configured mode and owner. */
+static void fix_perms(sc_cache_t *c, const shmcache_options_t *o,
+                      const apr_finfo_t *fi, server_rec *s)
+{
+    apr_status_t rv;
+
+    if ((fi->valid & APR_FINFO_PROT) && fi->protection != o->mode) {
+        rv = apr_file_perms_set(c->path, o->mode);
+        ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_INFO : APLOG_WARNING,
+                     rv, s, SCLOGNO(00101) SC_FMT "mode set to 0%03x",
+                     SC_ARGS(c), (unsigned)o->mode);
+    }
+    if (o->set_owner && (fi->valid & APR_FINFO_OWNER)
+        && ((o->owner != (apr_uid_t)-1 && fi->user != o->owner)
+            || (o->group != (apr_gid_t)-1 && fi->group != o->group))) {
+        if (chown(c->path, o->owner, o->group) != 0) {
+            rv = APR_FROM_OS_ERROR(errno);
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, SCLOGNO(00102)
+                         SC_FMT "cannot give the segment to uid %ld gid %ld",
+                         SC_ARGS(c), (long)o->owner, (long)o->group);
+        }
+        else
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, SCLOGNO(00103)
+                         SC_FMT "segment given to uid %ld gid %ld",
+                         SC_ARGS(c), (long)o->owner, (long)o->group);
+    }
+}
+
+/* Remove what is at c->path and create a new segment there. plain_unlink:
+ * the file was already judged (unfinished, foreign, broken), so it is
+ * unlinked without the library's probe, which would refuse it. */
+static apr_status_t recreate(sc_cache_t *c, const shmcache_options_t *o,
+                             int plain_unlink, server_rec *s, apr_pool_t *sub)
+{
+    shmcache_t *h;
+    apr_status_t rv;
+
+    rv = plain_unlink ? apr_file_remove(c->path, sub)
+                    : shmcache_remove_ex(c->path, 1, NULL, sub);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, SCLOGNO(00104)
+                     SC_FMT "cannot remove the old segment", SC_ARGS(c));
+        return rv;
+    }
+    rv = shmcache_create(&h, c->path, o, sub);
+    if (rv != APR_SUCCESS) {
+        char buf[256];
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00105)
+                     SC_FMT "cannot create the segment: %s", SC_ARGS(c),
+                     shmcache_strerror(rv, buf, sizeof buf));
+        return rv;
+    }
+    shmcache_close(h);
+    return APR_SUCCESS;
+}
+
+static void log_open_failure(sc_cache_t *c, apr_status_t rv, server_rec *s,
+                             int logno_create)
+{
+    char buf[256];
+
+    shmcache_strerror(rv, buf, sizeof buf);
+    if (rv == SHMCACHE_EOWNER)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00106)
+                     SC_FMT "the file belongs to another user or is not a "
+                     "regular file (a symlink?): refusing to use it (%s)",
+                     SC_ARGS(c), buf);
+    else if (rv == SHMCACHE_ENOTCACHE)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00107)
+                     SC_FMT "a file that is not a shmcache segment is in the "
+                     "way; refusing to overwrite it: remove it or choose "
+                     "another path", SC_ARGS(c));
+    else if (logno_create)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00108)
+                     SC_FMT "cannot create or attach to the segment: %s",
+                     SC_ARGS(c), buf);
+    else
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00109)
+                     SC_FMT "cannot attach to the segment: %s", SC_ARGS(c), buf);
+}
+
+static apr_status_t prepare(sc_cache_t *c, server_rec *s, apr_pool_t *sub)
+{
+    shmcache_options_t o, ho;
+    shmcache_stats_t st;
+    shmcache_t *h = NULL;
+    apr_finfo_t fi;
+    apr_time_t t0;
+    apr_status_t rv;
+    const char *why;
+    int existed;
+    char buf[256];
+
+    create_options(c, &o);
+    ho = o;
+    rv = apr_stat(&fi, c->path, APR_FINFO_LINK | APR_FINFO_TYPE | APR_FINFO_OWNER
+                  | APR_FINFO_PROT, sub);
+    existed = (rv == APR_SUCCESS || APR_STATUS_IS_INCOMPLETE(rv));
+    if (existed && fi.filetype != APR_REG) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00116)
+                     SC_FMT "the path is %s, not a regular file: refusing to "
+                     "use it", SC_ARGS(c),
+                     fi.filetype == APR_LNK ? "a symbolic link" : "a special file");
+        return SHMCACHE_EOWNER;
+    }
+    /* the parent (root) may attach to a file it gave to the children's
+     * user, and only to that one */
+    ho.allow_foreign_owner = existed && o.set_owner && (fi.valid & APR_FINFO_USER)
+                             && fi.user == o.owner;
+    t0 = apr_time_now();
+    rv = shmcache_open(&h, c->path, &ho, sub);
+
+    if (rv == SHMCACHE_EOWNER && existed) {
+        /* a segment of an unexpected owner (User or user= changed): check
+         * that it is a segment, never use its contents, make a new one */
+        ho.allow_foreign_owner = 1;
+        rv = shmcache_attach(&h, c->path, &ho, sub);
+        if (rv == APR_SUCCESS) {
+            shmcache_close(h);
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SCLOGNO(00117)
+                         SC_FMT "the segment belongs to uid %ld, not to the "
+                         "configured owner: recreating it", SC_ARGS(c),
+                         (long)fi.user);
+            return recreate(c, &o, 1, s, sub);
+        }
+    }
+    if (rv == SHMCACHE_EFORMAT || rv == SHMCACHE_ELAYOUT || rv == SHMCACHE_ECORRUPT) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SCLOGNO(00110)
+                     SC_FMT "existing segment is unusable (%s): recreating it, "
+                     "its contents are lost", SC_ARGS(c),
+                     shmcache_strerror(rv, buf, sizeof buf));
+        return recreate(c, &o, 1, s, sub);
+    }
+    if (rv == SHMCACHE_ENOTCACHE && looks_unfinished(c->path, sub)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SCLOGNO(00111)
+                     SC_FMT "an empty, unfinished segment (its creator was "
+                     "killed) is in the way: recreating it", SC_ARGS(c));
+        return recreate(c, &o, 1, s, sub);
+    }
+    if (rv != APR_SUCCESS) {
+        log_open_failure(c, rv, s, !existed);
+        return rv;
+    }
+
+    rv = shmcache_stats(h, &st);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00112)
+                     SC_FMT "cannot read the segment's figures: %s", SC_ARGS(c),
+                     shmcache_strerror(rv, buf, sizeof buf));
+        shmcache_close(h);
+        return rv;
+    }
+    if (st.created >= t0) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, SCLOGNO(00113)
+                     SC_FMT "created: %" APR_UINT64_T_FMT " bytes, %u buckets, "
+                     "keys up to %u bytes, values up to %u bytes, %u slots",
+                     SC_ARGS(c), st.size, st.buckets, st.max_key, st.max_value,
+                     st.slots);
+        shmcache_close(h);
+        return APR_SUCCESS;
+    }
+    why = incompatible(&st, &o, sub);
+    shmcache_close(h);
+    if (why != NULL) {
+        /* notice: always logged whatever the LogLevel */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SCLOGNO(00114)
+                     SC_FMT "configuration changed (%s): recreating the "
+                     "segment, %" APR_UINT64_T_FMT " entries dropped",
+                     SC_ARGS(c), why, st.items);
+        return recreate(c, &o, 0, s, sub);
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, SCLOGNO(00115)
+                 SC_FMT "reusing the existing segment (%" APR_UINT64_T_FMT
+                 " entries, %u processes attached)", SC_ARGS(c), st.items,
+                 st.attached);
+    if (existed)
+        fix_perms(c, &o, &fi, s);
+    return APR_SUCCESS;
+}
+
+apr_status_t sc_cache_prepare(sc_cache_t *c, server_rec *s, apr_pool_t *ptemp)
+{
+    apr_pool_t *sub;
+
+    if (c->prepared)
+        return c->prepare_status;
+    apr_pool_create(&sub, ptemp);
+    c->prepare_status = prepare(c, s, sub);
+    c->prepared = 1;
+    apr_pool_destroy(sub);      /* closes anything still attached */
+    return c->prepare_status;
+}
+
+/* ------------------------------------------------------------------------
+ * Any process: attach, handle
+ * ---------------------------------------------------------------------- */
+
+/* True when the file at path (not following a symlink) belongs to uid. */
+static int owned_by(const char *path, apr_uid_t uid, apr_pool_t *p)
+{
+    apr_finfo_t fi;
+    apr_status_t rv = apr_stat(&fi, path, APR_FINFO_LINK | APR_FINFO_USER, p);
+
+    return (rv == APR_SUCCESS || APR_STATUS_IS_INCOMPLETE(rv))
+           && (fi.valid & APR_FINFO_USER) && fi.user == uid;
+}
+
+apr_status_t sc_cache_attach(sc_cache_t *c, server_rec *s, apr_pool_t *pool)
+{
+    sc_attached_t *a = atomic_load_explicit(&c->att, memory_order_acquire);
+    shmcache_options_t o = c->opts;
+    apr_pool_t *sub;
+    shmcache_t *h;
+    apr_status_t rv;
+    char buf[256];
+
+    if (a != NULL && a->pid == getpid())
+        return APR_SUCCESS;
+    /* a file the parent gave to another user (the children's User, or
+     * user=) is attached knowingly: the parent checked it when it prepared
+     * it, and only that owner is accepted */
+    o.allow_foreign_owner = c->file_owner != (apr_uid_t)-1
+                            && c->file_owner != (apr_uid_t)geteuid()
+                            && owned_by(c->path, c->file_owner, pool);
+    apr_pool_create(&sub, pool);
+    apr_pool_tag(sub, "shmcache_handle");
+    rv = shmcache_attach(&h, c->path, &o, sub);
+    if (rv != APR_SUCCESS) {
+        c->attach_status = rv;
+        if (!c->attach_logged) {
+            c->attach_logged = 1;
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00120)
+                         SC_FMT "process %ld cannot attach: %s", SC_ARGS(c),
+                         (long)getpid(), shmcache_strerror(rv, buf, sizeof buf));
+        }
+        apr_pool_destroy(sub);
+        return rv;
+    }
+    a = apr_palloc(sub, sizeof *a);
+    a->handle = h;
+    a->pool = sub;
+    a->pid = getpid();
+    atomic_store_explicit(&c->att, a, memory_order_release);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, SCLOGNO(00121)
+                 SC_FMT "process %ld attached", SC_ARGS(c), (long)a->pid);
+    return APR_SUCCESS;
+}
+
+shmcache_t *sc_cache_handle(sc_cache_t *c, server_rec *s)
+{
+    sc_registry_t *reg;
+    sc_attached_t *a;
+    apr_status_t rv = APR_EGENERAL;
+    apr_time_t now;
+
+    c = sc_cache_target(c);
+    a = atomic_load_explicit(&c->att, memory_order_acquire);
+    if (a != NULL && a->pid == getpid())
+        return a->handle;
+    reg = sc_registry();
+    if (reg == NULL || !c->prepared || c->prepare_status != APR_SUCCESS)
+        return NULL;
+    /* not attached in child_init (it failed then, or we are the parent):
+     * attach now under the registry mutex, at most once a second */
+    if (reg->mutex != NULL)
+        apr_thread_mutex_lock(reg->mutex);
+    now = apr_time_now();
+    a = atomic_load_explicit(&c->att, memory_order_acquire);
+    if (a != NULL && a->pid == getpid())
+        rv = APR_SUCCESS;
+    else if (c->attach_tried == 0 || now - c->attach_tried >= apr_time_from_sec(1)
+             || now < c->attach_tried) {
+        c->attach_tried = now;
+        rv = sc_cache_attach(c, s != NULL ? s : reg->server, reg->proc_pool);
+    }
+    if (reg->mutex != NULL)
+        apr_thread_mutex_unlock(reg->mutex);
+    if (rv != APR_SUCCESS)
+        return NULL;
+    a = atomic_load_explicit(&c->att, memory_order_acquire);
+    return a != NULL ? a->handle : NULL;
+}

@@ -1,0 +1,165 @@
+/*
+ * sc_private.h - what the files of mod_shmcache share, and nothing else.
+ *
+ *   mod_shmcache.c       directives, lifecycle (pre_config, post_config,
+ *                        child_init), optional functions, register_hooks,
+ *                        AP_DECLARE_MODULE
+ *   sc_cache.c           one cache as the module sees it: prepare in the
+ *                        parent (create, reuse or recreate), attach in a
+ *                        child, the per-process handle
+ *   sc_socache.c         the socache provider "shmcache"
+ *   sc_status.c          the shmcache-status handler and mod_status hook
+ *   sc_api.c             the opt-in shmcache-api handler (HTTP key API)
+ *
+ * Every log line carries an id made by SCLOGNO() ("SC" + five digits, one
+ * number per call site in the whole module) and names the cache and its
+ * path, through SC_FMT / SC_ARGS.
+ */
+#ifndef SC_PRIVATE_H
+#define SC_PRIVATE_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "apr_thread_mutex.h"
+#include "apr_hash.h"
+#include "apr_tables.h"
+#include "apr_lib.h"
+
+#include "shmcache.h"
+
+#include <stdatomic.h>
+#include <sys/types.h>
+
+/* APLOGNO-style ids of this module: "SC01234: ". */
+#define SCLOGNO(n) "SC" #n ": "
+
+/* "cache 'NAME' (PATH): " in front of every message about a cache. */
+#define SC_FMT "cache '%s' (%s): "
+#define SC_ARGS(c) (c)->name, ((c)->path != NULL ? (c)->path : "-")
+
+/* Limits of this module (the library has its own in shmcache.h). */
+#define SC_NAME_MAX            64              /* cache name length */
+#define SC_SOCACHE_DEFAULT_SIZE (1024u * 1024u) /* shmcache: with no size */
+#define SC_SOCACHE_MAX_KEY     1024u           /* ids of socache consumers */
+#define SC_API_DEFAULT_MAX_BODY (1024 * 1024)  /* ShmcacheAPIMaxBody */
+
+/* What one process holds on a cache: published as one pointer so a thread
+ * sees the handle and the pid that attached it together. */
+typedef struct sc_attached_t {
+    shmcache_t *handle;
+    apr_pool_t *pool;           /* the handle's pool: its cleanup detaches */
+    pid_t pid;                  /* process that attached */
+} sc_attached_t;
+
+/* One cache: a ShmcacheCache declaration, or an socache instance made by
+ * a consumer's `shmcache:ARG`. Configuration fields are set while the
+ * configuration is read; `prepared` and `alias` in post_config (parent);
+ * `att` in each process. */
+typedef struct sc_cache_t {
+    const char *name;           /* declared name; "socache:<cname>" */
+    const char *path;           /* absolute path of the segment */
+    const char *where;          /* "file:line" of the declaration */
+    int is_socache;             /* made by the socache provider */
+    const char *ref_name;       /* socache `shmcache:NAME` (resolved at init) */
+    int size_given;             /* socache: `path(size)` gave a size */
+    struct sc_cache_t *alias;   /* socache: the cache actually used */
+
+    shmcache_options_t opts;    /* create and handle options */
+    int slots_set;              /* slots= given (else sized from the MPM) */
+    int max_value_set;          /* max-value= given (else 1M, or less if
+                                   the library finds it does not fit) */
+    const char *user;           /* user= as written, NULL = httpd's User */
+    const char *group;          /* group= as written, NULL = httpd's Group */
+    apr_uid_t uid;              /* resolved owner (valid with owner_set) */
+    apr_gid_t gid;
+    int uid_set, gid_set;
+
+    apr_uid_t file_owner;       /* owner the parent gave the file, or -1 */
+    int prepared;               /* created/validated in this generation */
+    apr_status_t prepare_status;
+    _Atomic(sc_attached_t *) att;  /* this process's handle, or NULL */
+    apr_status_t attach_status;    /* last attach failure, for messages */
+    int attach_logged;             /* attach failure already logged */
+    apr_time_t attach_tried;       /* last lazy attach attempt */
+} sc_cache_t;
+
+/* Everything the module knows in one configuration generation. Lives in
+ * pconf; rebuilt by pre_config on every (re)start. */
+typedef struct sc_registry_t {
+    apr_pool_t *pool;               /* pconf */
+    apr_array_header_t *caches;     /* sc_cache_t *: declared caches */
+    apr_array_header_t *instances;  /* sc_cache_t *: socache instances */
+    apr_hash_t *by_name;            /* declared caches by name */
+    apr_hash_t *by_path;            /* declared caches by path */
+    apr_thread_mutex_t *mutex;      /* guards lazy attach in a child */
+    apr_pool_t *proc_pool;          /* pool for handles: pconf, then pchild */
+    server_rec *server;             /* main server, once known */
+} sc_registry_t;
+
+/* Per-directory configuration (the handlers). */
+typedef struct sc_dir_conf_t {
+    const char *dir;            /* path of the enclosing container: the
+                                   shmcache-api key is the URL path after it */
+    const char *cache_name;     /* ShmcacheAPICache */
+    apr_off_t max_body;         /* ShmcacheAPIMaxBody, -1 = unset */
+    int read_only;              /* ShmcacheAPIReadOnly, -1 = unset */
+} sc_dir_conf_t;
+
+/* The only symbol of the module the build does not hide (with the
+ * library's shmcache_* API). */
+#if defined(__GNUC__)
+extern __attribute__((visibility("default")))
+    module AP_MODULE_DECLARE_DATA shmcache_module;
+#else
+extern module AP_MODULE_DECLARE_DATA shmcache_module;
+#endif
+
+/* The registry of the current generation (NULL before pre_config). */
+sc_registry_t *sc_registry(void);
+
+/* sc_cache.c ------------------------------------------------------------ */
+
+/* Check that the directory of path exists and lets this process create
+ * files. Returns NULL or an error message from p. */
+const char *sc_check_dir(const char *path, apr_pool_t *p);
+
+/* Parse "123", "64K", "16M", "2G" (powers of 1024; a trailing B is
+ * allowed). Returns NULL, or what is wrong ("bad unit 'X' ...") for the
+ * caller to put after the directive and the argument. */
+const char *sc_parse_size(const char *arg, apr_uint64_t *out, apr_pool_t *p);
+
+/* Fill c->opts with this module's defaults for a new cache. */
+void sc_cache_defaults(sc_cache_t *c);
+
+/* Parent, post_config: make the segment at c->path usable with c's
+ * configuration: create it, reuse a compatible one (graceful restart, or
+ * left by a killed httpd), recreate an incompatible one (logged), refuse a
+ * file that is not a segment. Idempotent within a generation; the parent
+ * keeps no handle. */
+apr_status_t sc_cache_prepare(sc_cache_t *c, server_rec *s, apr_pool_t *ptemp);
+
+/* Child (or parent): attach this process to c; logs failures once. */
+apr_status_t sc_cache_attach(sc_cache_t *c, server_rec *s, apr_pool_t *pool);
+
+/* This process's handle on c (following socache aliases), attaching
+ * lazily if needed, or NULL (logged once). Thread-safe. */
+shmcache_t *sc_cache_handle(sc_cache_t *c, server_rec *s);
+
+/* The cache that holds the data (c itself or what it aliases). */
+sc_cache_t *sc_cache_target(sc_cache_t *c);
+
+/* sc_socache.c ---------------------------------------------------------- */
+void sc_socache_register(apr_pool_t *p);
+
+/* sc_status.c ----------------------------------------------------------- */
+/* Render one cache: HTML fragment, or shmcb-compatible "Key: value" lines
+ * when flags has AP_STATUS_SHORT. */
+void sc_status_render(request_rec *r, sc_cache_t *c, int flags);
+int sc_status_handler(request_rec *r);
+int sc_status_hook(request_rec *r, int flags);
+
+/* sc_api.c -------------------------------------------------------------- */
+int sc_api_handler(request_rec *r);
+
+#endif /* SC_PRIVATE_H */

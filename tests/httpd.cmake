@@ -1,0 +1,24 @@
+# test_httpd (issue 4): mod_shmcache in a real httpd, once per MPM.
+# Needs the module (apxs) and an httpd binary (Debian: apache2); skipped
+# with a message otherwise. tests/ is configured before mod_shmcache/, so
+# the module's targets are named by generator expressions only.
+if(WIN32 OR NOT SHMCACHE_BUILD_MODULE)
+  return()
+endif()
+find_program(SHMCACHE_APXS NAMES apxs apxs2 PATHS /usr/bin /usr/sbin)
+find_program(SHMCACHE_HTTPD NAMES apache2 httpd PATHS /usr/sbin /usr/local/apache2/bin)
+if(NOT SHMCACHE_APXS OR NOT SHMCACHE_HTTPD)
+  message(STATUS "test_httpd: apxs or apache2/httpd not found; httpd tests skipped")
+  return()
+endif()
+execute_process(COMMAND ${SHMCACHE_APXS} -q LIBEXECDIR
+  OUTPUT_VARIABLE SC_HTTPD_MODULES OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+
+sc_test(test_httpd TIMEOUT 1500)
+target_compile_definitions(test_httpd PRIVATE
+  SC_HTTPD_BIN="${SHMCACHE_HTTPD}"
+  SC_HTTPD_MODULES="${SC_HTTPD_MODULES}"
+  SC_MODULE_PATH="$<TARGET_FILE:mod_shmcache>"
+  SC_EXAMPLE_MODULE_PATH="$<TARGET_FILE:mod_shmcache_example>"
+  SC_CLI_PATH="$<TARGET_FILE:shmcache-cli>")
+add_dependencies(test_httpd mod_shmcache mod_shmcache_example shmcache-cli)

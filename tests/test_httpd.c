@@ -1,0 +1,1324 @@
+/*
+ * test_httpd.c - mod_shmcache inside a real httpd (Debian's apache2), for
+ * each MPM: prefork, worker and event.
+ *
+ * Every test writes a configuration into its own temporary ServerRoot
+ * (DefaultRuntimeDir, PidFile, ErrorLog there; Listen on 127.0.0.1 with a
+ * free port; LoadModule with absolute paths), starts
+ * `apache2 -f CONF -DFOREGROUND` in its own process group, waits until the
+ * port answers, talks HTTP to it over APR sockets (HTTP/1.0, every read
+ * bounded by a timeout), and stops it by pid (SIGTERM, then SIGKILL to the
+ * whole group). Segments go in a directory under /dev/shm that the
+ * children can reach.
+ *
+ * Run as root (CI), httpd runs its children as nobody/nogroup: the module
+ * must hand the segments to that user (ShmcacheCache's owner handling), and
+ * shmcache-cli is run as that user too (setpriv), as an admin would.
+ *
+ * httpd is always stopped: checks in a test record the first failure and
+ * jump to the test's cleanup (CHECK ... goto done), and a guard process,
+ * forked by each test in a session of its own, kills the running server's
+ * process group and removes the test's directories as soon as the test
+ * process goes away for any other reason (Check's timeout, a crash).
+ * SHMCACHE_KEEP_HTTPD_DIRS=1 keeps the directories (configs, error logs)
+ * for a post-mortem.
+ *
+ * Unix only: httpd tests run where apache2 runs. Helpers are not needed:
+ * the processes under test are httpd's.
+ */
+#include "harness.h"
+
+#include <apr_file_io.h>
+#include <apr_hash.h>
+#include <apr_network_io.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SC_HTTPD_BIN
+#  error "SC_HTTPD_BIN must name the apache2/httpd binary"
+#endif
+#ifndef SC_HTTPD_MODULES
+#  error "SC_HTTPD_MODULES must name httpd's module directory"
+#endif
+#ifndef SC_MODULE_PATH
+#  error "SC_MODULE_PATH must name the built mod_shmcache.so"
+#endif
+
+#define TIMEOUT_BIN "/usr/bin/timeout"
+#define SETPRIV_BIN "/usr/bin/setpriv"
+#define OPENSSL_BIN "/usr/bin/openssl"
+#define RUN_USER "nobody"
+#define RUN_GROUP "nogroup"
+
+static const char *const mpms[] = {"prefork", "worker", "event"};
+
+/* ------------------------------------------------------------------------
+ * Soft checks: record the first failure, then `goto done`
+ * ---------------------------------------------------------------------- */
+
+typedef struct httpd_t {
+    const char *mpm;
+    const char *dir;            /* ServerRoot, 0755 */
+    const char *seg;            /* segment directory, 0755, under /dev/shm */
+    const char *conf;
+    const char *errlog;
+    const char *outlog;         /* httpd's stdout/stderr */
+    int port;
+    int tls_port;
+    pid_t pid;                  /* httpd parent, leader of its group */
+    pid_t guard;
+    int guard_fd;
+    char *fail;                 /* first failure, or NULL */
+} httpd_t;
+
+static char *slurp_file(const char *path);
+static void guard_start(httpd_t *h);
+
+static void fail_at(httpd_t *h, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+
+    if (h->fail != NULL)
+        return;
+    va_start(ap, fmt);
+    msg = apr_pvsprintf(th_pool, fmt, ap);
+    va_end(ap);
+    h->fail = apr_psprintf(th_pool, "%s:%d: [%s] %s", file, line,
+                           h->mpm ? h->mpm : "-", msg);
+}
+
+#define CHECK(h, cond, ...) do { \
+        if (!(cond)) { fail_at((h), __FILE__, __LINE__, __VA_ARGS__); goto done; } \
+    } while (0)
+
+/* ------------------------------------------------------------------------
+ * Files and commands
+ * ---------------------------------------------------------------------- */
+
+static char *slurp_file(const char *path)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_size_t n;
+    char *buf;
+
+    if (apr_file_open(&f, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, th_pool)
+        != APR_SUCCESS)
+        return apr_pstrdup(th_pool, "");
+    apr_file_info_get(&fi, APR_FINFO_SIZE, f);
+    n = (apr_size_t)fi.size;
+    buf = apr_palloc(th_pool, n + 1);
+    apr_file_read_full(f, buf, n, &n);
+    buf[n] = '\0';
+    apr_file_close(f);
+    return buf;
+}
+
+static void write_file(const char *path, const char *text, apr_fileperms_t perms)
+{
+    apr_file_t *f;
+    apr_size_t n = strlen(text);
+
+    ck_assert_int_eq(apr_file_open(&f, path, APR_FOPEN_WRITE | APR_FOPEN_CREATE
+                                   | APR_FOPEN_TRUNCATE, perms, th_pool),
+                     APR_SUCCESS);
+    apr_file_write_full(f, text, n, &n);
+    apr_file_close(f);
+    apr_file_perms_set(path, perms);
+}
+
+/* Count occurrences of needle in the file at path. */
+static int count_in_file(const char *path, const char *needle)
+{
+    const char *s = slurp_file(path);
+    int n = 0;
+
+    while ((s = strstr(s, needle)) != NULL) {
+        n++;
+        s += strlen(needle);
+    }
+    return n;
+}
+
+/* The last ~1500 bytes of the error log, for failure messages. */
+static const char *log_tail(httpd_t *h)
+{
+    const char *s = slurp_file(h->errlog), *o = slurp_file(h->outlog);
+    apr_size_t n = strlen(s);
+
+    return apr_psprintf(th_pool, "\n--- error log tail ---\n%s\n--- stdout/err ---\n%s",
+                        n > 1500 ? s + n - 1500 : s, o);
+}
+
+/* Run a program under `timeout`, capturing output. */
+static int run_cmd(int seconds, const char *const *args, char **out, char **err)
+{
+    const char *argv[32];
+    int n = 0;
+
+    argv[n++] = TIMEOUT_BIN;
+    argv[n++] = "-k";
+    argv[n++] = "2";
+    argv[n++] = apr_itoa(th_pool, seconds);
+    while (*args != NULL && n < 31)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    return th_run(argv, NULL, 0, out, NULL, err);
+}
+
+static int is_root(void)
+{
+    return geteuid() == 0;
+}
+
+static int free_port(void)
+{
+    apr_socket_t *s;
+    apr_sockaddr_t *sa;
+    int port = 0;
+
+    if (apr_sockaddr_info_get(&sa, "127.0.0.1", APR_INET, 0, 0, th_pool) != APR_SUCCESS
+        || apr_socket_create(&s, APR_INET, SOCK_STREAM, APR_PROTO_TCP, th_pool)
+           != APR_SUCCESS)
+        return 0;
+    if (apr_socket_bind(s, sa) == APR_SUCCESS
+        && apr_socket_addr_get(&sa, APR_LOCAL, s) == APR_SUCCESS)
+        port = sa->port;
+    apr_socket_close(s);
+    return port;
+}
+
+/* ------------------------------------------------------------------------
+ * HTTP client (HTTP/1.0, one request per connection)
+ * ---------------------------------------------------------------------- */
+
+typedef struct resp_t {
+    int status;                 /* 0: no answer */
+    apr_table_t *headers;
+    char *body;
+    apr_size_t body_len;
+} resp_t;
+
+static apr_socket_t *http_connect(int port)
+{
+    apr_socket_t *s;
+    apr_sockaddr_t *sa;
+
+    if (apr_sockaddr_info_get(&sa, "127.0.0.1", APR_INET, (apr_port_t)port, 0,
+                              th_pool) != APR_SUCCESS
+        || apr_socket_create(&s, APR_INET, SOCK_STREAM, APR_PROTO_TCP, th_pool)
+           != APR_SUCCESS)
+        return NULL;
+    apr_socket_timeout_set(s, apr_time_from_sec(10));
+    if (apr_socket_connect(s, sa) != APR_SUCCESS) {
+        apr_socket_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int http_send(apr_socket_t *s, const char *method, const char *path,
+                     const char *headers, const void *body, apr_size_t blen)
+{
+    const char *req = apr_psprintf(th_pool, "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                                   "%sContent-Length: %" APR_SIZE_T_FMT "\r\n\r\n",
+                                   method, path, headers ? headers : "", blen);
+    apr_size_t n = strlen(req);
+
+    if (apr_socket_send(s, req, &n) != APR_SUCCESS)
+        return 0;
+    while (blen > 0) {
+        n = blen;
+        if (apr_socket_send(s, body, &n) != APR_SUCCESS)
+            return 0;
+        body = (const char *)body + n;
+        blen -= n;
+    }
+    return 1;
+}
+
+static void http_read(apr_socket_t *s, resp_t *r)
+{
+    apr_size_t cap = 65536, len = 0;
+    char *buf = malloc(cap), *p, *eoh, *line, *last;
+
+    memset(r, 0, sizeof *r);
+    r->headers = apr_table_make(th_pool, 8);
+    for (;;) {
+        apr_size_t n;
+        if (cap - len < 4096) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        n = cap - len - 1;
+        if (apr_socket_recv(s, buf + len, &n) != APR_SUCCESS || n == 0) {
+            len += n;
+            break;
+        }
+        len += n;
+    }
+    apr_socket_close(s);
+    buf[len] = '\0';
+    eoh = strstr(buf, "\r\n\r\n");
+    if (strncmp(buf, "HTTP/", 5) != 0 || eoh == NULL) {
+        free(buf);
+        return;
+    }
+    *eoh = '\0';
+    p = strchr(buf, ' ');
+    r->status = p ? atoi(p + 1) : 0;
+    line = apr_strtok(buf, "\r\n", &last);
+    for (line = apr_strtok(NULL, "\r\n", &last); line != NULL;
+         line = apr_strtok(NULL, "\r\n", &last)) {
+        char *colon = strchr(line, ':');
+        if (colon == NULL)
+            continue;
+        *colon++ = '\0';
+        while (*colon == ' ')
+            colon++;
+        apr_table_add(r->headers, line, colon);
+    }
+    r->body_len = len - (apr_size_t)(eoh + 4 - buf);
+    r->body = apr_pmemdup(th_pool, eoh + 4, r->body_len + 1);
+    free(buf);
+}
+
+static resp_t http(httpd_t *h, int port, const char *method, const char *path,
+                   const char *headers, const void *body, apr_size_t blen)
+{
+    resp_t r;
+    apr_socket_t *s = http_connect(port ? port : h->port);
+
+    memset(&r, 0, sizeof r);
+    r.headers = apr_table_make(th_pool, 1);
+    r.body = "";
+    if (s == NULL)
+        return r;
+    if (!http_send(s, method, path, headers, body, blen)) {
+        apr_socket_close(s);
+        return r;
+    }
+    http_read(s, &r);
+    return r;
+}
+
+#define GET(h, path) http((h), 0, "GET", (path), NULL, NULL, 0)
+#define PUT(h, path, hdrs, body) \
+    http((h), 0, "PUT", (path), (hdrs), (body), strlen(body))
+
+static const char *hdr(const resp_t *r, const char *name)
+{
+    const char *v = apr_table_get(r->headers, name);
+    return v ? v : "";
+}
+
+/* The value of key in the ?auto block of cache name, or -1. */
+static long status_value(const char *body, const char *name, const char *key)
+{
+    const char *b = strstr(body, apr_pstrcat(th_pool, "CacheName: ", name, "\n",
+                                             NULL));
+    const char *next, *k;
+
+    if (b == NULL)
+        return -1;
+    next = strstr(b + 1, "CacheName: ");
+    k = strstr(b, apr_pstrcat(th_pool, "\n", key, ": ", NULL));
+    if (k == NULL || (next != NULL && k > next))
+        return -1;
+    return atol(k + strlen(key) + 3);
+}
+
+/* ------------------------------------------------------------------------
+ * The server
+ * ---------------------------------------------------------------------- */
+
+/* What a configuration holds besides the basics. */
+enum {
+    WITH_API = 1,           /* ShmcacheCache main + /kv, /status, /example */
+    WITH_CACHE = 2,         /* mod_cache_socache on shmcache, /cgi/ */
+    WITH_TLS = 4,           /* mod_ssl with SSLSessionCache shmcache */
+    WITH_API_EXTRAS = 8     /* /ro, /small, /denied locations */
+};
+
+static const char *load(const char *name, const char *file)
+{
+    return apr_psprintf(th_pool, "LoadModule %s_module %s/%s\n", name,
+                        SC_HTTPD_MODULES, file);
+}
+
+/* The MPM section: small processes so that held connections spread over
+ * several children. */
+static const char *mpm_conf(const char *mpm)
+{
+    if (strcmp(mpm, "prefork") == 0)
+        return apr_pstrcat(th_pool, load("mpm_prefork", "mod_mpm_prefork.so"),
+                           "StartServers 4\nMinSpareServers 4\nMaxSpareServers 8\n"
+                           "ServerLimit 16\nMaxRequestWorkers 16\n", NULL);
+    return apr_pstrcat(th_pool,
+                       load(apr_pstrcat(th_pool, "mpm_", mpm, NULL),
+                            apr_pstrcat(th_pool, "mod_mpm_", mpm, ".so", NULL)),
+                       "StartServers 3\nServerLimit 4\nThreadsPerChild 4\n"
+                       "ThreadLimit 4\nMaxRequestWorkers 16\nMinSpareThreads 4\n"
+                       "MaxSpareThreads 16\n", NULL);
+}
+
+static const char *const slow_cgi =
+    "#!/bin/sh\n"
+    "sleep 0.2\n"
+    "n=0\n"
+    "case \"$QUERY_STRING\" in size=*) n=${QUERY_STRING#size=};; esac\n"
+    "stamp=\"served by $$ at $(date +%s%N)\"\n"
+    "pad=$(head -c \"$n\" /dev/zero | tr '\\0' x)\n"
+    "len=$(( ${#stamp} + 1 + ${#pad} ))\n"
+    "printf 'Content-Type: text/plain\\r\\nContent-Length: %d\\r\\n"
+    "Cache-Control: max-age=60\\r\\n\\r\\n%s\\n%s' \"$len\" \"$stamp\" \"$pad\"\n";
+
+/* Write the configuration; cache_opts go after ShmcacheCache main PATH. */
+static void write_conf(httpd_t *h, int what, const char *cache_opts,
+                       const char *extra)
+{
+    const char *c = apr_psprintf(th_pool,
+        "ServerRoot %s\nDefaultRuntimeDir %s/run\nPidFile %s/run/httpd.pid\n"
+        "ErrorLog %s\nLogLevel warn shmcache:debug\n"
+        "Listen 127.0.0.1:%d\nServerName 127.0.0.1\nTimeout 20\n"
+        "KeepAlive Off\nDocumentRoot %s/htdocs\n",
+        h->dir, h->dir, h->dir, h->errlog, h->port, h->dir);
+
+    if (is_root())
+        c = apr_pstrcat(th_pool, c, "User " RUN_USER "\nGroup " RUN_GROUP "\n", NULL);
+    c = apr_pstrcat(th_pool, c, mpm_conf(h->mpm),
+                    load("authz_core", "mod_authz_core.so"),
+                    load("authz_host", "mod_authz_host.so"),
+                    "LoadModule shmcache_module " SC_MODULE_PATH "\n", NULL);
+#ifdef SC_EXAMPLE_MODULE_PATH
+    c = apr_pstrcat(th_pool, c, "LoadModule shmcache_example_module "
+                    SC_EXAMPLE_MODULE_PATH "\n", NULL);
+#endif
+    if (what & WITH_API)
+        c = apr_psprintf(th_pool,
+            "%sShmcacheCache main %s/main.cache %s\n"
+            "<Location /kv>\n  SetHandler shmcache-api\n  ShmcacheAPICache main\n"
+            "  Require ip 127.0.0.1\n</Location>\n"
+            "<Location /status>\n  SetHandler shmcache-status\n</Location>\n"
+            "<Location /example>\n  SetHandler shmcache-example\n</Location>\n"
+            "%s<Location /server-status>\n  SetHandler server-status\n"
+            "</Location>\n",
+            c, h->seg, cache_opts ? cache_opts : "size=4M",
+            load("status", "mod_status.so"));
+    if (what & WITH_API_EXTRAS)
+        c = apr_pstrcat(th_pool, c,
+            "<Location /ro>\n  SetHandler shmcache-api\n  ShmcacheAPIReadOnly On\n"
+            "  ShmcacheAPICache main\n</Location>\n"
+            "<Location /small>\n  SetHandler shmcache-api\n  ShmcacheAPIMaxBody 1K\n"
+            "</Location>\n"
+            "<Location /denied>\n  SetHandler shmcache-api\n  Require all denied\n"
+            "</Location>\n", NULL);
+    if (what & WITH_CACHE) {
+        int prefork = strcmp(h->mpm, "prefork") == 0;
+        c = apr_pstrcat(th_pool, c,
+            load("alias", "mod_alias.so"), load("env", "mod_env.so"),
+            prefork ? load("cgi", "mod_cgi.so") : load("cgid", "mod_cgid.so"),
+            load("cache", "mod_cache.so"),
+            load("cache_socache", "mod_cache_socache.so"),
+            apr_psprintf(th_pool,
+                "ScriptAlias /cgi/ %s/cgi/\nSetEnv ap_trust_cgilike_cl 1\n"
+                "CacheEnable socache /cgi/\n"
+                "CacheSocache shmcache:%s/http.cache(4M)\n"
+                "CacheSocacheMaxSize 1000000\nCacheHeader on\n"
+                "<Location /status>\n  SetHandler shmcache-status\n</Location>\n",
+                h->dir, h->seg),
+            /* mod_authn_socache caches the password checks of authn_file */
+            load("auth_basic", "mod_auth_basic.so"),
+            load("authn_core", "mod_authn_core.so"),
+            load("authn_file", "mod_authn_file.so"),
+            load("authn_socache", "mod_authn_socache.so"),
+            load("authz_user", "mod_authz_user.so"),
+            apr_psprintf(th_pool,
+                "ShmcacheCache logins %s/logins.cache size=1M\n"
+                "AuthnCacheSOCache shmcache:logins\n"
+                "<Location /private>\n  AuthType Basic\n  AuthName shmcache\n"
+                "  AuthBasicProvider socache file\n  AuthUserFile %s/htpasswd\n"
+                "  AuthnCacheProvideFor file\n  Require valid-user\n"
+                "  SetHandler shmcache-status\n</Location>\n", h->seg, h->dir),
+            NULL);
+    }
+    if (what & WITH_TLS)
+        c = apr_pstrcat(th_pool, c, load("ssl", "mod_ssl.so"),
+            apr_psprintf(th_pool,
+                "Listen 127.0.0.1:%d\n"
+                "SSLSessionCache shmcache:%s/ssl.cache(1M)\n"
+                "SSLSessionCacheTimeout 300\n"
+                "<VirtualHost 127.0.0.1:%d>\n  SSLEngine on\n"
+                "  SSLCertificateFile %s/crt.pem\n"
+                "  SSLCertificateKeyFile %s/key.pem\n"
+                "  SSLProtocol TLSv1.2\n  SSLSessionTickets off\n"
+                "  <Location /status>\n    SetHandler shmcache-status\n"
+                "  </Location>\n</VirtualHost>\n",
+                h->tls_port, h->seg, h->tls_port, h->dir, h->dir), NULL);
+    if (extra != NULL)
+        c = apr_pstrcat(th_pool, c, extra, "\n", NULL);
+    write_file(h->conf, c, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD
+               | APR_FPROT_WREAD);
+}
+
+static void mkdir_0755(const char *path)
+{
+    ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s",
+                  path, strerror(errno));
+    chmod(path, 0755);
+}
+
+/* Fresh directories and ports for a server of mpm (nothing started). */
+static void httpd_init(httpd_t *h, const char *mpm)
+{
+    char tmpl[] = "/tmp/shmcache-httpd-XXXXXX";
+    char stmpl[] = "/dev/shm/shmcache-httpd-XXXXXX";
+    const char *d = mkdtemp(tmpl);
+    const char *sd = access("/dev/shm", W_OK) == 0 ? mkdtemp(stmpl) : NULL;
+
+    memset(h, 0, sizeof *h);
+    h->mpm = mpm;
+    ck_assert_msg(d != NULL, "mkdtemp: %s", strerror(errno));
+    h->dir = apr_pstrdup(th_pool, d);
+    chmod(h->dir, 0755);
+    if (sd == NULL) {
+        h->seg = apr_pstrcat(th_pool, h->dir, "/seg", NULL);
+        mkdir_0755(h->seg);
+    }
+    else {
+        h->seg = apr_pstrdup(th_pool, sd);
+        chmod(h->seg, 0755);
+    }
+    mkdir_0755(apr_pstrcat(th_pool, h->dir, "/run", NULL));
+    mkdir_0755(apr_pstrcat(th_pool, h->dir, "/htdocs", NULL));
+    mkdir_0755(apr_pstrcat(th_pool, h->dir, "/cgi", NULL));
+    write_file(apr_pstrcat(th_pool, h->dir, "/cgi/slow.cgi", NULL), slow_cgi,
+               APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE
+               | APR_FPROT_GREAD | APR_FPROT_GEXECUTE | APR_FPROT_WREAD
+               | APR_FPROT_WEXECUTE);
+    h->conf = apr_pstrcat(th_pool, h->dir, "/httpd.conf", NULL);
+    h->errlog = apr_pstrcat(th_pool, h->dir, "/error.log", NULL);
+    h->outlog = apr_pstrcat(th_pool, h->dir, "/stdout.log", NULL);
+    h->port = free_port();
+    h->tls_port = free_port();
+    while (h->tls_port == h->port)
+        h->tls_port = free_port();
+    ck_assert_msg(h->port > 0 && h->tls_port > 0, "no free port");
+    h->guard_fd = -1;
+    guard_start(h);
+}
+
+/* ------------------------------------------------------------------------
+ * The guard: one process per test, in its own session (Check kills the
+ * test's process group on a timeout; the guard must outlive the test).
+ * The test tells it which server runs ('P' + pid), that none runs ('S'),
+ * or that the test ends normally ('Q'). When the test process dies instead
+ * (timeout, crash), the pipe reaches EOF: the guard kills the running
+ * server's process group and removes the test's directories.
+ * ---------------------------------------------------------------------- */
+
+typedef struct guard_msg_t {
+    char tag;
+    pid_t pid;
+} guard_msg_t;
+
+static void guard_main(int fd, const char *dir, const char *seg)
+{
+    guard_msg_t m;
+    pid_t current = 0;
+    apr_ssize_t n;
+    int i;
+
+    for (;;) {
+        while ((n = read(fd, &m, sizeof m)) < 0 && errno == EINTR)
+            ;
+        if (n != (apr_ssize_t)sizeof m)
+            break;              /* EOF: the test process is gone */
+        if (m.tag == 'Q')
+            _exit(0);
+        current = m.tag == 'P' ? m.pid : 0;
+    }
+    if (current > 0) {
+        kill(-current, SIGTERM);
+        for (i = 0; i < 30 && kill(-current, 0) == 0; i++)
+            usleep(100000);
+        kill(-current, SIGKILL);
+    }
+    if (getenv("SHMCACHE_KEEP_HTTPD_DIRS") == NULL)
+        execl("/bin/rm", "rm", "-rf", dir, seg, (char *)NULL);
+    _exit(0);
+}
+
+static void guard_tell(httpd_t *h, char tag, pid_t pid)
+{
+    guard_msg_t m;
+
+    memset(&m, 0, sizeof m);
+    m.tag = tag;
+    m.pid = pid;
+    if (h->guard_fd >= 0 && write(h->guard_fd, &m, sizeof m) != (ssize_t)sizeof m)
+        fprintf(stderr, "test_httpd: cannot talk to the guard: %s\n",
+                strerror(errno));
+}
+
+static void guard_start(httpd_t *h)
+{
+    int pfd[2];
+    pid_t pid;
+
+    ck_assert_msg(pipe(pfd) == 0, "pipe: %s", strerror(errno));
+    fcntl(pfd[0], F_SETFD, FD_CLOEXEC);
+    fcntl(pfd[1], F_SETFD, FD_CLOEXEC);
+    pid = fork();
+    ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        setsid();
+        close(pfd[1]);
+        guard_main(pfd[0], h->dir, h->seg);
+    }
+    close(pfd[0]);
+    h->guard = pid;
+    h->guard_fd = pfd[1];
+}
+
+/* End of a test: the server is stopped; release the guard, remove the
+ * directories (unless SHMCACHE_KEEP_HTTPD_DIRS is set). */
+static void httpd_done(httpd_t *h)
+{
+    const char *argv[] = {"/bin/rm", "-rf", h->dir, h->seg, NULL};
+    int status;
+
+    guard_tell(h, 'Q', 0);
+    if (h->guard_fd >= 0)
+        close(h->guard_fd);
+    h->guard_fd = -1;
+    if (h->guard > 0)
+        waitpid(h->guard, &status, 0);
+    h->guard = 0;
+    if (getenv("SHMCACHE_KEEP_HTTPD_DIRS") == NULL)
+        th_run(argv, NULL, 0, NULL, NULL, NULL);
+}
+
+static int port_answers(int port)
+{
+    apr_socket_t *s = http_connect(port);
+
+    if (s == NULL)
+        return 0;
+    apr_socket_close(s);
+    return 1;
+}
+
+/* Start httpd in its own process group; 1 when it answers on its port
+ * within 20 s, 0 when it exited (h->pid is then 0) or did not answer
+ * (httpd_stop stops it). */
+static int httpd_start(httpd_t *h)
+{
+    int i, status;
+    pid_t pid;
+
+    pid = fork();
+    if (pid < 0)
+        return 0;
+    if (pid == 0) {
+        int fd = open(h->outlog, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        setpgid(0, 0);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(SC_HTTPD_BIN, SC_HTTPD_BIN, "-f", h->conf, "-DFOREGROUND", (char *)NULL);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    h->pid = pid;
+    guard_tell(h, 'P', pid);
+    for (i = 0; i < 200; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            kill(-pid, SIGKILL);
+            h->pid = 0;
+            guard_tell(h, 'S', 0);
+            return 0;
+        }
+        if (port_answers(h->port))
+            return 1;
+        usleep(100000);
+    }
+    return 0;
+}
+
+/* Wait (at most 5 s) until nothing answers on the server's port: killed
+ * children close their listening sockets only when the kernel gets to
+ * them, and a new server must not be mistaken for the old one. */
+static void wait_port_closed(httpd_t *h)
+{
+    int i;
+
+    for (i = 0; i < 50 && port_answers(h->port); i++)
+        usleep(100000);
+}
+
+/* Stop httpd: SIGTERM to the parent, then SIGKILL to the group. */
+static void httpd_stop(httpd_t *h)
+{
+    int i, status;
+
+    if (h->pid > 0) {
+        kill(h->pid, SIGTERM);
+        for (i = 0; i < 100; i++) {
+            if (waitpid(h->pid, &status, WNOHANG) == h->pid)
+                break;
+            usleep(100000);
+        }
+        kill(-h->pid, SIGKILL);
+        if (i == 100)
+            waitpid(h->pid, &status, 0);
+        h->pid = 0;
+        guard_tell(h, 'S', 0);
+        wait_port_closed(h);
+    }
+}
+
+/* Kill the whole server with SIGKILL, as a crash would. */
+static void httpd_kill9(httpd_t *h)
+{
+    int status;
+
+    if (h->pid > 0) {
+        kill(-h->pid, SIGKILL);
+        waitpid(h->pid, &status, 0);
+        h->pid = 0;
+        guard_tell(h, 'S', 0);
+        wait_port_closed(h);
+    }
+}
+
+/* Graceful restart (SIGUSR1); 1 once the new generation says it runs. */
+static int httpd_graceful(httpd_t *h)
+{
+    const char *mark = "resuming normal operations";
+    int before = count_in_file(h->errlog, mark), i;
+
+    kill(h->pid, SIGUSR1);
+    for (i = 0; i < 200; i++) {
+        if (count_in_file(h->errlog, mark) > before && port_answers(h->port))
+            return 1;
+        usleep(100000);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * shmcache-cli, run as the children's user
+ * ---------------------------------------------------------------------- */
+
+#ifdef SC_CLI_PATH
+/* shmcache-cli -f path args...; as root through setpriv as RUN_USER (what
+ * an admin does), falling back to root with --allow-foreign-owner when the
+ * build tree is not reachable by that user. */
+static int cli(const char *path, char **out, char **err, ...)
+{
+    const char *argv[24], *a;
+    va_list ap;
+    int n = 0, code, base;
+
+    if (is_root()) {
+        argv[n++] = SETPRIV_BIN;
+        argv[n++] = "--reuid=" RUN_USER;
+        argv[n++] = "--regid=" RUN_GROUP;
+        argv[n++] = "--clear-groups";
+        argv[n++] = "--";
+    }
+    base = n;
+    argv[n++] = SC_CLI_PATH;
+    argv[n++] = "-f";
+    argv[n++] = path;
+    va_start(ap, err);
+    while ((a = va_arg(ap, const char *)) != NULL && n < 23)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    code = run_cmd(20, argv, out, err);
+    if (is_root() && (code == 126 || code == 127)) {
+        /* the user cannot execute the binary: run it as root */
+        int m = 0;
+        const char *argv2[24];
+        argv2[m++] = SC_CLI_PATH;
+        argv2[m++] = "--allow-foreign-owner";
+        for (n = base + 1; argv[n] != NULL; n++)
+            argv2[m++] = argv[n];
+        argv2[m] = NULL;
+        code = run_cmd(20, argv2, out, err);
+    }
+    return code;
+}
+#endif
+
+/* ------------------------------------------------------------------------
+ * Tests, each for every MPM (loop index _i)
+ * ---------------------------------------------------------------------- */
+
+/* A value PUT through one request is read by concurrent requests that
+ * several children serve, by shmcache-cli from outside, and by a module
+ * using the optional functions; the status page has its three forms and
+ * mod_status shows the cache; the double-load guard creates it once. */
+START_TEST(put_value_is_read_by_many_children_and_the_cli)
+{
+    httpd_t h;
+    apr_hash_t *pids = apr_hash_make(th_pool);
+    const char *key_url = "/kv/greeting%20%E2%9C%93";
+    const char *value = "hello from one PUT";
+    resp_t r;
+    int round, i, ok = 0;
+
+    httpd_init(&h, mpms[_i]);
+    write_conf(&h, WITH_API, "size=4M ttl=600", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+
+    r = PUT(&h, key_url, "X-Shmcache-TTL: 300\r\n", value);
+    CHECK(&h, r.status == 204, "PUT answered %d%s", r.status, log_tail(&h));
+
+    /* hold 12 connections open at once (each ties up a process or a
+     * thread), then ask on all of them: served by several children */
+    for (round = 0; round < 5 && apr_hash_count(pids) < 2; round++) {
+        apr_socket_t *socks[12];
+        for (i = 0; i < 12; i++)
+            socks[i] = http_connect(h.port);
+        for (i = 0; i < 12; i++)
+            if (socks[i] != NULL)
+                http_send(socks[i], "GET", key_url, NULL, NULL, 0);
+        for (i = 0; i < 12; i++) {
+            if (socks[i] == NULL)
+                continue;
+            http_read(socks[i], &r);
+            CHECK(&h, r.status == 200 && r.body_len == strlen(value)
+                  && memcmp(r.body, value, r.body_len) == 0,
+                  "concurrent GET %d answered %d '%s'%s", i, r.status, r.body,
+                  log_tail(&h));
+            CHECK(&h, *hdr(&r, "X-Shmcache-Pid") != '\0', "no X-Shmcache-Pid");
+            apr_hash_set(pids, apr_pstrdup(th_pool, hdr(&r, "X-Shmcache-Pid")),
+                         APR_HASH_KEY_STRING, "");
+            ok++;
+        }
+    }
+    CHECK(&h, apr_hash_count(pids) >= 2, "%d answers all came from %u process(es)",
+          ok, apr_hash_count(pids));
+
+#ifdef SC_CLI_PATH
+    {
+        const char *path = apr_pstrcat(th_pool, h.seg, "/main.cache", NULL);
+        char *out = NULL, *err = NULL;
+        int code = cli(path, &out, &err, "get", "greeting \xE2\x9C\x93", NULL);
+        CHECK(&h, code == 0 && strncmp(out, value, strlen(value)) == 0,
+              "shmcache-cli get exited %d, out '%s', err '%s'", code, out, err);
+        /* and the other way: the CLI stores, httpd serves */
+        code = cli(path, &out, &err, "set", "from-cli", "stored by the cli", NULL);
+        CHECK(&h, code == 0, "shmcache-cli set exited %d: %s", code, err);
+        r = GET(&h, "/kv/from-cli");
+        CHECK(&h, r.status == 200 && strcmp(r.body, "stored by the cli") == 0,
+              "GET of the CLI's key answered %d '%s'", r.status, r.body);
+    }
+#endif
+#ifdef SC_EXAMPLE_MODULE_PATH
+    r = GET(&h, "/example?cache=main");
+    CHECK(&h, r.status == 200 && strstr(r.body, "cache=main hits=1 caches=main "
+                                        "default_ttl=600") != NULL,
+          "optional functions: /example answered %d '%s'%s", r.status, r.body,
+          log_tail(&h));
+#endif
+    r = GET(&h, "/status?auto");
+    CHECK(&h, r.status == 200 && strstr(r.body, "CacheName: main\n")
+          && strstr(r.body, "CacheType: SHMCACHE\n")
+          && strstr(r.body, "CacheSharedMemory: 4194304\n")
+          && strstr(r.body, "CacheRetrieveHitCount: ")
+          && strstr(r.body, "CacheStoreCount: "),
+          "status?auto answered %d:\n%s", r.status, r.body);
+    r = GET(&h, "/server-status?auto");
+    CHECK(&h, r.status == 200 && strstr(r.body, "CacheName: main\n")
+          && strstr(r.body, "CacheType: SHMCACHE\n"),
+          "mod_status does not show the cache:\n%s", r.body);
+    r = GET(&h, "/status?json");
+    CHECK(&h, r.status == 200 && strstr(hdr(&r, "Content-Type"), "application/json")
+          && strstr(r.body, "\"name\": \"main\"") && strstr(r.body, "\"hits\": "),
+          "status?json answered %d:\n%s", r.status, r.body);
+    r = GET(&h, "/status");
+    CHECK(&h, r.status == 200 && strstr(r.body, "<h1>shmcache status</h1>")
+          && strstr(r.body, "hit ratio"), "status answered %d", r.status);
+    CHECK(&h, count_in_file(h.errlog, "SC00120") == 0,
+          "a child could not attach%s", log_tail(&h));
+    /* double-load guard: created once, not in the first startup pass */
+    CHECK(&h, count_in_file(h.errlog, "SC00113") == 1
+          && count_in_file(h.errlog, "SC00114") == 0,
+          "the cache was created %d times%s", count_in_file(h.errlog, "SC00113"),
+          log_tail(&h));
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* mod_cache_socache with CacheSocache shmcache:... answers the second
+ * request of a slow CGI page from the cache, also for a response of
+ * 300 KB (more than shmcb can hold in one object); mod_authn_socache with
+ * AuthnCacheSOCache shmcache:NAME (a declared cache) answers the second
+ * login from it. */
+START_TEST(cache_socache_serves_the_second_request_from_shmcache)
+{
+    httpd_t h;
+    resp_t r1, r2, st;
+    const char *sizes[] = {"/cgi/slow.cgi", "/cgi/slow.cgi?size=300000"};
+    int i;
+
+    httpd_init(&h, mpms[_i]);
+    {
+        /* user "user", password "secret" */
+        char *out = NULL, *err = NULL;
+        const char *args[] = {OPENSSL_BIN, "passwd", "-apr1", "secret", NULL};
+        int code = run_cmd(30, args, &out, &err);
+        CHECK(&h, code == 0 && out[0] == '$', "openssl passwd: %d %s", code, err);
+        write_file(apr_pstrcat(th_pool, h.dir, "/htpasswd", NULL),
+                   apr_pstrcat(th_pool, "user:", out, NULL),
+                   APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD
+                   | APR_FPROT_WREAD);
+    }
+    write_conf(&h, WITH_CACHE, NULL, NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    for (i = 0; i < 2; i++) {
+        r1 = GET(&h, sizes[i]);
+        CHECK(&h, r1.status == 200 && strncmp(r1.body, "served by", 9) == 0,
+              "%s answered %d '%.80s'%s", sizes[i], r1.status, r1.body, log_tail(&h));
+        r2 = GET(&h, sizes[i]);
+        CHECK(&h, r2.status == 200 && r2.body_len == r1.body_len
+              && memcmp(r1.body, r2.body, r1.body_len) == 0,
+              "%s: the second answer differs (the CGI ran again): '%.60s' vs "
+              "'%.60s'", sizes[i], r1.body, r2.body);
+        CHECK(&h, strncmp(hdr(&r2, "X-Cache"), "HIT", 3) == 0,
+              "%s: second X-Cache is '%s' (first '%s')%s", sizes[i],
+              hdr(&r2, "X-Cache"), hdr(&r1, "X-Cache"), log_tail(&h));
+    }
+    st = GET(&h, "/status?auto");
+    CHECK(&h, status_value(st.body, "socache:cache-socache",
+                           "CacheRetrieveHitCount") >= 2,
+          "status does not show the cache's hits:\n%s", st.body);
+
+    /* mod_authn_socache: the second login is answered from shmcache */
+    for (i = 0; i < 2; i++) {
+        resp_t a = http(&h, 0, "GET", "/private?auto",
+                        "Authorization: Basic dXNlcjpzZWNyZXQ=\r\n", NULL, 0);
+        CHECK(&h, a.status == 200, "login %d answered %d%s", i, a.status,
+              log_tail(&h));
+    }
+    st = http(&h, 0, "GET", "/private?auto", "Authorization: Basic "
+              "dXNlcjpub3BlCg==\r\n", NULL, 0);
+    CHECK(&h, st.status == 401, "a wrong password answered %d", st.status);
+    st = GET(&h, "/status?auto");
+    CHECK(&h, status_value(st.body, "logins", "CacheStoreCount") >= 1
+          && status_value(st.body, "logins", "CacheRetrieveHitCount") >= 1,
+          "authn_socache did not use shmcache:logins:\n%s", st.body);
+    st = GET(&h, "/status?json");
+    CHECK(&h, strstr(st.body, "\"used_by\": \"socache:authn-socache\"") != NULL,
+          "the status does not name the consumer of 'logins':\n%s", st.body);
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* mod_ssl with SSLSessionCache shmcache:... resumes TLS 1.2 sessions
+ * (tickets off, so only the session cache can resume them). */
+START_TEST(ssl_session_is_resumed_through_shmcache)
+{
+    httpd_t h;
+    char *out = NULL, *err = NULL;
+    int code;
+    resp_t st;
+
+    httpd_init(&h, mpms[_i]);
+    {
+        const char *args[] = {OPENSSL_BIN, "req", "-x509", "-newkey", "ec",
+            "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", apr_pstrcat(th_pool, h.dir, "/key.pem", NULL),
+            "-out", apr_pstrcat(th_pool, h.dir, "/crt.pem", NULL),
+            "-days", "2", "-subj", "/CN=localhost", NULL};
+        code = run_cmd(30, args, &out, &err);
+        CHECK(&h, code == 0, "openssl req exited %d: %s", code, err);
+    }
+    write_conf(&h, WITH_API | WITH_TLS, NULL, NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    {
+        const char *args[] = {OPENSSL_BIN, "s_client", "-connect",
+            apr_psprintf(th_pool, "127.0.0.1:%d", h.tls_port), "-tls1_2",
+            "-no_ticket", "-reconnect", NULL};
+        code = run_cmd(30, args, &out, &err);
+        CHECK(&h, strstr(out, "New, TLSv1.2") != NULL
+              && strstr(out, "Reused, TLSv1.2") != NULL,
+              "s_client exited %d and shows no reused session:\n%.2000s\n%s%s",
+              code, out, err, log_tail(&h));
+    }
+    st = GET(&h, "/status?auto");
+    CHECK(&h, status_value(st.body, "socache:mod_ssl-sess",
+                           "CacheRetrieveHitCount") >= 1,
+          "status does not show session cache hits:\n%s", st.body);
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* A graceful restart keeps the values; a graceful restart with another
+ * size recreates the segment and says so in the error log. */
+START_TEST(graceful_restart_keeps_values_and_a_new_size_recreates)
+{
+    httpd_t h;
+    resp_t r;
+
+    httpd_init(&h, mpms[_i]);
+    write_conf(&h, WITH_API, "size=4M", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    r = PUT(&h, "/kv/kept", NULL, "survives graceful");
+    CHECK(&h, r.status == 204, "PUT answered %d", r.status);
+
+    CHECK(&h, httpd_graceful(&h), "graceful restart did not finish%s", log_tail(&h));
+    r = GET(&h, "/kv/kept");
+    CHECK(&h, r.status == 200 && strcmp(r.body, "survives graceful") == 0,
+          "after graceful: %d '%s'%s", r.status, r.body, log_tail(&h));
+    CHECK(&h, count_in_file(h.errlog, "SC00115") >= 1,
+          "no 'reusing' line in the log%s", log_tail(&h));
+
+    write_conf(&h, WITH_API, "size=8M", NULL);
+    CHECK(&h, httpd_graceful(&h), "second graceful did not finish%s", log_tail(&h));
+    r = GET(&h, "/kv/kept");
+    CHECK(&h, r.status == 404, "after a size change the value is still there "
+          "(%d)%s", r.status, log_tail(&h));
+    CHECK(&h, count_in_file(h.errlog, "SC00114") == 1
+          && count_in_file(h.errlog, "size 4194304 -> 8388608") == 1,
+          "the recreation is not in the log%s", log_tail(&h));
+    r = GET(&h, "/status?auto");
+    CHECK(&h, strstr(r.body, "CacheSharedMemory: 8388608\n") != NULL,
+          "status after resize:\n%s", r.body);
+    r = PUT(&h, "/kv/after", NULL, "resized");
+    CHECK(&h, r.status == 204, "PUT after resize answered %d", r.status);
+    r = GET(&h, "/kv/after");
+    CHECK(&h, r.status == 200, "GET after resize answered %d%s", r.status,
+          log_tail(&h));
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* An httpd killed with SIGKILL leaves its segment; the next start reuses
+ * it (values kept), recreates a zero-filled file a killed creator left,
+ * recreates it when the size changed, and refuses (with a clear message) a
+ * file that is not a segment. */
+START_TEST(killed_httpd_leaves_a_segment_that_the_next_start_reuses)
+{
+    httpd_t h;
+    resp_t r;
+    const char *stale, *extra, *foreign;
+
+    httpd_init(&h, mpms[_i]);
+    stale = apr_pstrcat(th_pool, h.seg, "/unfinished.cache", NULL);
+    extra = apr_psprintf(th_pool, "ShmcacheCache unfinished %s size=1M", stale);
+    write_conf(&h, WITH_API, "size=4M", extra);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    r = PUT(&h, "/kv/crash", NULL, "outlives kill -9");
+    CHECK(&h, r.status == 204, "PUT answered %d", r.status);
+    httpd_kill9(&h);
+
+    /* what a creator killed before writing its header leaves */
+    apr_file_remove(stale, th_pool);
+    write_file(stale, "", APR_FPROT_UREAD | APR_FPROT_UWRITE);
+    {
+        apr_file_t *f;
+        apr_off_t off = 65536;
+        apr_file_open(&f, stale, APR_FOPEN_WRITE, APR_FPROT_OS_DEFAULT, th_pool);
+        apr_file_trunc(f, off);
+        apr_file_close(f);
+    }
+    CHECK(&h, httpd_start(&h), "httpd did not start again after kill -9%s",
+          log_tail(&h));
+    r = GET(&h, "/kv/crash");
+    CHECK(&h, r.status == 200 && strcmp(r.body, "outlives kill -9") == 0,
+          "after kill -9 and start: %d '%s'%s", r.status, r.body, log_tail(&h));
+    CHECK(&h, count_in_file(h.errlog, "SC00111") == 1,
+          "the unfinished segment was not recreated%s", log_tail(&h));
+
+    /* killed again, then started with another size: recreated */
+    httpd_kill9(&h);
+    write_conf(&h, WITH_API, "size=2M", extra);
+    CHECK(&h, httpd_start(&h), "httpd did not start with a new size%s",
+          log_tail(&h));
+    r = GET(&h, "/kv/crash");
+    CHECK(&h, r.status == 404 && count_in_file(h.errlog, "SC00114") == 1
+          && count_in_file(h.errlog, "size 4194304 -> 2097152") == 1,
+          "a killed server's segment of another size was not recreated (%d)%s",
+          r.status, log_tail(&h));
+    httpd_stop(&h);
+
+    /* a file that is not a segment: refuse, never overwrite */
+    foreign = apr_pstrcat(th_pool, h.seg, "/notes.txt", NULL);
+    write_file(foreign, "an admin's file, not a cache\n",
+               APR_FPROT_UREAD | APR_FPROT_UWRITE);
+    write_conf(&h, WITH_API, "size=4M",
+               apr_psprintf(th_pool, "ShmcacheCache notes %s size=1M", foreign));
+    CHECK(&h, !httpd_start(&h), "httpd started over a foreign file");
+    CHECK(&h, count_in_file(h.errlog, "SC00107") == 1
+          && strcmp(slurp_file(foreign), "an admin's file, not a cache\n") == 0,
+          "foreign file not refused cleanly%s", log_tail(&h));
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Tests run once (event MPM)
+ * ---------------------------------------------------------------------- */
+
+/* `apache2 -t` rejects each bad directive with a message naming it. */
+START_TEST(configtest_rejects_each_bad_directive)
+{
+    httpd_t h;
+    const char *ro_dir;
+    struct { const char *line; const char *want; int as_user; } cases[24];
+    int n = 0, i, code;
+    char *out = NULL, *err = NULL;
+
+    httpd_init(&h, "event");
+    ro_dir = apr_pstrcat(th_pool, h.dir, "/readonly", NULL);
+    mkdir_0755(ro_dir);
+    chmod(ro_dir, 0555);
+#define CASE(l, w, u) do { cases[n].line = (l); cases[n].want = (w); \
+                           cases[n].as_user = (u); n++; } while (0)
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache size=0", h.seg),
+         "ShmcacheCache a: size=0: the size must be between", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache size=10X", h.seg),
+         "ShmcacheCache a: size=10X: bad unit 'X'", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/nodir/a.cache", h.seg),
+         "does not exist", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache", ro_dir),
+         "is not writable", 1);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache\n"
+                      "ShmcacheCache b %s/a.cache", h.seg, h.seg),
+         "ShmcacheCache b: path", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache\n"
+                      "ShmcacheCache a %s/b.cache", h.seg, h.seg),
+         "ShmcacheCache: a cache named 'a' is already declared", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache ttl=soon", h.seg),
+         "ShmcacheCache a: ttl=soon", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache mode=0777", h.seg),
+         "ShmcacheCache a: mode=0777", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache user=no-such-user-x",
+                      h.seg), "ShmcacheCache a: user=no-such-user-x: no such user", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache size=1M max-value=1M",
+                      h.seg), "do not fit in size", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache colour=blue", h.seg),
+         "ShmcacheCache a: unknown option 'colour'", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a"), "needs a name and a path", 0);
+    /* consumers that create their socache at parse time (mod_ssl) */
+    CASE(apr_psprintf(th_pool, "%sSSLSessionCache shmcache:%s/x.cache(12Q)",
+                      load("ssl", "mod_ssl.so"), h.seg),
+         "invalid size '12Q': bad unit 'Q'", 0);
+    CASE(apr_psprintf(th_pool, "%sSSLSessionCache shmcache:%s/x.cache(0)",
+                      load("ssl", "mod_ssl.so"), h.seg),
+         "the size must be between", 0);
+    CASE(apr_psprintf(th_pool, "%sSSLSessionCache shmcache:%s/nodir/x.cache(1M)",
+                      load("ssl", "mod_ssl.so"), h.seg),
+         "does not exist", 0);
+#undef CASE
+    for (i = 0; i < n; i++) {
+        const char *argv[12];
+        int k = 0;
+        write_conf(&h, 0, NULL, cases[i].line);
+        if (cases[i].as_user && is_root()) {
+            /* root may write anywhere: check as the children's user */
+            argv[k++] = SETPRIV_BIN;
+            argv[k++] = "--reuid=" RUN_USER;
+            argv[k++] = "--regid=" RUN_GROUP;
+            argv[k++] = "--clear-groups";
+            argv[k++] = "--";
+        }
+        argv[k++] = SC_HTTPD_BIN;
+        argv[k++] = "-t";
+        argv[k++] = "-f";
+        argv[k++] = h.conf;
+        argv[k] = NULL;
+        code = run_cmd(30, argv, &out, &err);
+        CHECK(&h, code != 0 && strstr(err, cases[i].want) != NULL,
+              "apache2 -t for '%s' exited %d; wanted '%s' in:\n%s%s",
+              cases[i].line, code, cases[i].want, err, out);
+    }
+    /* and a good configuration passes */
+    write_conf(&h, WITH_API, "size=1M ttl=1h max-key=100 max-value=100K "
+               "buckets=1000 slots=64 mode=0640 user=" RUN_USER " group="
+               RUN_GROUP " lock-timeout=500", NULL);
+    {
+        const char *argv[] = {SC_HTTPD_BIN, "-t", "-f", h.conf, NULL};
+        code = run_cmd(30, argv, &out, &err);
+        CHECK(&h, code == 0 && strstr(err, "Syntax OK"), "good config: %d %s",
+              code, err);
+    }
+done:
+    chmod(ro_dir, 0755);
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* The HTTP key API: GET/PUT/DELETE/increment, TTL, conditional stores,
+ * binary keys from percent-encoding, the body limit, read-only, access
+ * control, and nothing served where SetHandler is not given. */
+START_TEST(api_handler_speaks_http)
+{
+    httpd_t h;
+    resp_t r;
+    char big[2001];
+    const char *etag;
+
+    httpd_init(&h, "event");
+    write_conf(&h, WITH_API | WITH_API_EXTRAS, "size=4M", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+
+    r = GET(&h, "/kv/missing");
+    CHECK(&h, r.status == 404 && *hdr(&r, "X-Shmcache-Pid"), "miss: %d", r.status);
+    r = GET(&h, "/kv/");
+    CHECK(&h, r.status == 400, "empty key: %d", r.status);
+
+    /* binary-safe keys: %2B, %01, %FF decode; '+' is another key (httpd
+     * itself refuses %00 and %2F in a path before any handler) */
+    r = PUT(&h, "/kv/a%2Bb%01%FFc", NULL, "binary key");
+    CHECK(&h, r.status == 204, "PUT a+b\\1\\377c: %d", r.status);
+    r = GET(&h, "/kv/a%2Bb%01%FFc");
+    CHECK(&h, r.status == 200 && strcmp(r.body, "binary key") == 0, "GET: %d",
+          r.status);
+    r = GET(&h, "/kv/a+b");
+    CHECK(&h, r.status == 404, "GET a+b: %d", r.status);
+    r = GET(&h, "/kv/bad%zz");
+    CHECK(&h, r.status == 400, "bad escape: %d", r.status);
+
+    /* TTL by header and by query */
+    r = PUT(&h, "/kv/short", "X-Shmcache-TTL: 1\r\n", "gone soon");
+    CHECK(&h, r.status == 204, "PUT ttl=1: %d", r.status);
+    r = GET(&h, "/kv/short");
+    CHECK(&h, r.status == 200 && atoi(hdr(&r, "X-Shmcache-TTL")) <= 1,
+          "GET short: %d ttl '%s'", r.status, hdr(&r, "X-Shmcache-TTL"));
+    r = PUT(&h, "/kv/forever?ttl=forever", NULL, "stays");
+    CHECK(&h, r.status == 204, "PUT forever: %d", r.status);
+    r = GET(&h, "/kv/forever");
+    CHECK(&h, strcmp(hdr(&r, "X-Shmcache-TTL"), "forever") == 0, "forever ttl '%s'",
+          hdr(&r, "X-Shmcache-TTL"));
+    r = PUT(&h, "/kv/x?ttl=abc", NULL, "x");
+    CHECK(&h, r.status == 400, "bad ttl: %d", r.status);
+    apr_sleep(apr_time_from_msec(2300));
+    r = GET(&h, "/kv/short");
+    CHECK(&h, r.status == 404, "expired key answered %d", r.status);
+
+    /* conditional stores */
+    r = PUT(&h, "/kv/forever", "If-None-Match: *\r\n", "again");
+    CHECK(&h, r.status == 412, "add over an existing key: %d", r.status);
+    r = GET(&h, "/kv/forever");
+    etag = apr_pstrdup(th_pool, hdr(&r, "ETag"));
+    r = PUT(&h, "/kv/forever", "If-Match: \"999999\"\r\n", "wrong version");
+    CHECK(&h, r.status == 412, "cas with a wrong version: %d", r.status);
+    r = PUT(&h, "/kv/forever", apr_psprintf(th_pool, "If-Match: %s\r\n", etag),
+            "right version");
+    CHECK(&h, r.status == 204, "cas with %s: %d", etag, r.status);
+    r = GET(&h, "/kv/forever");
+    CHECK(&h, strcmp(r.body, "right version") == 0, "after cas '%s'", r.body);
+
+    /* delete */
+    r = http(&h, 0, "DELETE", "/kv/forever", NULL, NULL, 0);
+    CHECK(&h, r.status == 204, "DELETE: %d", r.status);
+    r = http(&h, 0, "DELETE", "/kv/forever", NULL, NULL, 0);
+    CHECK(&h, r.status == 404, "second DELETE: %d", r.status);
+
+    /* increment */
+    r = http(&h, 0, "POST", "/kv/n?incr", NULL, NULL, 0);
+    CHECK(&h, r.status == 404, "incr of a missing key: %d", r.status);
+    r = http(&h, 0, "POST", "/kv/n?incr=5&initial=10", NULL, NULL, 0);
+    CHECK(&h, r.status == 200 && strcmp(r.body, "10\n") == 0, "incr initial: %d '%s'",
+          r.status, r.body);
+    r = http(&h, 0, "POST", "/kv/n?incr=5", NULL, NULL, 0);
+    CHECK(&h, r.status == 200 && strcmp(r.body, "15\n") == 0, "incr: '%s'", r.body);
+    r = http(&h, 0, "POST", "/kv/n?decr=20", NULL, NULL, 0);
+    CHECK(&h, r.status == 200 && strcmp(r.body, "0\n") == 0, "decr: '%s'", r.body);
+    r = http(&h, 0, "POST", "/kv/a%2Bb%01%FFc?incr", NULL, NULL, 0);
+    CHECK(&h, r.status == 409, "incr of text: %d", r.status);
+    r = http(&h, 0, "POST", "/kv/n", NULL, NULL, 0);
+    CHECK(&h, r.status == 400, "POST without incr: %d", r.status);
+
+    /* body limit */
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    r = PUT(&h, "/small/big", NULL, big);
+    CHECK(&h, r.status == 413, "2000 bytes over a 1K limit: %d", r.status);
+    r = PUT(&h, "/small/fits", NULL, "tiny");
+    CHECK(&h, r.status == 204, "small PUT: %d", r.status);
+
+    /* read-only location, access control, methods */
+    r = PUT(&h, "/ro/k", NULL, "no");
+    CHECK(&h, r.status == 405, "PUT on a read-only location: %d", r.status);
+    r = GET(&h, "/ro/fits");
+    CHECK(&h, r.status == 200 && strcmp(r.body, "tiny") == 0, "GET on ro: %d", r.status);
+    r = GET(&h, "/denied/fits");
+    CHECK(&h, r.status == 403, "Require all denied: %d", r.status);
+    r = http(&h, 0, "PATCH", "/kv/n", NULL, "x", 1);
+    CHECK(&h, r.status == 405, "PATCH: %d", r.status);
+
+    /* no SetHandler, no API */
+    r = PUT(&h, "/elsewhere/k", NULL, "should not be stored");
+    CHECK(&h, r.status != 204, "PUT outside the API location answered %d", r.status);
+    r = GET(&h, "/kv/k");
+    CHECK(&h, r.status == 404, "a PUT outside the API stored a key");
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+    Suite *s = suite_create("httpd");
+    TCase *each = tcase_create("each_mpm");
+    TCase *once = tcase_create("once");
+
+    tcase_add_checked_fixture(each, th_setup, th_teardown);
+    tcase_add_checked_fixture(once, th_setup, th_teardown);
+    tcase_set_timeout(each, 120);
+    tcase_set_timeout(once, 120);
+    tcase_add_loop_test(each, put_value_is_read_by_many_children_and_the_cli, 0, 3);
+    tcase_add_loop_test(each, cache_socache_serves_the_second_request_from_shmcache, 0, 3);
+    tcase_add_loop_test(each, ssl_session_is_resumed_through_shmcache, 0, 3);
+    tcase_add_loop_test(each, graceful_restart_keeps_values_and_a_new_size_recreates, 0, 3);
+    tcase_add_loop_test(each, killed_httpd_leaves_a_segment_that_the_next_start_reuses, 0, 3);
+    tcase_add_test(once, configtest_rejects_each_bad_directive);
+    tcase_add_test(once, api_handler_speaks_http);
+    suite_add_tcase(s, each);
+    suite_add_tcase(s, once);
+    return s;
+}
+
+const th_helper_t test_helpers[] = {
+    {NULL, NULL}
+};
