@@ -11,6 +11,9 @@
 #   SHMCACHE_FILE=PATH   the cache's segment file
 #   RUN_SECONDS=N        stop by itself after N seconds (0 = wait for Ctrl-C)
 set -euo pipefail
+# job control: httpd gets a process group of its own (prefork and event
+# signal their whole group when they stop; that must not be this script)
+set -m
 cd "$(dirname "$0")"
 top=$PWD
 port=${PORT:-8080}
@@ -32,7 +35,7 @@ mods=/usr/lib/apache2/modules
 # with group www-data and mode 0660, so the children and root's CLI attach.
 owner=""
 if [ "$(id -u)" -eq 0 ]; then
-  owner="mode=0660 group=www-data"
+  owner="mode=0660 user=root group=www-data"
   user_lines="User www-data
 Group www-data"
   chown www-data "$dir"
@@ -51,7 +54,6 @@ $user_lines
 LoadModule mpm_event_module $mods/mod_mpm_event.so
 LoadModule authz_core_module $mods/mod_authz_core.so
 LoadModule authz_host_module $mods/mod_authz_host.so
-LoadModule unixd_module $mods/mod_unixd.so
 LoadModule shmcache_module $module
 ShmcacheCache default $cache size=64M $owner
 <Location /shmcache-status>
