@@ -255,7 +255,10 @@ typedef struct shmcache_stats_t {
     apr_uint64_t largest_free;      /**< largest free block */
     apr_uint64_t free_blocks;       /**< number of free blocks */
     double fragmentation;           /**< 1 - largest_free / bytes_free, 0..1 */
-    apr_uint32_t longest_chain;     /**< longest bucket chain */
+    apr_uint32_t longest_chain;     /**< longest bucket chain any insert has
+                                         built since creation or the last
+                                         flush (a high-water mark, so a hash
+                                         flood shows even after it ends) */
     /* operations */
     apr_uint64_t gets, hits, misses;
     apr_uint64_t sets, adds, replaces, cas_ops, deletes, incrs, touches;

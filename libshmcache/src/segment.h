@@ -57,6 +57,8 @@ typedef struct sc_counters_sh_t {
     apr_uint64_t sets, adds, replaces, cas_ops, deletes, incrs, touches;
     apr_uint64_t set_failures, evictions, expirations, flushes;
     apr_uint64_t repairs, resets, init_recoveries;
+    apr_uint64_t longest_chain;    /* longest chain an insert has built since
+                                      creation or the last flush */
 } sc_counters_sh_t;
 
 /* In the segment: the header, at offset 0. */

@@ -26,9 +26,6 @@
 /* Blocks the expiry sweep examines per allocation miss. */
 #define SC_SWEEP_BLOCKS 64u
 
-/* Buckets visited when stats estimates the longest chain. */
-#define SC_STATS_CHAIN_SAMPLE 16384u
-
 /* A bounds-checked view of one entry; lengths read once. */
 typedef struct view_t {
     sc_entry_sh_t *e;
@@ -126,6 +123,9 @@ static int looped(loop_t *l, apr_uint32_t g)
     return 0;
 }
 
+static apr_uint32_t chain_length(const sc_table_t *t, apr_uint32_t g,
+                                 apr_uint64_t *budget);
+
 /* Walk the chain for hash h looking for key. On APR_SUCCESS *link is the
  * word that points at the entry (a bucket or a predecessor's next) and *v
  * the entry. Returns SHMCACHE_NOTFOUND or SHMCACHE_ECORRUPT otherwise. */
@@ -174,6 +174,7 @@ apr_status_t sc_table_init_locked(sc_table_t *t)
     memset(t->buckets, 0, ((apr_size_t)t->mask + 1) * sizeof *t->buckets);
     ORDERED();
     t->hdr->counters.items = 0;
+    t->hdr->counters.longest_chain = 0;
     t->hdr->hand = 0;
     t->hdr->sweep = 0;
     return sc_alloc_init(t->base, t->alloc, t->data_lo, t->data_hi);
@@ -484,6 +485,17 @@ static void fill_entry(sc_table_t *t, apr_uint64_t off, apr_uint64_t h,
         memcpy(key + op->key_len, op->value, op->value_len);
 }
 
+/* Raise the longest-chain mark to the length of the chain at head (just
+ * grown by an insert; chains are short, and the walk is cache-hot). */
+static void note_chain(sc_table_t *t, apr_uint32_t head)
+{
+    apr_uint64_t budget = max_entries(t);
+    apr_uint32_t n = chain_length(t, head, &budget);
+
+    if (n > t->hdr->counters.longest_chain)
+        t->hdr->counters.longest_chain = n;
+}
+
 /* Link the filled entry at off in place of the one *link points at (when
  * old is non-NULL) or at the head of its bucket, then free the old one. */
 static apr_status_t link_entry(sc_table_t *t, apr_uint64_t off, apr_uint64_t h,
@@ -504,6 +516,7 @@ static apr_status_t link_entry(sc_table_t *t, apr_uint64_t off, apr_uint64_t h,
     *head = B2G(off);
     ORDERED();
     t->hdr->counters.items++;
+    note_chain(t, *head);
     return APR_SUCCESS;
 }
 
@@ -713,9 +726,8 @@ apr_status_t sc_table_scan_locked(const sc_table_t *t, apr_uint32_t *cursor,
 }
 
 /* Length of one chain, stopping at a cycle or a bad link, and taking its
- * steps from *budget: a healthy table's chains add up to its item count,
- * so one budget of max_entries() for all sampled buckets bounds stats on
- * any segment, even one whose buckets all lead into one long chain. */
+ * steps from *budget (at most max_entries(), so a damaged segment costs a
+ * bounded walk). */
 static apr_uint32_t chain_length(const sc_table_t *t, apr_uint32_t g,
                                  apr_uint64_t *budget)
 {
@@ -734,8 +746,6 @@ static apr_uint32_t chain_length(const sc_table_t *t, apr_uint32_t g,
 void sc_table_stats_locked(const sc_table_t *t, shmcache_stats_t *st)
 {
     sc_alloc_stats_t a;
-    apr_uint64_t nb = (apr_uint64_t)t->mask + 1, b, budget = max_entries(t);
-    apr_uint64_t sample = nb < SC_STATS_CHAIN_SAMPLE ? nb : SC_STATS_CHAIN_SAMPLE;
 
     if (alloc_ok(t))
         sc_alloc_stats_locked(t->base, t->alloc, &a);
@@ -748,12 +758,8 @@ void sc_table_stats_locked(const sc_table_t *t, shmcache_stats_t *st)
     st->free_blocks = a.free_blocks;
     st->fragmentation = a.free_bytes == 0 ? 0.0
         : 1.0 - (double)a.largest_free / (double)a.free_bytes;
-    st->longest_chain = 0;
-    for (b = 0; b < sample; b++) {
-        apr_uint32_t n = chain_length(t, t->buckets[b], &budget);
-        if (n > st->longest_chain)
-            st->longest_chain = n;
-    }
+    st->longest_chain = t->hdr->counters.longest_chain > 0xFFFFFFFFu
+        ? 0xFFFFFFFFu : (apr_uint32_t)t->hdr->counters.longest_chain;
 }
 
 /* ------------------------------------------------------------------------
