@@ -148,6 +148,14 @@ int cli_fail(cli_t *cli, apr_status_t status, const char *what)
 
 /* ---- attaching --------------------------------------------------------- */
 
+/* Said with every attach error when the path was not given: the user may
+ * not know which file was tried. */
+static const char *default_note(const cli_t *cli)
+{
+    return strcmp(cli->path_origin, "default") == 0
+        ? " (no -f and no SHMCACHE_FILE: this is the default path)" : "";
+}
+
 int cli_attach(cli_t *cli)
 {
     shmcache_options_t o;
@@ -163,11 +171,10 @@ int cli_attach(cli_t *cli)
         return cli_say(cli, CLI_ERROR,
                        "no cache at %s: create it with `shmcache-cli -f %s "
                        "create --size 64M`%s", cli->path, cli->path,
-                       strcmp(cli->path_origin, "default") == 0
-                       ? " (no -f and no SHMCACHE_FILE: this is the default "
-                         "path)" : "");
+                       default_note(cli));
     }
-    return cli_fail(cli, rv, "cannot attach");
+    return cli_fail(cli, rv, apr_pstrcat(cli->pool, "cannot attach",
+                                         default_note(cli), NULL));
 }
 
 /* ---- arguments --------------------------------------------------------- */

@@ -60,8 +60,11 @@
  *   namespace may look dead and have its lock taken over, or a dead one may
  *   look alive. Share a segment only within one pid namespace.
  * - A process that is stopped (SIGSTOP, a debugger) while holding the lock
- *   is alive: the others wait for it (lock calls return SHMCACHE_ETIMEDOUT
- *   after lock_timeout_ms) and never steal the lock from a live process.
+ *   is alive: the others wait for it and never steal the lock from a live
+ *   process; their calls return SHMCACHE_ETIMEDOUT after 10 x
+ *   lock_timeout_ms. A dead holder is taken over after lock_timeout_ms.
+ * - A killed process that its parent has not reaped (a zombie) counts as
+ *   dead: it holds nothing and its pid cannot be reused until reaped.
  * - No lock upgrade: a thread must not call into the cache from inside an
  *   iterate callback on the same handle if that call writes; iterate copies
  *   entries out and calls back with the lock released, so reads are fine.
@@ -276,7 +279,8 @@ typedef struct shmcache_stats_t {
     apr_uint64_t resets;            /**< tables emptied as a last resort */
     apr_uint64_t init_recoveries;   /**< segments re-initialised after their
                                          creator died half-way */
-    apr_uint32_t attached;          /**< live attached handles */
+    apr_uint32_t attached;          /**< attached handles of live processes
+                                         (slots of dead ones not counted) */
     apr_int64_t writer_pid;         /**< pid holding the write lock, 0 none */
     apr_uint32_t readers;           /**< read holds right now */
 } shmcache_stats_t;

@@ -62,10 +62,12 @@
 /* Re-checks before a waiter goes to sleep: short critical sections end
  * sooner than a futex round trip. */
 #define SPINS 64
-/* A sleep slice is timeout/8, clamped to [1 ms, 50 ms]: waking is by
- * sc_os_wake; the slice only bounds how late a waiter notices a timeout. */
+/* A sleep slice is timeout/8, clamped to [1 ms, 1 s] (125 ms for the
+ * default timeout): waking is by sc_os_wake; the slice only bounds how late
+ * a waiter notices a timeout or a wake lost with a process killed between
+ * releasing a word and waking its sleepers. */
 #define SLICE_MIN_US 1000
-#define SLICE_MAX_US 50000
+#define SLICE_MAX_US 1000000
 /* A live holder is waited for this many lock timeouts, then the call
  * returns SHMCACHE_ETIMEDOUT. Generous so a slow but healthy writer (a
  * check or flush of a big table, a descheduled process) is not reported. */
@@ -803,6 +805,10 @@ apr_uint32_t sc_lock_count_attached(const sc_lock_sh_t *sh,
 
     if (n > SHMCACHE_LIMIT_SLOTS)
         n = SHMCACHE_LIMIT_SLOTS;
+    /* a handle's own copy was validated at attach; the segment's may have
+     * been changed since */
+    if (self_or_null != NULL && self_or_null->sh == sh && n > self_or_null->nslots)
+        n = self_or_null->nslots;
     for (i = 0; i < n; i++) {
         if (self_or_null != NULL && self_or_null->sh == sh
             && i == self_or_null->slot)

@@ -158,8 +158,9 @@ typedef struct sc_lock_stats_t {
 void sc_lock_stats(const sc_lock_t *l, sc_lock_stats_t *st);
 
 /* Number of slots held by live processes other than this handle (for
- * remove without force). Does not need a handle: sh may be mapped
- * read-only. */
+ * remove without force, and stats). Does not need a handle: sh may be
+ * mapped read-only; with a handle, only its validated slot count is
+ * walked. */
 apr_uint32_t sc_lock_count_attached(const sc_lock_sh_t *sh,
                                     const sc_lock_t *self_or_null);
 

@@ -270,12 +270,13 @@ static apr_status_t check_key(const shmcache_t *c, const void *key,
     return sc_table_check_sizes(&c->table, key_len, 0);
 }
 
-/* Count one get in this handle's slot (no shared cache line). */
+/* Count one get in this handle's slot (no shared cache line): a hit or a
+ * miss, one atomic add; gets are their sum (shmcache_stats), so a get that
+ * failed (corruption, timeout) is not counted. */
 static void count_get(shmcache_t *c, apr_status_t rv)
 {
     sc_slot_sh_t *s = sc_lock_my_slot(&c->lock);
 
-    atomic_fetch_add_explicit(&s->gets, 1, memory_order_relaxed);
     if (rv == APR_SUCCESS)
         atomic_fetch_add_explicit(&s->hits, 1, memory_order_relaxed);
     else if (rv == SHMCACHE_NOTFOUND)
@@ -314,7 +315,8 @@ static apr_status_t copy_out(shmcache_t *c, const sc_found_t *f,
     else if (s->to_buf) {
         if (f->value_len > s->buf_size)
             return SHMCACHE_EBUFSIZE;
-        memcpy(s->buf, f->value, f->value_len);
+        if (f->value_len > 0)       /* buf may be NULL when buf_size is 0 */
+            memcpy(s->buf, f->value, f->value_len);
     }
     return APR_SUCCESS;
 }
@@ -691,14 +693,16 @@ static void stats_lock(const shmcache_t *c, shmcache_stats_t *st)
     sc_lock_stats_t l;
 
     sc_lock_stats(&c->lock, &l);
-    st->gets = l.gets;
     st->hits = l.hits;
+    st->gets = l.hits + l.misses;
     st->misses = l.misses;
     st->read_waits = l.read_waits;
     st->write_waits = l.write_waits;
     st->lock_recoveries = l.recoveries;
     st->dead_readers = l.dead_readers;
-    st->attached = l.attached;
+    /* l.attached counts every claimed slot, dead owners' included; stats
+     * is not a hot path, so ask each owner whether it is alive */
+    st->attached = sc_lock_count_attached(c->lock.sh, &c->lock) + 1;
     st->readers = l.readers;
     st->writer_pid = l.writer_pid;
 }

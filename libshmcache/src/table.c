@@ -14,6 +14,7 @@
 #include <apr_strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xxhash.h>
 
 #define G2B(g) ((apr_uint64_t)(g) << 3)
@@ -182,7 +183,11 @@ apr_status_t sc_table_init_locked(sc_table_t *t)
 
 apr_uint32_t sc_table_now(const sc_table_t *t)
 {
-    apr_int64_t s = (apr_int64_t)apr_time_sec(apr_time_now()) - t->epoch;
+    /* time(), not apr_time_now(): on Linux it reads a kernel variable
+     * through the vDSO, where gettimeofday reads the TSC with a barrier
+     * that keeps lookups from overlapping their cache misses (bench/
+     * measured get at 0.17x the private table with it, 0.3x without) */
+    apr_int64_t s = (apr_int64_t)time(NULL) - t->epoch;
 
     if (s < 1)
         return 1;

@@ -41,13 +41,15 @@ static void register_atfork(void)
     pthread_atfork(NULL, NULL, on_fork_child);
 }
 
-/* Start time of pid from /proc, 0 when it cannot be read. The comm field
- * (2) may hold spaces and parentheses, so parse after the last ')'. */
-static apr_uint64_t proc_start_time(apr_uint32_t pid)
+/* Read the state letter (field 3) and start time (field 22, clock ticks
+ * since boot) of pid from /proc. Returns 0 when they cannot be read (no
+ * such process, no /proc). The comm field (2) may hold spaces and
+ * parentheses, so parsing starts after the last ')'. */
+static int proc_stat(apr_uint32_t pid, char *state, apr_uint64_t *start)
 {
 #ifdef __linux__
     char path[64], buf[1024];
-    unsigned long long start = 0;
+    unsigned long long st = 0;
     FILE *f;
     size_t n;
     char *p;
@@ -61,19 +63,32 @@ static apr_uint64_t proc_start_time(apr_uint32_t pid)
     fclose(f);
     buf[n] = '\0';
     p = strrchr(buf, ')');
-    if (p == NULL)
+    if (p == NULL || p[1] != ' ' || p[2] == '\0')
         return 0;
+    *state = p[2];
     /* the k-th space after ')' precedes field k + 2: field 3 is the state,
      * field 22 the start time, so it follows the 20th space */
     for (field = 3; field <= 22 && p != NULL; field++)
         p = strchr(p + 1, ' ');
-    if (p == NULL || sscanf(p + 1, "%llu", &start) != 1)
+    if (p == NULL || sscanf(p + 1, "%llu", &st) != 1)
         return 0;
-    return (apr_uint64_t)start;
+    *start = (apr_uint64_t)st;
+    return 1;
 #else
     (void)pid;
+    (void)state;
+    (void)start;
     return 0;
 #endif
+}
+
+/* Start time of pid, 0 when unknown. */
+static apr_uint64_t proc_start_time(apr_uint32_t pid)
+{
+    char state;
+    apr_uint64_t start;
+
+    return proc_stat(pid, &state, &start) ? start : 0;
 }
 
 void sc_os_proc_self(sc_proc_id_t *id)
@@ -86,6 +101,7 @@ void sc_os_proc_self(sc_proc_id_t *id)
 int sc_os_proc_alive(const sc_proc_id_t *id)
 {
     apr_uint64_t start;
+    char state;
 
     /* pids come from the segment: one above INT32_MAX is a negative pid_t,
      * which kill() takes as a process group (-1: every process), so it
@@ -94,14 +110,17 @@ int sc_os_proc_alive(const sc_proc_id_t *id)
         return 0;
     if (kill((pid_t)id->pid, 0) != 0 && errno == ESRCH)
         return 0;
-    if (id->start == 0)
-        return 1;
-    start = proc_start_time(id->pid);
-    /* unreadable /proc entry: the process vanished between the calls, or
-     * /proc is hidden from us; only the first is death */
-    if (start == 0)
+    if (!proc_stat(id->pid, &state, &start)) {
+        /* unreadable /proc entry: the process vanished between the calls,
+         * or /proc is hidden from us; only the first is death */
         return kill((pid_t)id->pid, 0) == 0 || errno != ESRCH;
-    return start == id->start;
+    }
+    /* a killed process that its parent has not reaped yet still answers
+     * kill(); it holds nothing any more, and its pid cannot be reused
+     * until it is reaped, so it is dead */
+    if (state == 'Z' || state == 'X')
+        return 0;
+    return id->start == 0 || start == id->start;
 }
 
 apr_uint32_t sc_os_fork_generation(void)
