@@ -61,10 +61,13 @@ static const char *parse_path_size(sc_cache_t *c, const char *arg,
 {
     char *path = apr_pstrdup(tmp, arg);
     char *open = strrchr(path, '(');
-    char *last = path + strlen(path) - 1;
+    char *last;
     const char *err;
     apr_uint64_t size;
 
+    if (*path == '\0')         /* (last would point before the string) */
+        return apr_psprintf(p, "shmcache: an empty argument names no path");
+    last = path + strlen(path) - 1;
     if (open != NULL) {
         if (*last != ')')
             return apr_psprintf(p, "shmcache: '%s': no closing parenthesis "
@@ -84,7 +87,7 @@ static const char *parse_path_size(sc_cache_t *c, const char *arg,
     }
     else if (*last == ')')
         return apr_psprintf(p, "shmcache: '%s': no opening parenthesis", arg);
-    if (*path == '\0')
+    if (open == path)           /* "(SIZE)": the size cut the path away */
         return apr_psprintf(p, "shmcache: '%s': no path before the size", arg);
     c->path = ap_server_root_relative(p, path);
     if (c->path == NULL)

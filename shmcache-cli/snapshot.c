@@ -286,7 +286,6 @@ static int verify(reader_t *r)
     XXH64_reset(hash, 0);
     if ((rc = read_header(r, hash)) != CLI_OK)
         goto done;
-    rc = CLI_ERROR;
     for (;;) {
         if (take(r, rec, 4, hash) != 0) {
             rc = bad_snapshot(r, "it ends inside a record (truncated?)");
@@ -334,8 +333,10 @@ done:
 static apr_uint32_t ttl_now(const reader_t *r, apr_uint64_t left_ms,
                             apr_time_t now)
 {
-    apr_uint64_t since_ms = now > r->dumped ? (apr_uint64_t)(now - r->dumped) / 1000
-                                            : 0;
+    /* the dump time comes from the file: subtract as unsigned, where a
+     * difference of two int64 values always fits (signed could overflow) */
+    apr_uint64_t since_ms = now > r->dumped
+        ? ((apr_uint64_t)now - (apr_uint64_t)r->dumped) / 1000 : 0;
     apr_uint64_t secs;
 
     if (left_ms == 0)
@@ -369,7 +370,10 @@ static int store_all(reader_t *r, apr_uint32_t max_value)
         klen = get_le32(rec);
         vlen = get_le32(rec + 4);
         ttl = ttl_now(r, get_le64(rec + 8), apr_time_now());
-        if (take(r, key, klen, NULL) != 0
+        /* checked in the first pass, but the file may have changed since:
+         * key is a buffer of SHMCACHE_LIMIT_MAX_KEY bytes */
+        if (klen == 0 || klen > SHMCACHE_LIMIT_MAX_KEY
+            || take(r, key, klen, NULL) != 0
             || (vlen <= cap ? take(r, value, vlen, NULL) : skip(r, vlen, NULL)) != 0)
             return cli_say(cli, CLI_ERROR, "%s changed while loading", r->name);
         if (ttl == 0) {
@@ -418,13 +422,15 @@ static int spool_stdin(cli_t *cli, apr_file_t **f)
     if (rv != APR_SUCCESS)
         goto fail;
     for (;;) {
+        apr_status_t read_rv;
         n = sizeof buf;
-        rv = apr_file_read(cli->in, buf, &n);
+        read_rv = apr_file_read(cli->in, buf, &n);
+        /* keep what was read even when the read also reports an error */
         if (n > 0 && (rv = apr_file_write_full(*f, buf, n, &w)) != APR_SUCCESS)
             goto fail;
-        if (APR_STATUS_IS_EOF(rv))
+        if (APR_STATUS_IS_EOF(read_rv))
             break;
-        if (rv != APR_SUCCESS)
+        if ((rv = read_rv) != APR_SUCCESS)
             goto fail;
     }
     {
