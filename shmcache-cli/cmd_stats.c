@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <string.h>
 
-typedef enum { T_U32, T_U64, T_I64, T_DBL, T_HIT_RATIO } field_type_e;
+typedef enum { T_U32, T_U64, T_I64, T_DBL, T_HIT_RATIO, T_PIDS } field_type_e;
 typedef enum {
     SHOW_HEADING,   /* a section title, no value */
     SHOW_NUMBER,
@@ -75,6 +75,7 @@ static const row_t rows[] = {
     {"attached", "attached", T_U32, AT(attached), SHOW_NUMBER},
     {"writer pid", "writer_pid", T_I64, AT(writer_pid), SHOW_PID},
     {"readers now", "readers", T_U32, AT(readers), SHOW_NUMBER},
+    {"reader pids", "reader_pids", T_PIDS, AT(reader_pids), SHOW_NUMBER},
     {NULL, NULL, T_U64, 0, SHOW_HEADING}
 };
 
@@ -102,8 +103,24 @@ static double dbl_at(const shmcache_stats_t *s, const row_t *r)
     case T_I64: { apr_int64_t v; memcpy(&v, base + r->off, sizeof v); return (double)v; }
     case T_DBL: { double v; memcpy(&v, base + r->off, sizeof v); return v; }
     case T_HIT_RATIO: return s->gets == 0 ? 0.0 : (double)s->hits / (double)s->gets;
+    case T_PIDS: return s->reader_pid_count;
     }
     return 0.0;
+}
+
+/* The pids of the processes holding read locks, joined by sep (those
+ * beyond the listed ones are counted, as "+N"). */
+static const char *pid_list(const shmcache_stats_t *s, const char *sep,
+                            apr_pool_t *p)
+{
+    const char *out = "";
+    apr_uint32_t i, n = s->reader_pid_count < SHMCACHE_STATS_READER_PIDS
+                            ? s->reader_pid_count : SHMCACHE_STATS_READER_PIDS;
+
+    for (i = 0; i < n; i++)
+        out = apr_psprintf(p, "%s%s%" APR_INT64_T_FMT, out, i ? sep : "",
+                           s->reader_pids[i]);
+    return out;
 }
 
 /* The row's value as text in JSON (numbers only). */
@@ -119,6 +136,8 @@ static const char *json_value(const shmcache_stats_t *s, const row_t *r,
                   return apr_psprintf(p, "%" APR_UINT64_T_FMT, v); }
     case T_I64: { apr_int64_t v; memcpy(&v, base + r->off, sizeof v);
                   return apr_psprintf(p, "%" APR_INT64_T_FMT, v); }
+    case T_PIDS:
+        return apr_pstrcat(p, "[", pid_list(s, ",", p), "]", NULL);
     default: {
         double v = dbl_at(s, r);
         return apr_psprintf(p, "%.6f", v == v ? v : 0.0);   /* no NaN in JSON */
@@ -140,6 +159,12 @@ static const char *human_value(const shmcache_stats_t *s, const row_t *r,
     case SHOW_PID:
         return v == 0 ? "none" : json_value(s, r, p);
     default:
+        if (r->type == T_PIDS)
+            return s->reader_pid_count == 0 ? "none"
+                : s->reader_pid_count <= SHMCACHE_STATS_READER_PIDS
+                ? pid_list(s, ", ", p)
+                : apr_psprintf(p, "%s +%u", pid_list(s, ", ", p),
+                               s->reader_pid_count - SHMCACHE_STATS_READER_PIDS);
         return json_value(s, r, p);
     }
 }

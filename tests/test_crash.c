@@ -318,9 +318,31 @@ static int h_creator(int argc, const char *const *argv)
     return shmcache_create(&c, argv[0], &o, th_pool) == APR_SUCCESS ? 0 : 3;
 }
 
+/* Helper: cache faultfile. Attaches, then does a get armed to stop while
+ * holding the read lock (lock.rd.held), where it stays until killed. */
+static int h_parked_reader(int argc, const char *const *argv)
+{
+    shmcache_options_t o;
+    shmcache_t *c;
+    void *v;
+    apr_size_t n;
+
+    if (argc < 2)
+        return 2;
+    /* armed before attach: the library reads the environment once, at the
+     * first fault point it passes (attach has some; none is this one) */
+    arm_fault("lock.rd.held", "0", argv[1]);
+    options(&o);
+    if (shmcache_attach(&c, argv[0], &o, th_pool) != APR_SUCCESS)
+        return 3;
+    shmcache_get(c, "k", 1, &v, &n, NULL, th_pool);
+    return 4;                  /* not reached: parked at the fault point */
+}
+
 const th_helper_t test_helpers[] = {
     {"worker", h_worker},
     {"creator", h_creator},
+    {"parked_reader", h_parked_reader},
     {NULL, NULL}
 };
 
@@ -527,6 +549,53 @@ static long soak(long dflt)
     return th_env_long("SHMCACHE_SOAK_KILLS", dflt);
 }
 
+/* Whether file holds a line naming point (written by a parked process). */
+static int fault_reached(const char *file, const char *point)
+{
+    apr_file_t *f;
+    char buf[512];
+    apr_size_t n = sizeof buf - 1;
+
+    if (apr_file_open(&f, file, APR_FOPEN_READ, 0, th_pool) != APR_SUCCESS)
+        return 0;
+    apr_file_read(f, buf, &n);
+    apr_file_close(f);
+    buf[n] = '\0';
+    return strstr(buf, point) != NULL;
+}
+
+START_TEST(stats_name_the_processes_holding_read_locks)
+{
+    const char *p = th_path("holders"), *file = th_path("holders-fault");
+    const char *args[] = {p, file, NULL};
+    shmcache_options_t o;
+    shmcache_stats_t st;
+    shmcache_t *c;
+    apr_proc_t reader;
+    int i;
+
+    options(&o);
+    th_ok(shmcache_create(&c, p, &o, th_pool));
+    th_spawn(&reader, "parked_reader", args);
+    for (i = 0; i < 1000 && !fault_reached(file, "lock.rd.held"); i++)
+        apr_sleep(10000);
+    ck_assert_msg(fault_reached(file, "lock.rd.held"), "the reader never parked");
+    th_ok(shmcache_stats(c, &st));
+    ck_assert_uint_eq(st.readers, 1);
+    ck_assert_uint_eq(st.reader_pid_count, 1);
+    ck_assert_int_eq((int)st.reader_pids[0], (int)reader.pid);
+    ck_assert_int_eq((int)st.writer_pid, 0);
+    apr_proc_kill(&reader, SIGKILL);
+    th_wait(&reader);
+    /* a write waits out the dead reader, drops its hold and goes on */
+    th_ok(shmcache_set(c, "k", 1, "v", 1, 0, NULL));
+    th_ok(shmcache_stats(c, &st));
+    ck_assert_uint_eq(st.reader_pid_count, 0);
+    ck_assert_uint_ge(st.dead_readers, 1);
+    shmcache_close(c);
+}
+END_TEST
+
 START_TEST(workers_killed_at_random_moments_never_read_a_wrong_value)
 {
     run_t *run = start_run("random");
@@ -656,6 +725,7 @@ Suite *test_suite(void)
 
     tcase_add_checked_fixture(tc, th_setup, th_teardown);
     tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, stats_name_the_processes_holding_read_locks);
     tcase_add_test(tc, workers_killed_at_random_moments_never_read_a_wrong_value);
     tcase_add_test(tc, workers_killed_at_each_lock_and_table_fault_point_are_recovered);
     tcase_add_test(tc, processes_killed_while_claiming_a_slot_do_not_use_up_the_slots);

@@ -283,7 +283,14 @@ typedef struct shmcache_stats_t {
                                          (slots of dead ones not counted) */
     apr_int64_t writer_pid;         /**< pid holding the write lock, 0 none */
     apr_uint32_t readers;           /**< read holds right now */
+    apr_uint32_t reader_pid_count;  /**< processes holding a read lock now;
+                                         the first SHMCACHE_STATS_READER_PIDS
+                                         of them are in reader_pids */
+    apr_int64_t reader_pids[8];     /**< SHMCACHE_STATS_READER_PIDS entries */
 } shmcache_stats_t;
+
+/** How many reader pids shmcache_stats_t lists. */
+#define SHMCACHE_STATS_READER_PIDS 8
 
 /** Callback of shmcache_iterate. Called with the lock released, on a copy
  *  of the entry. Return 0 to go on, anything else to stop (that value is

@@ -773,7 +773,14 @@ void sc_lock_stats(const sc_lock_t *l, sc_lock_stats_t *st)
         if (atomic_load_explicit(&s->state, memory_order_relaxed)
             == SC_SLOT_ACTIVE)
             st->attached++;
-        st->readers += atomic_load_explicit(&s->readers, memory_order_relaxed);
+        apr_uint32_t r = atomic_load_explicit(&s->readers, memory_order_relaxed);
+        st->readers += r;
+        if (r > 0) {
+            if (st->reader_pid_count < 8)
+                st->reader_pids[st->reader_pid_count] =
+                    atomic_load_explicit(&s->pid, memory_order_relaxed);
+            st->reader_pid_count++;
+        }
         st->gets += atomic_load_explicit(&s->gets, memory_order_relaxed);
         st->hits += atomic_load_explicit(&s->hits, memory_order_relaxed);
         st->misses += atomic_load_explicit(&s->misses, memory_order_relaxed);

@@ -152,6 +152,8 @@ sc_slot_sh_t *sc_lock_my_slot(sc_lock_t *l);
 typedef struct sc_lock_stats_t {
     apr_uint32_t attached, readers;
     apr_uint32_t writer_pid;
+    apr_uint32_t reader_pid_count;      /* processes holding read locks, */
+    apr_uint32_t reader_pids[8];        /* the first 8 of them */
     apr_uint64_t gets, hits, misses;
     apr_uint64_t read_waits, write_waits, recoveries, dead_readers;
 } sc_lock_stats_t;

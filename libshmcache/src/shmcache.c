@@ -691,6 +691,7 @@ static void stats_counters(const sc_counters_sh_t *k, shmcache_stats_t *st)
 static void stats_lock(const shmcache_t *c, shmcache_stats_t *st)
 {
     sc_lock_stats_t l;
+    apr_uint32_t i;
 
     sc_lock_stats(&c->lock, &l);
     st->hits = l.hits;
@@ -705,6 +706,9 @@ static void stats_lock(const shmcache_t *c, shmcache_stats_t *st)
     st->attached = sc_lock_count_attached(c->lock.sh, &c->lock) + 1;
     st->readers = l.readers;
     st->writer_pid = l.writer_pid;
+    st->reader_pid_count = l.reader_pid_count;
+    for (i = 0; i < l.reader_pid_count && i < SHMCACHE_STATS_READER_PIDS; i++)
+        st->reader_pids[i] = l.reader_pids[i];
 }
 
 apr_status_t shmcache_stats(shmcache_t *cache, shmcache_stats_t *stats)
