@@ -119,10 +119,16 @@ static const char *file_text(cli_t *cli)
     apr_finfo_t fi;
     char *user = NULL, *group = NULL;
 
-    if (apr_stat(&fi, cli->path, APR_FINFO_LINK | APR_FINFO_PROT
-                 | APR_FINFO_OWNER | APR_FINFO_SIZE | APR_FINFO_TYPE,
-                 cli->pool) != APR_SUCCESS)
+    apr_status_t rv = apr_stat(&fi, cli->path, APR_FINFO_LINK | APR_FINFO_PROT
+                               | APR_FINFO_OWNER | APR_FINFO_SIZE | APR_FINFO_TYPE,
+                               cli->pool);
+
+    if (rv != APR_SUCCESS && !(rv == APR_INCOMPLETE && (fi.valid & APR_FINFO_SIZE)))
         return "(cannot stat)";
+    /* Windows: owner and mode are an ACL, which APR may not express */
+    if ((fi.valid & (APR_FINFO_PROT | APR_FINFO_OWNER))
+        != (APR_FINFO_PROT | APR_FINFO_OWNER))
+        return apr_psprintf(cli->pool, "%" APR_OFF_T_FMT " bytes", fi.size);
     if (apr_uid_name_get(&user, fi.user, cli->pool) != APR_SUCCESS)
         user = "?";
     if (apr_gid_name_get(&group, fi.group, cli->pool) != APR_SUCCESS)

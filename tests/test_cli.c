@@ -129,6 +129,11 @@ static int python(const char *code, const void *data, apr_size_t len,
     const char *argv[] = {PYTHON, "-c", code, NULL};
     apr_finfo_t fi;
 
+#ifdef _WIN32
+    /* a Unix path: under Wine it names the Linux python3, which Wine starts
+     * without our pipes */
+    return -1;
+#endif
     if (apr_stat(&fi, PYTHON, APR_FINFO_TYPE, th_pool) != APR_SUCCESS)
         return -1;
     return th_run(argv, data, len, NULL, NULL, err);
@@ -180,7 +185,9 @@ START_TEST(create_makes_a_cache_that_info_describes_without_the_seed)
 
     expect_exit(r, 0);
     expect_in(r.out, path);
-    expect_in(r.out, "mode 0640");
+#ifndef _WIN32
+    expect_in(r.out, "mode 0640");       /* Windows: an ACL, not a mode */
+#endif
     expect_in(r.out, "2097152 bytes");
     expect_in(r.out, "buckets        1024");
     expect_in(r.out, "process slots  16");

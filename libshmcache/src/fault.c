@@ -11,6 +11,7 @@
 #include "fault.h"
 #include "os.h"
 
+#include <apr_env.h>
 #include <apr_time.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,16 +28,25 @@ static char armed_name[FAULT_NAME_MAX];     /* written once, before ARMED */
 static char record_path[FAULT_PATH_MAX];
 static _Atomic long skip_left;
 
-/* Copy environment variable var into buf; 1 if set, non-empty and fits. */
+/* Copy environment variable var into buf; 1 if set, non-empty and fits.
+ * Through apr_env_get, which sees what apr_env_set did (on Windows, the
+ * C runtime's getenv does not see SetEnvironmentVariable). */
 static int env_copy(const char *var, char *buf, size_t size)
 {
-    const char *v = getenv(var);
+    apr_pool_t *pool;
+    char *v = NULL;
+    int ok = 0;
 
     buf[0] = '\0';
-    if (v == NULL || *v == '\0' || strlen(v) >= size)
+    if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
         return 0;
-    memcpy(buf, v, strlen(v) + 1);
-    return 1;
+    if (apr_env_get(&v, var, pool) == APR_SUCCESS && v != NULL && *v != '\0'
+        && strlen(v) < size) {
+        memcpy(buf, v, strlen(v) + 1);
+        ok = 1;
+    }
+    apr_pool_destroy(pool);
+    return ok;
 }
 
 /* Read SHMCACHE_FAULT, SHMCACHE_FAULT_FILE and SHMCACHE_FAULT_SKIP once;
@@ -44,7 +54,7 @@ static int env_copy(const char *var, char *buf, size_t size)
 static int load_env(void)
 {
     int st = ENV_UNREAD;
-    const char *skip;
+    char skip[32];
 
     if (!atomic_compare_exchange_strong(&env_state, &st, ENV_READING)) {
         while ((st = atomic_load_explicit(&env_state, memory_order_acquire))
@@ -55,8 +65,8 @@ static int load_env(void)
     st = ENV_OFF;
     if (env_copy("SHMCACHE_FAULT", armed_name, sizeof armed_name)) {
         env_copy("SHMCACHE_FAULT_FILE", record_path, sizeof record_path);
-        skip = getenv("SHMCACHE_FAULT_SKIP");
-        atomic_store(&skip_left, skip != NULL ? strtol(skip, NULL, 10) : 0);
+        atomic_store(&skip_left, env_copy("SHMCACHE_FAULT_SKIP", skip, sizeof skip)
+                                 ? strtol(skip, NULL, 10) : 0);
         st = ENV_ARMED;
     }
     atomic_store_explicit(&env_state, st, memory_order_release);

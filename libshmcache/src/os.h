@@ -72,6 +72,15 @@ apr_status_t sc_os_file_open(apr_file_t **file, const char *path,
  * already exists at path (tmp is left in place for the caller to remove). */
 apr_status_t sc_os_file_publish(const char *tmp, const char *path);
 
+/* Remove the name path now, even while processes still have the file open
+ * and mapped (they keep their mapping; the storage goes with the last
+ * one), so that a new segment can be created at path at once. Never
+ * follows a symlink (removes the link). Unix: unlink. Windows: a POSIX-
+ * semantics delete, or else a rename to a unique name beside it and a
+ * delete of that (a file in use keeps its name until its last handle
+ * closes). Returns APR_SUCCESS or an OS status (ENOENT: nothing there). */
+apr_status_t sc_os_file_remove(const char *path, apr_pool_t *pool);
+
 /* Give the file size bytes of reserved storage (its length becomes size).
  * Returns SHMCACHE_ERESERVE when the filesystem has no room, or when the
  * file is on a memory filesystem (tmpfs) and size exceeds the memory and

@@ -336,6 +336,11 @@ apr_status_t sc_segment_probe(const char *path, apr_uint32_t *attached,
     return rv;
 }
 
+apr_status_t sc_segment_remove(const char *path, apr_pool_t *pool)
+{
+    return sc_os_file_remove(path, pool);
+}
+
 void sc_segment_detach(sc_segment_t *seg)
 {
     apr_pool_destroy(seg->pool);

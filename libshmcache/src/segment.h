@@ -128,6 +128,10 @@ apr_status_t sc_segment_attach(sc_segment_t **seg, const char *path,
                                const shmcache_options_t *opts,
                                apr_pool_t *pool);
 
+/* Remove the segment file's name (sc_os_file_remove): processes attached
+ * keep working, and a new segment can be created at path at once. */
+apr_status_t sc_segment_remove(const char *path, apr_pool_t *pool);
+
 /* Check that the file at path is a shmcache segment (magic only) and
  * count the live processes attached to it (attached may be NULL). */
 apr_status_t sc_segment_probe(const char *path, apr_uint32_t *attached,

@@ -224,7 +224,7 @@ apr_status_t shmcache_remove_ex(const char *path, int force,
         return rv;
     if (!force && n > 0)
         return SHMCACHE_EBUSY;
-    return apr_file_remove(path, pool);
+    return sc_segment_remove(path, pool);
 }
 
 const char *shmcache_path_get(const shmcache_t *cache)

@@ -321,6 +321,11 @@ apr_status_t sc_os_file_chown(apr_file_t *file, apr_uid_t uid, apr_gid_t gid)
     return APR_SUCCESS;
 }
 
+apr_status_t sc_os_file_remove(const char *path, apr_pool_t *pool)
+{
+    return apr_file_remove(path, pool);
+}
+
 apr_status_t sc_os_file_publish(const char *tmp, const char *path)
 {
     /* link(2) fails with EEXIST if anything, a symlink included, is at path */
