@@ -22,7 +22,7 @@
 #                          cached prefix is used only when it still matches
 #                          the checksums recorded when it was built. CI may
 #                          save and restore this directory between runs.
-#   SHMCACHE_WIN32_BUILD   build directory (default /tmp/build-win32-ci); the
+#   SHMCACHE_WIN32_BUILD   build directory (default build-win32 in the tree); the
 #                          Wine prefix and the test segments live under it
 #   SHMCACHE_JOBS          parallel build jobs (default 2)
 #   SHMCACHE_CTEST_ARGS    extra ctest arguments (e.g. "-R test_lock")
@@ -37,7 +37,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${SHMCACHE_WIN32_CACHE:-$HOME/.cache/shmcache-win32}
-BUILD=${SHMCACHE_WIN32_BUILD:-/tmp/build-win32-ci}
+BUILD=${SHMCACHE_WIN32_BUILD:-$ROOT/build-win32}
 JOBS=${SHMCACHE_JOBS:-2}
 TOOLCHAIN=$ROOT/win32/toolchain-mingw64.cmake
 T0=$(date +%s)
