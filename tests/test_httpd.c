@@ -81,6 +81,9 @@ typedef struct httpd_t {
     pid_t guard;
     int guard_fd;
     char *fail;                 /* first failure, or NULL */
+    const char *module;         /* copies of the built modules in dir, */
+    const char *example_module; /* readable by an unprivileged user (a
+                                   build tree under /root is not) */
 } httpd_t;
 
 static char *slurp_file(const char *path);
@@ -402,10 +405,10 @@ static void write_conf(httpd_t *h, int what, const char *cache_opts,
     c = apr_pstrcat(th_pool, c, mpm_conf(h->mpm),
                     load("authz_core", "mod_authz_core.so"),
                     load("authz_host", "mod_authz_host.so"),
-                    "LoadModule shmcache_module " SC_MODULE_PATH "\n", NULL);
+                    "LoadModule shmcache_module ", h->module, "\n", NULL);
 #ifdef SC_EXAMPLE_MODULE_PATH
-    c = apr_pstrcat(th_pool, c, "LoadModule shmcache_example_module "
-                    SC_EXAMPLE_MODULE_PATH "\n", NULL);
+    c = apr_pstrcat(th_pool, c, "LoadModule shmcache_example_module ",
+                    h->example_module, "\n", NULL);
 #endif
     if (what & WITH_API)
         c = apr_psprintf(th_pool,
@@ -474,6 +477,19 @@ static void write_conf(httpd_t *h, int what, const char *cache_opts,
                | APR_FPROT_WREAD);
 }
 
+/* Copy a built module into h->dir, mode 0644, and return the copy's path:
+ * the cases that run apache2 as an unprivileged user must be able to load
+ * it, and a build tree under /root (0700) is out of that user's reach. */
+static const char *copy_module(httpd_t *h, const char *from, const char *name)
+{
+    const char *to = apr_pstrcat(th_pool, h->dir, "/", name, NULL);
+    apr_status_t rv = apr_file_copy(from, to, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                    | APR_FPROT_GREAD | APR_FPROT_WREAD, th_pool);
+
+    ck_assert_msg(rv == APR_SUCCESS, "cannot copy %s to %s", from, to);
+    return to;
+}
+
 static void mkdir_0755(const char *path)
 {
     ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s",
@@ -509,6 +525,11 @@ static void httpd_init(httpd_t *h, const char *mpm)
                APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE
                | APR_FPROT_GREAD | APR_FPROT_GEXECUTE | APR_FPROT_WREAD
                | APR_FPROT_WEXECUTE);
+    h->module = copy_module(h, SC_MODULE_PATH, "mod_shmcache.so");
+#ifdef SC_EXAMPLE_MODULE_PATH
+    h->example_module = copy_module(h, SC_EXAMPLE_MODULE_PATH,
+                                    "mod_shmcache_example.so");
+#endif
     h->conf = apr_pstrcat(th_pool, h->dir, "/httpd.conf", NULL);
     h->errlog = apr_pstrcat(th_pool, h->dir, "/error.log", NULL);
     h->outlog = apr_pstrcat(th_pool, h->dir, "/stdout.log", NULL);
