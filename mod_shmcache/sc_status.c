@@ -2,7 +2,13 @@
  * sc_status.c - the shmcache-status handler, the socache provider's status
  * output, and a mod_status hook.
  *
- *   SetHandler shmcache-status     HTML page, one table per cache
+ *   SetHandler shmcache-status     HTML page: per cache, tiles with small
+ *                                  inline SVG charts (fill, hit ratio,
+ *                                  evictions, lock recoveries, largest free
+ *                                  block, operations) and a table of every
+ *                                  figure; no JavaScript, no external
+ *                                  assets, laid out for phones too
+ *   ...?refresh=N                  HTML: reload every N seconds (meta refresh)
  *   ...?auto                       "Key: value" lines; the keys shmcb prints
  *                                  (CacheType, CacheSharedMemory,
  *                                  CacheCurrentEntries, CacheStoreCount,
@@ -28,9 +34,46 @@
 #include "mod_status.h"
 #include "apr_strings.h"
 
+#include <stdlib.h>
 #include <unistd.h>
 
 APLOG_USE_MODULE(shmcache);
+
+/* The HTML page's style sheet: tiles that wrap on a phone, nothing
+ * fetched from elsewhere. */
+#define STATUS_CSS \
+    "body{font:15px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;" \
+    "margin:0 auto;padding:12px;max-width:1100px;color:#1d2329;background:#f6f7f9}" \
+    "h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.15em;margin:0}" \
+    ".meta,.path{color:#5b6570;font-size:.85em;margin:.2em 0 .6em;" \
+    "overflow-wrap:anywhere}" \
+    ".cache{background:#fff;border:1px solid #dde1e6;border-radius:8px;" \
+    "padding:12px;margin:0 0 14px}" \
+    ".tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(165px,1fr));" \
+    "gap:10px}" \
+    ".tile{border:1px solid #e3e6ea;border-radius:6px;padding:8px 10px;" \
+    "min-width:0;position:relative}.wides .tile{margin-top:10px}" \
+    ".tile.ring{padding-right:76px}" \
+    ".tile.warn{border-color:#e0b040;background:#fffaeb}" \
+    ".tile.bad{border-color:#d9534f;background:#fdf0ef}" \
+    ".t{font-size:.8em;text-transform:uppercase;letter-spacing:.04em;color:#5b6570}" \
+    ".big{font-size:1.6em;font-weight:600;font-variant-numeric:tabular-nums}" \
+    ".sub{font-size:.8em;color:#5b6570;overflow-wrap:anywhere}" \
+    "svg.ring{position:absolute;right:8px;top:50%;margin-top:-32px}" \
+    "svg.bar{display:block;margin:6px 0}" \
+    ".k{display:inline-block;width:.8em;height:.8em;margin:0 .25em 0 .5em;" \
+    "vertical-align:-.1em;border-radius:2px}.k.u{background:#3b6fb6}" \
+    ".k.f{background:#e3e6ea}.k.l{background:#2e8540}" \
+    ".ops{display:grid;grid-template-columns:auto 1fr auto;gap:2px 8px;" \
+    "align-items:center;font-size:.85em}.ops .n{text-align:right;" \
+    "font-variant-numeric:tabular-nums}.ops svg.bar{margin:0}" \
+    ".details{margin-top:10px;border-collapse:collapse;font-size:.85em;width:100%}" \
+    ".details th{text-align:left;padding:3px 8px 3px 0;vertical-align:top;" \
+    "white-space:nowrap;color:#5b6570;font-weight:500}" \
+    ".details td{padding:3px 0;overflow-wrap:anywhere}" \
+    ".err{color:#c0392b}" \
+    "@media (max-width:480px){body{padding:6px}.cache{padding:8px}" \
+    ".details th{white-space:normal}}"
 
 typedef struct sc_figures_t {
     sc_cache_t *c;              /* the cache holding the data */
@@ -162,31 +205,204 @@ static void row(request_rec *r, const char *label, const char *value)
     ap_rprintf(r, "<tr><th align=\"left\">%s</th><td>%s</td></tr>\n", label, value);
 }
 
+/* ---- HTML page: tiles with small inline SVG charts ----------------------
+ * No external assets and no JavaScript. Every figure shown is also in a
+ * data-k (the ?json key) / data-v (the exact value) attribute, so a test
+ * can compare the page with ?json. The CSS is in the page's <head>
+ * (STATUS_CSS); inside mod_status's page, where it is absent, the SVGs keep
+ * their own sizes and colours and the tiles simply stack. */
+
+/* An integer figure: data-k/data-v carry the ?json key and exact value. */
+static const char *num(apr_pool_t *p, const char *key, apr_uint64_t v)
+{
+    return apr_psprintf(p, "<span data-k=\"%s\" data-v=\"%" APR_UINT64_T_FMT
+                        "\">%" APR_UINT64_T_FMT "</span>", key, v, v);
+}
+
+/* A size figure shown in KiB/MiB/GiB, exact bytes in data-v and a tooltip. */
+static const char *bytes(apr_pool_t *p, const char *key, apr_uint64_t v)
+{
+    return apr_psprintf(p, "<span data-k=\"%s\" data-v=\"%" APR_UINT64_T_FMT
+                        "\" title=\"%" APR_UINT64_T_FMT " bytes\">%s</span>",
+                        key, v, v, human(v, p));
+}
+
+/* A ratio 0..1 shown as a percentage with one decimal. */
+static const char *percent(apr_pool_t *p, const char *key, double v)
+{
+    return apr_psprintf(p, "<span data-k=\"%s\" data-v=\"%.4f\">%.1f%%</span>",
+                        key, v, v * 100.0);
+}
+
+/* A ring chart of a ratio 0..1 (the ring's circumference is 100 units). */
+static void donut(request_rec *r, double v, const char *colour, const char *label)
+{
+    double d = v < 0 ? 0 : v > 1 ? 100 : v * 100.0;
+
+    ap_rprintf(r, "<svg class=\"ring\" viewBox=\"0 0 36 36\" width=\"64\" "
+               "height=\"64\" role=\"img\" aria-label=\"%s %.1f%%\">"
+               "<circle cx=\"18\" cy=\"18\" r=\"15.9155\" fill=\"none\" "
+               "stroke=\"#e3e6ea\" stroke-width=\"4\"/>"
+               "<circle cx=\"18\" cy=\"18\" r=\"15.9155\" fill=\"none\" "
+               "stroke=\"%s\" stroke-width=\"4\" stroke-dasharray=\"%.2f 100\" "
+               "transform=\"rotate(-90 18 18)\"/></svg>",
+               label, d, colour, d);
+}
+
+/* A horizontal bar of part/whole, with an optional second (darker) part
+ * drawn from the right end: used for "largest free block within free". */
+static void bar(request_rec *r, apr_uint64_t part, apr_uint64_t whole,
+                const char *colour, apr_uint64_t tail, const char *tail_colour,
+                const char *label)
+{
+    double w = whole ? (double)part * 100.0 / (double)whole : 0;
+    double t = whole ? (double)tail * 100.0 / (double)whole : 0;
+
+    if (w > 100)
+        w = 100;
+    if (t > 100 - w)
+        t = 100 - w;
+    ap_rprintf(r, "<svg class=\"bar\" viewBox=\"0 0 100 6\" width=\"100%%\" "
+               "height=\"12\" preserveAspectRatio=\"none\" role=\"img\" "
+               "aria-label=\"%s\"><rect width=\"100\" height=\"6\" "
+               "fill=\"#e3e6ea\"/><rect width=\"%.2f\" height=\"6\" fill=\"%s\"/>",
+               label, w, colour);
+    if (tail_colour != NULL && t > 0)
+        ap_rprintf(r, "<rect x=\"%.2f\" width=\"%.2f\" height=\"6\" fill=\"%s\"/>",
+                   100 - t, t, tail_colour);
+    ap_rputs("</svg>", r);
+}
+
+static const char *ratio_colour(double v)
+{
+    return v >= 0.8 ? "#2e8540" : v >= 0.5 ? "#c58a00" : "#c0392b";
+}
+
+/* One tile: a title, the main figure, a line under it; the chart (if any)
+ * is written by the caller between tile_open and tile_close. */
+static void tile_open(request_rec *r, const char *cls, const char *title)
+{
+    ap_rprintf(r, "<div class=\"tile%s%s\"><div class=\"t\">%s</div>",
+               cls ? " " : "", cls ? cls : "", title);
+}
+
+static void tile_close(request_rec *r, const char *big, const char *sub)
+{
+    ap_rprintf(r, "<div class=\"big\">%s</div><div class=\"sub\">%s</div></div>\n",
+               big, sub);
+}
+
+/* Operation counts as bars scaled to the largest of them. */
+static void ops_chart(request_rec *r, const shmcache_stats_t *st)
+{
+    apr_pool_t *p = r->pool;
+    struct { const char *label, *key, *colour; apr_uint64_t v; } ops[] = {
+        {"gets", "gets", "#3b6fb6", st->gets},
+        {"hits", "hits", "#2e8540", st->hits},
+        {"misses", "misses", "#c58a00", st->misses},
+        {"sets", "sets", "#6c5ba7", st->sets},
+        {"deletes", "deletes", "#7f8c8d", st->deletes},
+        {"evicted", "evictions", "#c0392b", st->evictions},
+        {"expired", "expirations", "#a0522d", st->expirations},
+    };
+    apr_uint64_t max = 0;
+    size_t i;
+
+    for (i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (ops[i].v > max)
+            max = ops[i].v;
+    ap_rputs("<div class=\"ops\">", r);
+    for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        ap_rprintf(r, "<span class=\"l\">%s</span><span class=\"c\">", ops[i].label);
+        bar(r, ops[i].v, max, ops[i].colour, 0, NULL, ops[i].label);
+        ap_rprintf(r, "</span><span class=\"n\">%s</span>",
+                   num(p, ops[i].key, ops[i].v));
+    }
+    ap_rputs("</div>\n", r);
+}
+
 static void render_html(request_rec *r, const sc_figures_t *f)
 {
     const shmcache_stats_t *st = &f->st;
     apr_pool_t *p = r->pool;
     char buf[256], tbuf[APR_RFC822_DATE_LEN];
+    double fill, hit;
+    apr_uint64_t recov;
 
-    ap_rprintf(r, "<h2>%s</h2>\n<table border=\"0\" cellpadding=\"2\">\n",
-               ap_escape_html(p, f->c->name));
-    row(r, "Path", ap_escape_html(p, f->c->path));
+    ap_rprintf(r, "<section class=\"cache\" data-cache=\"%s\">\n<h2>%s</h2>\n"
+               "<p class=\"path\">%s",
+               ap_escape_html(p, f->c->name), ap_escape_html(p, f->c->name),
+               ap_escape_html(p, f->c->path));
     if (f->used_by != NULL)
-        row(r, "Used by", ap_escape_html(p, f->used_by));
+        ap_rprintf(r, " &middot; used by %s", ap_escape_html(p, f->used_by));
+    ap_rputs("</p>\n", r);
     if (f->rv != APR_SUCCESS) {
-        row(r, "Error", ap_escape_html(p, shmcache_strerror(f->rv, buf, sizeof buf)));
-        ap_rputs("</table>\n", r);
+        ap_rprintf(r, "<p class=\"err\">Error: %s</p>\n</section>\n",
+                   ap_escape_html(p, shmcache_strerror(f->rv, buf, sizeof buf)));
         return;
     }
+    fill = ratio(st->bytes_used, st->data_size);
+    hit = ratio(st->hits, st->gets);
+    recov = st->lock_recoveries + st->dead_readers + st->repairs + st->resets;
+
+    ap_rputs("<div class=\"tiles\">\n", r);
+    tile_open(r, "ring", "Fill");
+    donut(r, fill, fill >= 0.95 ? "#c58a00" : "#3b6fb6", "fill");
+    tile_close(r, percent(p, "fill", fill),
+               apr_pstrcat(p, bytes(p, "bytes_used", st->bytes_used), " of ",
+                           bytes(p, "data_size", st->data_size), ", ",
+                           num(p, "items", st->items), " entries", NULL));
+
+    tile_open(r, "ring", "Hit ratio");
+    donut(r, hit, st->gets ? ratio_colour(hit) : "#e3e6ea", "hit ratio");
+    tile_close(r, percent(p, "hit_ratio", hit),
+               apr_pstrcat(p, num(p, "hits", st->hits), " hits of ",
+                           num(p, "gets", st->gets), " gets", NULL));
+
+    tile_open(r, st->evictions ? "warn" : NULL, "Evictions");
+    tile_close(r, num(p, "evictions", st->evictions),
+               apr_pstrcat(p, "live entries evicted for space; ",
+                           num(p, "expirations", st->expirations),
+                           " expired reclaimed", NULL));
+
+    tile_open(r, recov ? "bad" : NULL, "Lock recoveries");
+    tile_close(r, num(p, "lock_recoveries", st->lock_recoveries),
+               apr_pstrcat(p, "locks taken over from dead processes; ",
+                           num(p, "dead_readers", st->dead_readers),
+                           " dead readers, ", num(p, "repairs", st->repairs),
+                           " repairs, ", num(p, "resets", st->resets),
+                           " resets", NULL));
+
+    ap_rputs("</div>\n<div class=\"wides\">\n", r);
+    tile_open(r, "wide", "Largest free block");
+    bar(r, st->bytes_used, st->data_size, "#3b6fb6", st->largest_free,
+        "#2e8540", "used, free and largest free block");
+    tile_close(r, bytes(p, "largest_free", st->largest_free),
+               apr_pstrcat(p, "<i class=\"k u\"></i>used ",
+                           bytes(p, "bytes_used", st->bytes_used),
+                           " <i class=\"k f\"></i>free ",
+                           bytes(p, "bytes_free", st->bytes_free),
+                           " <i class=\"k l\"></i>largest free block; ",
+                           num(p, "free_blocks", st->free_blocks),
+                           " free blocks, fragmentation ",
+                           percent(p, "fragmentation", st->fragmentation), NULL));
+
+    tile_open(r, "wide", "Operations");
+    ops_chart(r, st);
+    tile_close(r, "", apr_pstrcat(p, num(p, "set_failures", st->set_failures),
+                                  " stores refused", NULL));
+    ap_rputs("</div>\n", r);
+
+    /* every figure, as text (also what mod_status shows) */
+    ap_rputs("<table class=\"details\">\n", r);
     row(r, "Size", apr_psprintf(p, "%s (%" APR_UINT64_T_FMT " bytes; data "
                                 "region %s)", human(st->size, p), st->size,
                                 human(st->data_size, p)));
     row(r, "Entries", apr_psprintf(p, "%" APR_UINT64_T_FMT " in %u buckets "
                                    "(longest chain %u)", st->items, st->buckets,
                                    st->longest_chain));
-    row(r, "Fill", apr_psprintf(p, "%u%% (%s used, %s free, largest free block "
-                                "%s, fragmentation %.1f%%)",
-                                pct(st->bytes_used, st->data_size),
+    row(r, "Fill", apr_psprintf(p, "%.1f%% (%s used, %s free, largest free block "
+                                "%s, fragmentation %.1f%%)", fill * 100.0,
                                 human(st->bytes_used, p), human(st->bytes_free, p),
                                 human(st->largest_free, p),
                                 st->fragmentation * 100.0));
@@ -198,7 +414,7 @@ static void render_html(request_rec *r, const sc_figures_t *f)
     row(r, "Reads", apr_psprintf(p, "%" APR_UINT64_T_FMT " gets, %"
                                  APR_UINT64_T_FMT " hits, %" APR_UINT64_T_FMT
                                  " misses, hit ratio %.1f%%", st->gets, st->hits,
-                                 st->misses, ratio(st->hits, st->gets) * 100.0));
+                                 st->misses, hit * 100.0));
     row(r, "Writes", apr_psprintf(p, "%" APR_UINT64_T_FMT " sets, %"
                                   APR_UINT64_T_FMT " adds, %" APR_UINT64_T_FMT
                                   " replaces, %" APR_UINT64_T_FMT " cas, %"
@@ -226,7 +442,7 @@ static void render_html(request_rec *r, const sc_figures_t *f)
     apr_rfc822_date(tbuf, st->created);
     row(r, "Processes", apr_psprintf(p, "%u attached of %u slots; created %s",
                                      st->attached, st->slots, tbuf));
-    ap_rputs("</table>\n", r);
+    ap_rputs("</table>\n</section>\n", r);
 }
 
 static void render_json(request_rec *r, const sc_figures_t *f, int first)
@@ -341,6 +557,8 @@ int sc_status_handler(request_rec *r)
     apr_array_header_t *list;
     const char *only = NULL;
     int mode = 0;               /* 0 HTML, 1 auto, 2 json */
+    int refresh = 0;            /* HTML: seconds between reloads, 0 none */
+    char tbuf[APR_RFC822_DATE_LEN];
     int i;
 
     if (r->handler == NULL || strcmp(r->handler, "shmcache-status") != 0)
@@ -356,6 +574,10 @@ int sc_status_handler(request_rec *r)
                 mode = 1;
             else if (strcmp(tok, "json") == 0)
                 mode = 2;
+            else if (strncmp(tok, "refresh=", 8) == 0) {
+                refresh = atoi(tok + 8);
+                refresh = refresh < 0 ? 0 : refresh > 3600 ? 3600 : refresh;
+            }
             else if (strncmp(tok, "cache=", 6) == 0) {
                 only = tok + 6;
                 ap_unescape_url(tok + 6);
@@ -387,11 +609,19 @@ int sc_status_handler(request_rec *r)
     ap_set_content_type(r, "text/html; charset=utf-8");
     if (r->header_only)
         return OK;
-    ap_rputs(DOCTYPE_HTML_4_01 "<html><head><title>shmcache status</title>"
+    ap_rputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+             "<meta name=\"viewport\" content=\"width=device-width, "
+             "initial-scale=1\">", r);
+    if (refresh > 0)
+        ap_rprintf(r, "<meta http-equiv=\"refresh\" content=\"%d\">", refresh);
+    ap_rputs("<title>shmcache status</title><style>" STATUS_CSS "</style>"
              "</head><body>\n<h1>shmcache status</h1>\n", r);
-    ap_rprintf(r, "<p>mod_shmcache %s, served by process %ld. Machine-readable: "
-               "<a href=\"?auto\">?auto</a>, <a href=\"?json\">?json</a>.</p>\n",
-               SHMCACHE_VERSION_STRING, (long)getpid());
+    apr_rfc822_date(tbuf, apr_time_now());
+    ap_rprintf(r, "<p class=\"meta\">mod_shmcache %s, served by process %ld at "
+               "%s. Machine-readable: <a href=\"?auto\">?auto</a>, "
+               "<a href=\"?json\">?json</a>. Refresh: <a href=\"?refresh=10\">"
+               "every 10 s</a>, <a href=\"?\">off</a>.</p>\n",
+               SHMCACHE_VERSION_STRING, (long)getpid(), tbuf);
     if (list->nelts == 0)
         ap_rputs("<p>No cache is declared or in use.</p>\n", r);
     for (i = 0; i < list->nelts; i++)

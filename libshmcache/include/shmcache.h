@@ -36,7 +36,7 @@
  *     apr_initialize();  apr_pool_create(&pool, NULL);
  *     shmcache_options_init(&o);  o.size = 64 << 20;
  *     if (shmcache_open(&c, "/dev/shm/app.cache", &o, pool) != APR_SUCCESS) ...
- *     shmcache_set(c, "k", 1, "hello", 5, 60);
+ *     shmcache_set(c, "k", 1, "hello", 5, 60, NULL);
  *     if (shmcache_get(c, "k", 1, &v, &vlen, NULL, pool) == APR_SUCCESS) ...
  *     shmcache_close(c);
  *
