@@ -537,10 +537,12 @@ START_TEST(stats_name_the_writer_and_count_the_readers)
     sc_lock_stats(a, &st);
     ck_assert_uint_eq(st.writer_pid, b->self.pid);
     sc_lock_wrunlock(b);
-    atomic_fetch_add(&sc_lock_my_slot(a)->gets, 5);
+    atomic_fetch_add(&sc_lock_my_slot(a)->hits, 5);
+    atomic_fetch_add(&sc_lock_my_slot(a)->misses, 3);
     sc_lock_detach(a);                  /* its counters are retired */
     sc_lock_stats(b, &st);
-    ck_assert_uint_eq(st.gets, 5);
+    ck_assert_uint_eq(st.hits, 5);
+    ck_assert_uint_eq(st.misses, 3);
     ck_assert_uint_eq(st.attached, 1);
 }
 END_TEST

@@ -233,9 +233,6 @@ static int spin_while_equal(_Atomic uint32_t *word, uint32_t value)
  * exchanged for 0, so a reclaim that dies half-way can be redone). */
 static void fold_counters(sc_lock_sh_t *sh, sc_slot_sh_t *s)
 {
-    atomic_fetch_add_explicit(&sh->retired_gets,
-        atomic_exchange_explicit(&s->gets, 0, memory_order_relaxed),
-        memory_order_relaxed);
     atomic_fetch_add_explicit(&sh->retired_hits,
         atomic_exchange_explicit(&s->hits, 0, memory_order_relaxed),
         memory_order_relaxed);
@@ -781,7 +778,6 @@ void sc_lock_stats(const sc_lock_t *l, sc_lock_stats_t *st)
                     atomic_load_explicit(&s->pid, memory_order_relaxed);
             st->reader_pid_count++;
         }
-        st->gets += atomic_load_explicit(&s->gets, memory_order_relaxed);
         st->hits += atomic_load_explicit(&s->hits, memory_order_relaxed);
         st->misses += atomic_load_explicit(&s->misses, memory_order_relaxed);
     }
@@ -789,7 +785,6 @@ void sc_lock_stats(const sc_lock_t *l, sc_lock_stats_t *st)
     if (w != 0 && w <= l->nslots)
         st->writer_pid = atomic_load_explicit(&l->slots[w - 1].pid,
                                               memory_order_relaxed);
-    st->gets += atomic_load_explicit(&sh->retired_gets, memory_order_relaxed);
     st->hits += atomic_load_explicit(&sh->retired_hits, memory_order_relaxed);
     st->misses += atomic_load_explicit(&sh->retired_misses,
                                        memory_order_relaxed);

@@ -64,13 +64,13 @@ typedef struct sc_slot_sh_t {
     _Atomic uint32_t pid;          /* owner process, 0 when free */
     apr_uint32_t pad0;
     _Atomic uint64_t start;        /* owner's start time (sc_proc_id_t) */
-    _Atomic uint64_t gets;         /* read-path counters of this handle, */
-    _Atomic uint64_t hits;         /* kept here so readers do not share */
-    _Atomic uint64_t misses;       /* a counter cache line */
+    _Atomic uint64_t hits;         /* read-path counters of this handle, */
+    _Atomic uint64_t misses;       /* kept here so readers do not share a
+                                      counter cache line (gets = their sum) */
     _Atomic uint32_t writer_sleepers; /* this slot's share of the lock's */
     _Atomic uint32_t drain_sleepers;  /* sleeper counts, given back when a
                                          dead slot is reclaimed */
-    apr_uint64_t pad1;
+    apr_uint64_t pad1[2];
 } sc_slot_sh_t;
 
 /* In the segment: the lock word and its counters. One cache line for the
@@ -89,10 +89,9 @@ typedef struct sc_lock_sh_t {
     _Atomic uint64_t write_waits;  /* write locks that had to sleep */
     _Atomic uint64_t recoveries;   /* write locks taken from dead writers */
     _Atomic uint64_t dead_readers; /* read holds of dead slots dropped */
-    _Atomic uint64_t retired_gets; /* counters of slots that were released */
-    _Atomic uint64_t retired_hits;
+    _Atomic uint64_t retired_hits; /* counters of slots that were released */
     _Atomic uint64_t retired_misses;
-    apr_uint64_t pad1;
+    apr_uint64_t pad1[2];
 } sc_lock_sh_t;
 
 /* Process-local: this handle's view of the lock. */
@@ -154,7 +153,7 @@ typedef struct sc_lock_stats_t {
     apr_uint32_t writer_pid;
     apr_uint32_t reader_pid_count;      /* processes holding read locks, */
     apr_uint32_t reader_pids[8];        /* the first 8 of them */
-    apr_uint64_t gets, hits, misses;
+    apr_uint64_t hits, misses;     /* gets are hits + misses */
     apr_uint64_t read_waits, write_waits, recoveries, dead_readers;
 } sc_lock_stats_t;
 void sc_lock_stats(const sc_lock_t *l, sc_lock_stats_t *st);
