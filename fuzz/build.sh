@@ -46,11 +46,12 @@ libobjs+=("$out/obj/lib_os.o")
 # harness code: not instrumented for coverage (its branches are not the
 # code under test), but sanitized
 compile "$here/fuzz_common.c" "$out/obj/fuzz_common.o" $base $inc
+compile "$root/tests/guard_pages.c" "$out/obj/guard_pages.o" $base $inc
 finish
 
 link() {
   local name=$1; shift
-  "$CC" $san -fsanitize=fuzzer "$@" "$out/obj/fuzz_common.o" "${libobjs[@]}" \
+  "$CC" $san -fsanitize=fuzzer "$@" "$out/obj/fuzz_common.o" "$out/obj/guard_pages.o" "${libobjs[@]}" \
     $libs -o "$out/$name"
   echo "built $out/$name"
 }
