@@ -16,7 +16,9 @@
 #define ROUND_UP(x, a) (((x) + ((a) - 1)) & ~((apr_uint64_t)(a) - 1))
 #define SC_PAGE 4096u
 
-apr_uint32_t sc_segment_layout_word(void)
+/* A word built from the sizes of the on-segment structs and the format,
+ * so that a build with another layout refuses to attach. */
+static apr_uint32_t layout_word(void)
 {
     const apr_uint32_t sizes[] = {
         SC_FORMAT_VERSION,
@@ -55,7 +57,10 @@ static apr_status_t check_options(const shmcache_options_t *o)
     return APR_SUCCESS;
 }
 
-apr_status_t sc_segment_plan(sc_header_sh_t *h, const shmcache_options_t *o)
+/* Compute the region offsets for o into a zeroed header (no I/O).
+ * Returns SHMCACHE_EINVAL, SHMCACHE_ESIZE, SHMCACHE_EOVERFLOW or
+ * SHMCACHE_ETTL when the options cannot make a segment. */
+static apr_status_t plan_header(sc_header_sh_t *h, const shmcache_options_t *o)
 {
     apr_uint64_t size, item;
     apr_status_t rv = check_options(o);
@@ -87,7 +92,7 @@ apr_status_t sc_segment_plan(sc_header_sh_t *h, const shmcache_options_t *o)
     h->default_ttl = o->default_ttl == SHMCACHE_TTL_FOREVER ? 0 : o->default_ttl;
     memcpy(h->magic, SC_MAGIC, sizeof h->magic);
     h->format = SC_FORMAT_VERSION;
-    h->layout = sc_segment_layout_word();
+    h->layout = layout_word();
     h->created = apr_time_now();
     h->epoch = (apr_int64_t)apr_time_sec(h->created) - 1;
     return apr_generate_random_bytes((unsigned char *)&h->seed, sizeof h->seed);
@@ -204,7 +209,7 @@ apr_status_t sc_segment_create(sc_segment_t **seg, const char *path,
     const char *tmp;
     apr_status_t rv;
 
-    rv = sc_segment_plan(&plan, opts);
+    rv = plan_header(&plan, opts);
     if (rv != APR_SUCCESS)
         return rv;
     rv = apr_pool_create(&sub, pool);
@@ -266,7 +271,7 @@ static apr_status_t validate(const sc_header_sh_t *h, apr_uint64_t file_size)
         return SHMCACHE_ENOTCACHE;
     if (h->format != SC_FORMAT_VERSION)
         return SHMCACHE_EFORMAT;
-    if (h->layout != sc_segment_layout_word())
+    if (h->layout != layout_word())
         return SHMCACHE_ELAYOUT;
     if (atomic_load_explicit(&((sc_header_sh_t *)h)->state, memory_order_acquire)
             != SC_STATE_READY

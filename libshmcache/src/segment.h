@@ -65,7 +65,7 @@ typedef struct sc_counters_sh_t {
 typedef struct sc_header_sh_t {
     char magic[8];                 /* SC_MAGIC */
     apr_uint32_t format;           /* SC_FORMAT_VERSION */
-    apr_uint32_t layout;           /* sc_segment_layout_word() of the build */
+    apr_uint32_t layout;           /* layout word of the build (segment.c) */
     _Atomic uint32_t state;        /* SC_STATE_* */
     apr_uint32_t pad0;
     apr_uint64_t size;             /* total bytes, == file length */
@@ -100,16 +100,6 @@ typedef struct sc_segment_t {
     const char *path;
 } sc_segment_t;
 
-/* A word built from the sizes of the on-segment structs and the format,
- * so that a build with another layout refuses to attach. */
-apr_uint32_t sc_segment_layout_word(void);
-
-/* Compute the region offsets for opts into a zeroed header (no I/O).
- * Returns SHMCACHE_EINVAL, SHMCACHE_ESIZE or SHMCACHE_EOVERFLOW when the
- * options cannot make a segment. */
-apr_status_t sc_segment_plan(sc_header_sh_t *plan,
-                             const shmcache_options_t *opts);
-
 /* Build a segment for opts in PATH.init.PID: reserve and map it, write the
  * planned header in state INIT, call init(baton, seg) to lay out the
  * regions, mark it READY and publish it at path. Returns APR_EEXIST when
@@ -139,16 +129,5 @@ apr_status_t sc_segment_probe(const char *path, apr_uint32_t *attached,
 
 /* Unmap and close (destroys seg->pool). */
 void sc_segment_detach(sc_segment_t *seg);
-
-/* Bounds-checked pointer into the segment: base + off if [off, off + len)
- * lies inside [lo, hi) (byte offsets), else NULL. */
-static inline void *sc_segment_ptr(const sc_segment_t *seg, apr_uint64_t lo,
-                                   apr_uint64_t hi, apr_uint64_t off,
-                                   apr_uint64_t len)
-{
-    if (off < lo || off > hi || len > hi - off)
-        return NULL;
-    return seg->base + off;
-}
 
 #endif /* SC_SEGMENT_H */
