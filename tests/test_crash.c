@@ -318,31 +318,40 @@ static int h_creator(int argc, const char *const *argv)
     return shmcache_create(&c, argv[0], &o, th_pool) == APR_SUCCESS ? 0 : 3;
 }
 
-/* Helper: cache faultfile. Attaches, then does a get armed to stop while
- * holding the read lock (lock.rd.held), where it stays until killed. */
-static int h_parked_reader(int argc, const char *const *argv)
+/* Helper: cache faultfile point. Attaches and stops at the fault point,
+ * where it stays until killed: at lock.rd.held it sets "k" and reads it
+ * back (the first read of an entry takes the read lock, to mark it
+ * visited); at a writer's point it sets "w". */
+static int h_parked(int argc, const char *const *argv)
 {
     shmcache_options_t o;
     shmcache_t *c;
     void *v;
     apr_size_t n;
 
-    if (argc < 2)
+    if (argc < 3)
         return 2;
     /* armed before attach: the library reads the environment once, at the
-     * first fault point it passes (attach has some; none is this one) */
-    arm_fault("lock.rd.held", "0", argv[1]);
+     * first fault point it passes (neither attach nor a set passes
+     * lock.rd.held; attach passes no writer's point) */
+    arm_fault(argv[2], "0", argv[1]);
     options(&o);
     if (shmcache_attach(&c, argv[0], &o, th_pool) != APR_SUCCESS)
         return 3;
-    shmcache_get(c, "k", 1, &v, &n, NULL, th_pool);
+    if (strcmp(argv[2], "lock.rd.held") == 0) {
+        if (shmcache_set(c, "k", 1, "v", 1, 0, NULL) != APR_SUCCESS)
+            return 3;
+        shmcache_get(c, "k", 1, &v, &n, NULL, th_pool);
+    }
+    else
+        shmcache_set(c, "w", 1, "v", 1, 0, NULL);
     return 4;                  /* not reached: parked at the fault point */
 }
 
 const th_helper_t test_helpers[] = {
     {"worker", h_worker},
     {"creator", h_creator},
-    {"parked_reader", h_parked_reader},
+    {"parked", h_parked},
     {NULL, NULL}
 };
 
@@ -564,22 +573,32 @@ static int fault_reached(const char *file, const char *point)
     return strstr(buf, point) != NULL;
 }
 
+/* Start the parked helper at point on the cache at p; returns once it
+ * has stopped there. */
+static void park(apr_proc_t *proc, const char *p, const char *point)
+{
+    const char *file = th_path(point);
+    const char *args[] = {p, file, point, NULL};
+    int i;
+
+    th_spawn(proc, "parked", args);
+    for (i = 0; i < 1000 && !fault_reached(file, point); i++)
+        apr_sleep(10000);
+    ck_assert_msg(fault_reached(file, point), "the helper never parked at %s",
+                  point);
+}
+
 START_TEST(stats_name_the_processes_holding_read_locks)
 {
-    const char *p = th_path("holders"), *file = th_path("holders-fault");
-    const char *args[] = {p, file, NULL};
+    const char *p = th_path("holders");
     shmcache_options_t o;
     shmcache_stats_t st;
     shmcache_t *c;
     apr_proc_t reader;
-    int i;
 
     options(&o);
     th_ok(shmcache_create(&c, p, &o, th_pool));
-    th_spawn(&reader, "parked_reader", args);
-    for (i = 0; i < 1000 && !fault_reached(file, "lock.rd.held"); i++)
-        apr_sleep(10000);
-    ck_assert_msg(fault_reached(file, "lock.rd.held"), "the reader never parked");
+    park(&reader, p, "lock.rd.held");
     th_ok(shmcache_stats(c, &st));
     ck_assert_uint_eq(st.readers, 1);
     ck_assert_uint_eq(st.reader_pid_count, 1);
@@ -592,6 +611,52 @@ START_TEST(stats_name_the_processes_holding_read_locks)
     th_ok(shmcache_stats(c, &st));
     ck_assert_uint_eq(st.reader_pid_count, 0);
     ck_assert_uint_ge(st.dead_readers, 1);
+    shmcache_close(c);
+}
+END_TEST
+
+/* A get of an entry already read takes no lock: it answers while a
+ * writer holds the writer word and drains the readers. Once that writer
+ * starts changing the data (sequence odd), no get answers from the
+ * segment without the lock: a live writer stopped there makes it time
+ * out, and after its death the get recovers the lock and answers. */
+START_TEST(gets_answer_without_the_lock_until_a_writer_changes_the_data)
+{
+    const char *p = th_path("optimistic");
+    shmcache_options_t o;
+    shmcache_t *c;
+    apr_proc_t writer;
+    char buf[8];
+    apr_size_t n;
+    apr_time_t t0;
+
+    options(&o);
+    th_ok(shmcache_create(&c, p, &o, th_pool));
+    th_ok(shmcache_set(c, "hot", 3, "v1", 2, 0, NULL));
+    th_ok(shmcache_get_buf(c, "hot", 3, buf, sizeof buf, &n, NULL));
+    th_ok(shmcache_set(c, "cold", 4, "v2", 2, 0, NULL));
+
+    park(&writer, p, "lock.wr.claimed");
+    t0 = apr_time_now();
+    th_ok(shmcache_get_buf(c, "hot", 3, buf, sizeof buf, &n, NULL));
+    ck_assert(n == 2 && memcmp(buf, "v1", 2) == 0);
+    ck_assert_int_eq(shmcache_get_buf(c, "none", 4, buf, sizeof buf, &n, NULL),
+                     SHMCACHE_NOTFOUND);
+    ck_assert_int_lt(apr_time_now() - t0, apr_time_from_msec(TIMEOUT_MS));
+    /* the first read of an entry marks it visited, under the read lock */
+    ck_assert_int_eq(shmcache_get_buf(c, "cold", 4, buf, sizeof buf, &n, NULL),
+                     SHMCACHE_ETIMEDOUT);
+    apr_proc_kill(&writer, SIGKILL);
+    th_wait(&writer);
+
+    park(&writer, p, "lock.wr.held");
+    ck_assert_int_eq(shmcache_get_buf(c, "hot", 3, buf, sizeof buf, &n, NULL),
+                     SHMCACHE_ETIMEDOUT);
+    apr_proc_kill(&writer, SIGKILL);
+    th_wait(&writer);
+    memset(buf, 0, sizeof buf);
+    th_ok(shmcache_get_buf(c, "hot", 3, buf, sizeof buf, &n, NULL));
+    ck_assert(n == 2 && memcmp(buf, "v1", 2) == 0);
     shmcache_close(c);
 }
 END_TEST
@@ -726,6 +791,7 @@ Suite *test_suite(void)
     tcase_add_checked_fixture(tc, th_setup, th_teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, stats_name_the_processes_holding_read_locks);
+    tcase_add_test(tc, gets_answer_without_the_lock_until_a_writer_changes_the_data);
     tcase_add_test(tc, workers_killed_at_random_moments_never_read_a_wrong_value);
     tcase_add_test(tc, workers_killed_at_each_lock_and_table_fault_point_are_recovered);
     tcase_add_test(tc, processes_killed_while_claiming_a_slot_do_not_use_up_the_slots);

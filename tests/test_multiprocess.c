@@ -55,6 +55,7 @@ static int value_ok(const char *v, apr_size_t vlen, const char *key,
 /* What one worker did. */
 typedef struct tally_t {
     apr_uint64_t ops, bad, incrs[NCOUNTERS];
+    apr_uint64_t hits, misses;     /* gets answered found / not found */
     apr_status_t error;
 } tally_t;
 
@@ -79,6 +80,8 @@ static void step(shmcache_t *c, apr_uint32_t *seed, char *vbuf, tally_t *t)
         rv = shmcache_get_buf(c, key, klen, got, sizeof got, &vlen, NULL);
         if (rv == APR_SUCCESS && !value_ok(got, vlen, key, klen))
             t->bad++;
+        t->hits += rv == APR_SUCCESS;
+        t->misses += rv == SHMCACHE_NOTFOUND;
     }
     else if (op < 85) {
         vlen = make_value(vbuf, key, klen, r, next_rand(seed) % MAXVAL);
@@ -133,7 +136,9 @@ static int worker(int argc, const char *const *argv)
     if (apr_file_open(&f, argv[3], APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE,
                       APR_FPROT_OS_DEFAULT, th_pool) != APR_SUCCESS)
         return 4;
-    apr_file_printf(f, "%" APR_UINT64_T_FMT " %d", t.bad, (int)t.error);
+    apr_file_printf(f, "%" APR_UINT64_T_FMT " %d %" APR_UINT64_T_FMT
+                    " %" APR_UINT64_T_FMT, t.bad, (int)t.error, t.hits,
+                    t.misses);
     for (i = 0; i < NCOUNTERS; i++)
         apr_file_printf(f, " %" APR_UINT64_T_FMT, t.incrs[i]);
     apr_file_close(f);
@@ -183,8 +188,9 @@ START_TEST(processes_never_read_a_wrong_value_nor_lose_an_increment)
     const char *p = th_path("mp");
     long secs = th_env_long("SHMCACHE_TEST_SECONDS", 3);
     shmcache_t *c = make_cache(p);
-    apr_uint64_t expect[NCOUNTERS] = {0}, total_ops = 0;
+    apr_uint64_t expect[NCOUNTERS] = {0}, total_ops = 0, hits = 0, misses = 0;
     apr_proc_t procs[N];
+    shmcache_stats_t st;
     const char *out[N];
     int i, j;
 
@@ -206,7 +212,7 @@ START_TEST(processes_never_read_a_wrong_value_nor_lose_an_increment)
         apr_size_t len;
         apr_file_t *f;
         char buf[256];
-        unsigned long long bad, v;
+        unsigned long long bad, v, h, m;
         int err, off;
         th_ok(apr_file_open(&f, out[i], APR_FOPEN_READ, 0, th_pool));
         len = sizeof buf - 1;
@@ -214,8 +220,11 @@ START_TEST(processes_never_read_a_wrong_value_nor_lose_an_increment)
         buf[len] = '\0';
         apr_file_close(f);
         text = buf;
-        ck_assert_int_eq(sscanf(text, "%llu %d%n", &bad, &err, &off), 2);
+        ck_assert_int_eq(sscanf(text, "%llu %d %llu %llu%n", &bad, &err, &h,
+                                &m, &off), 4);
         ck_assert_uint_eq(bad, 0);
+        hits += h;
+        misses += m;
         text += off;
         for (j = 0; j < NCOUNTERS; j++) {
             ck_assert_int_eq(sscanf(text, " %llu%n", &v, &off), 1);
@@ -225,6 +234,10 @@ START_TEST(processes_never_read_a_wrong_value_nor_lose_an_increment)
         }
     }
     ck_assert_msg(total_ops > 100, "workers did almost nothing");
+    /* each process counted its own gets exactly, kept after it closed */
+    th_ok(shmcache_stats(c, &st));
+    ck_assert_uint_eq(st.hits, hits);
+    ck_assert_uint_eq(st.misses, misses);
     assert_counters(c, expect);
     assert_healthy(c);
     shmcache_close(c);
@@ -246,30 +259,49 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *thd, void *data)
     return NULL;
 }
 
+/* Gets counted by stats may fall short of the gets made by at most this
+ * many when threads share a handle: the opening thread counts without a
+ * locked add until another thread counts (shmcache.h, stats). */
+#define SWITCH_SLACK 64u
+
 START_TEST(threads_sharing_one_handle_never_read_a_wrong_value)
 {
     enum { N = 4 };
     shmcache_t *c = make_cache(th_path("mt"));
-    thread_arg_t args[N];
+    thread_arg_t args[N + 1];
     apr_thread_t *threads[N];
-    apr_uint64_t expect[NCOUNTERS] = {0};
+    apr_uint64_t expect[NCOUNTERS] = {0}, hits = 0, misses = 0;
     apr_status_t trv;
+    shmcache_stats_t st;
     int i, j;
 
-    for (i = 0; i < N; i++) {
+    for (i = 0; i <= N; i++) {
         args[i].cache = c;
         args[i].seed = 77 + (apr_uint32_t)i * 104729u;
         args[i].seconds = th_env_long("SHMCACHE_TEST_SECONDS", 3);
-        th_ok(apr_thread_create(&threads[i], NULL, thread_main, &args[i], th_pool));
+        if (i < N)
+            th_ok(apr_thread_create(&threads[i], NULL, thread_main, &args[i],
+                                    th_pool));
     }
-    for (i = 0; i < N; i++) {
-        apr_thread_join(&trv, threads[i]);
+    /* the thread that opened the handle works alongside */
+    thread_main(NULL, &args[N]);
+    for (i = 0; i <= N; i++) {
+        if (i < N)
+            apr_thread_join(&trv, threads[i]);
         ck_assert_uint_eq(args[i].tally.bad, 0);
         th_ok(args[i].tally.error);
         ck_assert_uint_gt(args[i].tally.ops, 100);
         for (j = 0; j < NCOUNTERS; j++)
             expect[j] += args[i].tally.incrs[j];
+        hits += args[i].tally.hits;
+        misses += args[i].tally.misses;
     }
+    th_ok(shmcache_stats(c, &st));
+    ck_assert_msg(st.hits <= hits && st.hits + SWITCH_SLACK >= hits
+                  && st.misses <= misses && st.misses + SWITCH_SLACK >= misses,
+                  "stats count %" APR_UINT64_T_FMT " hits and %" APR_UINT64_T_FMT
+                  " misses; the threads made %" APR_UINT64_T_FMT " and %"
+                  APR_UINT64_T_FMT, st.hits, st.misses, hits, misses);
     assert_counters(c, expect);
     assert_healthy(c);
     shmcache_close(c);

@@ -11,7 +11,9 @@
  * that also lives in the segment. One reader/writer lock, also in the
  * segment, guards the table: many readers at once, one writer, writers are
  * not starved, and a process that dies while holding the lock is detected
- * and recovered from (see Caveats).
+ * and recovered from (see Caveats). Gets usually take no lock at all: they
+ * read optimistically and check that no writer ran meanwhile (see
+ * Reading), so they neither wait for each other nor write shared memory.
  *
  * Conventions
  * -----------
@@ -263,7 +265,15 @@ typedef struct shmcache_stats_t {
                                          flush (a high-water mark, so a hash
                                          flood shows even after it ends) */
     /* operations */
-    apr_uint64_t gets, hits, misses;
+    apr_uint64_t gets, hits, misses; /**< gets = hits + misses (gets that
+                                         failed are not counted). Each
+                                         handle counts its own; the thread
+                                         that opened it counts without a
+                                         locked instruction until another
+                                         thread counts a get on it, and at
+                                         that switch a count or a few may be
+                                         lost, once per handle. Exact when
+                                         each thread has its own handle. */
     apr_uint64_t sets, adds, replaces, cas_ops, deletes, incrs, touches;
     apr_uint64_t set_failures;      /**< stores refused (exists, mismatch,
                                          too big, ...) */
@@ -282,7 +292,9 @@ typedef struct shmcache_stats_t {
     apr_uint32_t attached;          /**< attached handles of live processes
                                          (slots of dead ones not counted) */
     apr_int64_t writer_pid;         /**< pid holding the write lock, 0 none */
-    apr_uint32_t readers;           /**< read holds right now */
+    apr_uint32_t readers;           /**< read holds right now (a get that
+                                         reads without the lock holds
+                                         none) */
     apr_uint32_t reader_pid_count;  /**< processes holding a read lock now;
                                          the first SHMCACHE_STATS_READER_PIDS
                                          of them are in reader_pids */
@@ -372,7 +384,15 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_remove_ex(const char *path, int force,
 SHMCACHE_DECLARE(const char *) shmcache_path_get(const shmcache_t *cache);
 
 /* ------------------------------------------------------------------------
- * Reading (takes the read lock; readers run in parallel)
+ * Reading. A get first reads without any lock: it notes the lock's write
+ * sequence, looks up and copies, then checks that no writer started
+ * meanwhile; only then does it answer. Otherwise (a writer was or came in,
+ * or the entry has not been read since the eviction hand last cleared its
+ * visited mark, which takes a write of its own) it takes the read lock and
+ * looks again, waiting for writers as any reader does. Such a get can
+ * answer while a writer waits for the lock, never with data a writer is
+ * changing. With a pool, a get retried under the lock may leave an unused
+ * copy in the pool. Readers run in parallel either way.
  * ---------------------------------------------------------------------- */
 
 /** Copy the value of key into memory from pool (NUL-terminated for

@@ -586,6 +586,26 @@ static void release_writer(sc_lock_t *l)
         notify_writer(l->sh);
 }
 
+/* The writer, readers drained, is about to change the data: make the
+ * sequence odd (it already is when the last writer died in it), before
+ * any data store (the release fence orders the stores that follow). */
+static void seq_enter(sc_lock_sh_t *sh)
+{
+    uint32_t s = atomic_load_explicit(&sh->seq, memory_order_relaxed);
+
+    if ((s & 1u) == 0)
+        atomic_store_explicit(&sh->seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+/* The writer is done: a new even sequence, after every data store. */
+static void seq_leave(sc_lock_sh_t *sh)
+{
+    uint32_t s = atomic_load_explicit(&sh->seq, memory_order_relaxed);
+
+    atomic_store_explicit(&sh->seq, (s | 1u) + 1, memory_order_release);
+}
+
 /* A read hold of slot s ends (unlock, or a reader backing off). */
 static void leave_read(sc_lock_sh_t *sh, sc_slot_sh_t *s)
 {
@@ -611,6 +631,7 @@ static apr_status_t finish_write(sc_lock_t *l, patience_t *p,
         release_writer(l);
         return rv;
     }
+    seq_enter(l->sh);
     SC_FAULT_POINT("lock.wr.held");
     return claimed;
 }
@@ -746,13 +767,19 @@ apr_status_t sc_lock_wrlock(sc_lock_t *l)
 /* Release the write lock (only if this handle's slot still owns it). */
 void sc_lock_wrunlock(sc_lock_t *l)
 {
-    if (slot_is_mine(l))
-        release_writer(l);
+    if (!slot_is_mine(l)
+        || atomic_load(&l->sh->writer) != l->slot + 1)
+        return;
+    seq_leave(l->sh);
+    release_writer(l);
 }
 
-/* This handle's slot, for its read-path counters. */
+/* This handle's slot, for its read-path counters (after a fork, the
+ * child's own: see lock.h). */
 sc_slot_sh_t *sc_lock_my_slot(sc_lock_t *l)
 {
+    if (check_fork(l) != APR_SUCCESS)
+        return NULL;
     return slot_at(l, l->slot);
 }
 

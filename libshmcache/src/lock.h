@@ -24,6 +24,19 @@
  *   are dropped; a dead writer's lock is taken over, and the taker is told
  *   (SC_LOCK_RECOVERED) so that it verifies and repairs the table before
  *   anyone reads it.
+ * - Optimistic reads: the writer also keeps a sequence word, odd from the
+ *   moment it has drained the readers until it unlocks (and left odd by a
+ *   writer that dies, until the next writer unlocks). A get may read
+ *   without any lock: note the sequence (sc_lock_seq_begin), look up and
+ *   copy, then check that the sequence has not moved (sc_lock_seq_valid);
+ *   if it was odd or moved, what was read may be torn and the get takes
+ *   the read lock instead. Such a reader writes nothing shared, so reads
+ *   overlap their cache misses and scale like a private table's (bench/:
+ *   a locked read-modify-write per get serialises consecutive gets). It
+ *   must only read: every offset it follows is bounds-checked as always,
+ *   and anything that needs a write (marking an entry visited) goes
+ *   through the read lock. Optimistic readers hold nothing, so they do not
+ *   appear in the read counts of stats.
  *
  * Memory layout of the lock region (all cache-line aligned):
  *
@@ -84,7 +97,9 @@ typedef struct sc_lock_sh_t {
     apr_uint32_t nslots;           /* slots that follow this struct */
     _Atomic uint32_t hwm;          /* slots [0, hwm) have ever been claimed:
                                       a writer drains only those */
-    apr_uint32_t pad0[10];
+    _Atomic uint32_t seq;          /* odd while a writer changes the data;
+                                      bumped to a new even value at unlock */
+    apr_uint32_t pad0[9];
     _Atomic uint64_t read_waits;   /* read locks that had to sleep */
     _Atomic uint64_t write_waits;  /* write locks that had to sleep */
     _Atomic uint64_t recoveries;   /* write locks taken from dead writers */
@@ -142,8 +157,28 @@ void sc_lock_rdunlock(sc_lock_t *l);
 apr_status_t sc_lock_wrlock(sc_lock_t *l);
 void sc_lock_wrunlock(sc_lock_t *l);
 
-/* This handle's slot (for its read-path counters). */
+/* This handle's slot (for its read-path counters). In a child forked
+ * since the slot was claimed, the child's own slot, claimed now; NULL when
+ * it cannot get one (every slot taken). */
 sc_slot_sh_t *sc_lock_my_slot(sc_lock_t *l);
+
+/* Start an optimistic read (see Design): the sequence to hand to
+ * sc_lock_seq_valid. An odd value means a writer is in (or died in): take
+ * the read lock instead. Takes nothing, writes nothing. */
+static inline uint32_t sc_lock_seq_begin(const sc_lock_t *l)
+{
+    return atomic_load_explicit(&l->sh->seq, memory_order_acquire);
+}
+
+/* Whether everything read since sc_lock_seq_begin returned seq was read
+ * with no writer in: seq was even and has not moved. Only then may the
+ * reader use (or return) what it read. */
+static inline int sc_lock_seq_valid(const sc_lock_t *l, uint32_t seq)
+{
+    atomic_thread_fence(memory_order_acquire);
+    return (seq & 1u) == 0
+        && atomic_load_explicit(&l->sh->seq, memory_order_relaxed) == seq;
+}
 
 /* Figures for stats: live attached slots, current read holds, the writer's
  * pid (0 if none), and the retired + live read-path counters summed.

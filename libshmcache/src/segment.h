@@ -44,7 +44,7 @@
 #include "lock.h"
 
 #define SC_MAGIC          "SHMCACHE"   /* 8 bytes, no NUL */
-#define SC_FORMAT_VERSION 1u
+#define SC_FORMAT_VERSION 2u   /* 2: the lock's sequence word (optimistic reads) */
 #define SC_HEADER_SIZE    4096u
 
 #define SC_STATE_INIT  0x494E4954u     /* "INIT": being initialised */

@@ -18,9 +18,25 @@
 #include "table.h"
 
 #include <apr_strings.h>
+#include <apr_portable.h>
 #include <string.h>
 
 #define HANDLE_MAGIC 0x53484D43u   /* "SHMC" while open */
+
+/* Gets try an optimistic read first (lock.h). Not under ThreadSanitizer:
+ * an optimistic read races with writers by design (what it read is
+ * thrown away when the sequence moved), which TSan rightly reports; with
+ * TSan every get takes the read lock, so TSan checks that path. */
+#if defined(__SANITIZE_THREAD__)
+#define SC_OPTIMISTIC_GETS 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SC_OPTIMISTIC_GETS 0
+#endif
+#endif
+#ifndef SC_OPTIMISTIC_GETS
+#define SC_OPTIMISTIC_GETS 1
+#endif
 
 /* Buckets copied out per lock hold by scan and iterate. */
 #define SCAN_BATCH 256u
@@ -32,6 +48,8 @@ struct shmcache_t {
     sc_table_t table;
     sc_lock_t lock;
     const char *path;
+    apr_os_thread_t opener;        /* the thread that opened the handle */
+    _Atomic int threaded;          /* another thread has counted a get */
 };
 
 void shmcache_options_init(shmcache_options_t *o)
@@ -120,6 +138,7 @@ static apr_status_t make_handle(shmcache_t **out, sc_segment_t *seg,
     c->pool = pool;
     c->seg = seg;
     c->path = seg->path;
+    c->opener = apr_os_thread_current();
     sc_table_bind(&c->table, seg);
     c->magic = HANDLE_MAGIC;
     /* a pre-cleanup: it must run before the pool destroys its children,
@@ -270,17 +289,39 @@ static apr_status_t check_key(const shmcache_t *c, const void *key,
     return sc_table_check_sizes(&c->table, key_len, 0);
 }
 
+/* Add one to a counter of this handle's slot. While only the thread that
+ * opened the handle has counted, nobody else writes the slot's counters,
+ * so a plain load and store do (a locked add per get would serialise
+ * consecutive gets, as the lock would: bench/); from the first get of
+ * another thread on, every thread adds atomically. The switch is not
+ * atomic with the adds: the opener's add in flight at that moment may
+ * overwrite another thread's, losing one count, once per handle. */
+static void count_one(shmcache_t *c, _Atomic apr_uint64_t *n)
+{
+    if (!atomic_load_explicit(&c->threaded, memory_order_relaxed)) {
+        if (apr_os_thread_equal(c->opener, apr_os_thread_current())) {
+            atomic_store_explicit(n, atomic_load_explicit(
+                n, memory_order_relaxed) + 1, memory_order_relaxed);
+            return;
+        }
+        atomic_store_explicit(&c->threaded, 1, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
+}
+
 /* Count one get in this handle's slot (no shared cache line): a hit or a
- * miss, one atomic add; gets are their sum (shmcache_stats), so a get that
- * failed (corruption, timeout) is not counted. */
+ * miss; gets are their sum (shmcache_stats), so a get that failed
+ * (corruption, timeout) is not counted. */
 static void count_get(shmcache_t *c, apr_status_t rv)
 {
     sc_slot_sh_t *s = sc_lock_my_slot(&c->lock);
 
+    if (s == NULL)                 /* a forked child with no slot */
+        return;
     if (rv == APR_SUCCESS)
-        atomic_fetch_add_explicit(&s->hits, 1, memory_order_relaxed);
+        count_one(c, &s->hits);
     else if (rv == SHMCACHE_NOTFOUND)
-        atomic_fetch_add_explicit(&s->misses, 1, memory_order_relaxed);
+        count_one(c, &s->misses);
 }
 
 /* ------------------------------------------------------------------------
@@ -321,16 +362,14 @@ static apr_status_t copy_out(shmcache_t *c, const sc_found_t *f,
     return APR_SUCCESS;
 }
 
-static apr_status_t get_into(shmcache_t *c, const void *key,
-                             apr_size_t key_len, sink_t *s)
+/* A get under the read lock (marks the entry visited when it counts). */
+static apr_status_t get_locked(shmcache_t *c, const void *key,
+                               apr_size_t key_len, sink_t *s)
 {
     sc_found_t f;
     apr_uint32_t now;
-    apr_status_t rv = check_key(c, key, key_len);
+    apr_status_t rv = read_begin(c);
 
-    if (rv != APR_SUCCESS)
-        return rv;
-    rv = read_begin(c);
     if (rv != APR_SUCCESS)
         return rv;
     now = sc_table_now(&c->table);
@@ -338,6 +377,48 @@ static apr_status_t get_into(shmcache_t *c, const void *key,
     if (rv == APR_SUCCESS)
         rv = copy_out(c, &f, now, s);
     sc_lock_rdunlock(&c->lock);
+    return rv;
+}
+
+/* A get without the lock (lock.h, optimistic reads). Returns 1 with the
+ * answer in *rv when no writer ran meanwhile; 0 when the get must take
+ * the read lock: a writer was in or came in (what was read may be torn),
+ * the lookup looked wrong (perhaps torn too: the locked get tells), or
+ * the entry must be marked visited, which takes the lock. A pool sink may
+ * have had a value allocated for nothing. */
+static int get_optimistic(shmcache_t *c, const void *key,
+                          apr_size_t key_len, sink_t *s, apr_status_t *rv)
+{
+    sc_found_t f;
+    apr_uint32_t now, seq = sc_lock_seq_begin(&c->lock);
+    apr_status_t r;
+
+    if (!SC_OPTIMISTIC_GETS || (seq & 1u))
+        return 0;
+    now = sc_table_now(&c->table);
+    r = sc_table_peek(&c->table, key, key_len, now, &f);
+    if (r == APR_SUCCESS) {
+        if (s->count && !f.visited)
+            return 0;
+        r = copy_out(c, &f, now, s);
+    }
+    if ((r != APR_SUCCESS && r != SHMCACHE_NOTFOUND
+         && r != SHMCACHE_EBUFSIZE)
+        || !sc_lock_seq_valid(&c->lock, seq))
+        return 0;
+    *rv = r;
+    return 1;
+}
+
+static apr_status_t get_into(shmcache_t *c, const void *key,
+                             apr_size_t key_len, sink_t *s)
+{
+    apr_status_t rv = check_key(c, key, key_len);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (!get_optimistic(c, key, key_len, s, &rv))
+        rv = get_locked(c, key, key_len, s);
     if (s->count)
         count_get(c, rv == SHMCACHE_EBUFSIZE ? APR_SUCCESS : rv);
     return rv;

@@ -47,10 +47,11 @@ static apr_uint64_t hash_key(const sc_table_t *t, const void *key,
     return XXH3_64bits_withSeed(key, len, t->seed);
 }
 
-/* Most entries the data region can hold: the bound for every walk. */
+/* Most entries the data region can hold: the bound for every walk
+ * (computed once by sc_table_bind). */
 static apr_uint64_t max_entries(const sc_table_t *t)
 {
-    return (t->data_hi - t->data_lo) / (SC_ENTRY_HDR + SC_ALLOC_OVERHEAD + 1) + 1;
+    return t->max_entries;
 }
 
 /* The allocator's control block still manages exactly the data region
@@ -139,7 +140,8 @@ static apr_status_t find(const sc_table_t *t, apr_uint64_t h, const void *key,
     loop_t loop = LOOP_INIT;
 
     for (;;) {
-        apr_uint32_t g = *at;
+        /* read once: an optimistic reader races with writers */
+        apr_uint32_t g = *(volatile apr_uint32_t *)at;
         if (g == 0)
             return SHMCACHE_NOTFOUND;
         if (!view(t, g, v) || ++steps > limit || looped(&loop, g))
@@ -162,6 +164,7 @@ void sc_table_bind(sc_table_t *t, sc_segment_t *seg)
     t->alloc = (sc_alloc_sh_t *)(seg->base + h->alloc_off);
     t->data_lo = h->data_off;
     t->data_hi = h->data_off + h->data_size;
+    t->max_entries = h->data_size / (SC_ENTRY_HDR + SC_ALLOC_OVERHEAD + 1) + 1;
     t->seed = h->seed;
     t->mask = h->nbuckets - 1;
     t->max_key = h->max_key;
@@ -220,9 +223,11 @@ apr_status_t sc_table_check_sizes(const sc_table_t *t, apr_size_t key_len,
     return APR_SUCCESS;
 }
 
-apr_status_t sc_table_get_locked(const sc_table_t *t, const void *key,
-                                 apr_size_t key_len, apr_uint32_t now,
-                                 int mark, sc_found_t *found)
+/* Find a live entry and fill *found (visited as it is now): the lookup
+ * of a locked get and an optimistic one alike. */
+apr_status_t sc_table_peek(const sc_table_t *t, const void *key,
+                           apr_size_t key_len, apr_uint32_t now,
+                           sc_found_t *found)
 {
     apr_uint32_t *link;
     view_t v;
@@ -233,14 +238,26 @@ apr_status_t sc_table_get_locked(const sc_table_t *t, const void *key,
         return rv;
     if (expired(v.e, now))
         return SHMCACHE_NOTFOUND;
-    /* a reader writes only this byte, and only when it is clear */
-    if (mark && atomic_load_explicit(&v.e->visited, memory_order_relaxed) == 0)
-        atomic_store_explicit(&v.e->visited, 1, memory_order_relaxed);
     found->entry = v.e;
     found->value = v.value;
     found->value_len = v.value_len;
+    found->visited = atomic_load_explicit(&v.e->visited, memory_order_relaxed);
     return APR_SUCCESS;
 }
+
+apr_status_t sc_table_get_locked(const sc_table_t *t, const void *key,
+                                 apr_size_t key_len, apr_uint32_t now,
+                                 int mark, sc_found_t *found)
+{
+    apr_status_t rv = sc_table_peek(t, key, key_len, now, found);
+
+    /* a reader writes only this byte, and only when it is clear */
+    if (rv == APR_SUCCESS && mark && !found->visited)
+        atomic_store_explicit(&((sc_entry_sh_t *)found->entry)->visited, 1,
+                              memory_order_relaxed);
+    return rv;
+}
+
 
 void sc_table_meta(const sc_table_t *t, const sc_entry_sh_t *e,
                    apr_uint32_t now, shmcache_meta_t *meta)

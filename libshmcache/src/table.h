@@ -64,6 +64,7 @@ typedef struct sc_table_t {
     apr_uint32_t *buckets;
     sc_alloc_sh_t *alloc;
     apr_uint64_t data_lo, data_hi; /* data region, byte offsets */
+    apr_uint64_t max_entries;      /* most entries the region can hold */
     apr_uint64_t seed;
     apr_uint32_t mask;             /* nbuckets - 1 */
     apr_uint32_t max_key, max_value, default_ttl;
@@ -93,6 +94,7 @@ typedef struct sc_found_t {
     const sc_entry_sh_t *entry;
     const char *value;
     apr_uint32_t value_len;
+    int visited;                   /* the entry's visited byte was set */
 } sc_found_t;
 
 /* Bind t to a validated segment. Cannot fail. */
@@ -120,6 +122,16 @@ apr_status_t sc_table_check_sizes(const sc_table_t *t, apr_size_t key_len,
 apr_status_t sc_table_get_locked(const sc_table_t *t, const void *key,
                                  apr_size_t key_len, apr_uint32_t now,
                                  int mark, sc_found_t *found);
+
+/* As sc_table_get_locked without marking, and writing nothing: for an
+ * optimistic read (lock.h), which holds no lock. What it finds may be
+ * torn by a concurrent writer (even SHMCACHE_ECORRUPT may be a false
+ * alarm): the caller uses it only once sc_lock_seq_valid says no writer
+ * ran. Every offset is bounds-checked as in a locked lookup, so a torn
+ * read never leaves the data region. */
+apr_status_t sc_table_peek(const sc_table_t *t, const void *key,
+                           apr_size_t key_len, apr_uint32_t now,
+                           sc_found_t *found);
 
 /* Fill meta from a found entry. */
 void sc_table_meta(const sc_table_t *t, const sc_entry_sh_t *e,
