@@ -59,9 +59,14 @@
 #include <apr_time.h>
 #include <string.h>
 
-/* Re-checks before a waiter goes to sleep: short critical sections end
- * sooner than a futex round trip. */
-#define SPINS 64
+/* A waiter spins (with sc_os_cpu_relax) for up to SPIN_US before it
+ * sleeps: a critical section (a set: under a microsecond) ends sooner than
+ * a futex sleep and wake-up (tens of microseconds), and a writer that
+ * sleeps behind another writer costs the holder a wake-up syscall too.
+ * bench/ measured 2-process sets at a third of 1-process throughput with a
+ * 64-load spin. The clock is read every SPIN_BATCH re-checks. */
+#define SPIN_US 20
+#define SPIN_BATCH 32
 /* A sleep slice is timeout/8, clamped to [1 ms, 1 s] (125 ms for the
  * default timeout): waking is by sc_os_wake; the slice only bounds how late
  * a waiter notices a timeout or a wake lost with a process killed between
@@ -214,15 +219,23 @@ static void sleep_on_drain(sc_lock_t *l, const sc_slot_sh_t *s, uint32_t d)
     atomic_fetch_sub(&l->sh->drain_sleepers, 1);
 }
 
-/* Spin briefly until *word != value; returns 1 if it changed. */
+/* Spin up to SPIN_US until *word != value; returns 1 if it changed. */
 static int spin_while_equal(_Atomic uint32_t *word, uint32_t value)
 {
+    apr_time_t end = 0;
     int i;
 
-    for (i = 0; i < SPINS; i++)
-        if (atomic_load_explicit(word, memory_order_relaxed) != value)
-            return 1;
-    return 0;
+    for (;;) {
+        for (i = 0; i < SPIN_BATCH; i++) {
+            if (atomic_load_explicit(word, memory_order_relaxed) != value)
+                return 1;
+            sc_os_cpu_relax();
+        }
+        if (end == 0)
+            end = apr_time_now() + SPIN_US;
+        else if (apr_time_now() >= end)
+            return 0;
+    }
 }
 
 /* ---------------------------------------------------------------------
@@ -774,11 +787,21 @@ void sc_lock_wrunlock(sc_lock_t *l)
     release_writer(l);
 }
 
+/* Wait out a writer briefly for an optimistic reader: see lock.h. */
+uint32_t sc_lock_seq_settle(const sc_lock_t *l)
+{
+    uint32_t s = sc_lock_seq_begin(l);
+
+    if ((s & 1u) && spin_while_equal(&l->sh->seq, s))
+        s = sc_lock_seq_begin(l);
+    return s;
+}
+
 /* This handle's slot, for its read-path counters (after a fork, the
  * child's own: see lock.h). */
 sc_slot_sh_t *sc_lock_my_slot(sc_lock_t *l)
 {
-    if (check_fork(l) != APR_SUCCESS)
+    if (!slot_is_mine(l) && claim_after_fork(l) != APR_SUCCESS)
         return NULL;
     return slot_at(l, l->slot);
 }

@@ -29,8 +29,9 @@
  *   writer that dies, until the next writer unlocks). A get may read
  *   without any lock: note the sequence (sc_lock_seq_begin), look up and
  *   copy, then check that the sequence has not moved (sc_lock_seq_valid);
- *   if it was odd or moved, what was read may be torn and the get takes
- *   the read lock instead. Such a reader writes nothing shared, so reads
+ *   if it moved, what was read may be torn: it waits (spinning briefly,
+ *   sc_lock_seq_settle) for the writer to finish and tries once more, and
+ *   then takes the read lock. Such a reader writes nothing shared, so reads
  *   overlap their cache misses and scale like a private table's (bench/:
  *   a locked read-modify-write per get serialises consecutive gets). It
  *   must only read: every offset it follows is bounds-checked as always,
@@ -169,6 +170,12 @@ static inline uint32_t sc_lock_seq_begin(const sc_lock_t *l)
 {
     return atomic_load_explicit(&l->sh->seq, memory_order_acquire);
 }
+
+/* Spin (a few microseconds at most, as any waiter does before it sleeps)
+ * while the sequence is odd: a writer is in. Returns the sequence last
+ * read, as sc_lock_seq_begin; still odd when the writer takes longer (or
+ * died), and then the caller takes the read lock. */
+uint32_t sc_lock_seq_settle(const sc_lock_t *l);
 
 /* Whether everything read since sc_lock_seq_begin returned seq was read
  * with no writer in: seq was even and has not moved. Only then may the

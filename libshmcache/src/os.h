@@ -44,6 +44,17 @@ int sc_os_proc_alive(const sc_proc_id_t *id);
  * notice it was inherited by a child. Constant on systems without fork. */
 apr_uint32_t sc_os_fork_generation(void);
 
+/* This thread's identity: two live threads never share it (an ended
+ * thread's may be reused). Used on the hot path of every get, where
+ * apr_os_thread_current + apr_os_thread_equal cost two calls into libapr
+ * (and a third into libc) for the same answer. */
+apr_uint64_t sc_os_thread_self(void);
+
+/* Tell the CPU this thread is spinning on a word (x86 PAUSE, ARM
+ * YIELD): the sibling hyperthread gets the core, and leaving the loop
+ * does not flush the pipeline. */
+void sc_os_cpu_relax(void);
+
 /* Sleep while *word == expected, for at most timeout_us microseconds
  * (0 = do not sleep). Works across processes on a shared mapping. May
  * return early (spuriously); callers re-check their condition. */

@@ -18,7 +18,6 @@
 #include "table.h"
 
 #include <apr_strings.h>
-#include <apr_portable.h>
 #include <string.h>
 
 #define HANDLE_MAGIC 0x53484D43u   /* "SHMC" while open */
@@ -48,7 +47,8 @@ struct shmcache_t {
     sc_table_t table;
     sc_lock_t lock;
     const char *path;
-    apr_os_thread_t opener;        /* the thread that opened the handle */
+    apr_uint64_t opener;           /* the thread that opened the handle
+                                      (sc_os_thread_self) */
     _Atomic int threaded;          /* another thread has counted a get */
 };
 
@@ -138,7 +138,7 @@ static apr_status_t make_handle(shmcache_t **out, sc_segment_t *seg,
     c->pool = pool;
     c->seg = seg;
     c->path = seg->path;
-    c->opener = apr_os_thread_current();
+    c->opener = sc_os_thread_self();
     sc_table_bind(&c->table, seg);
     c->magic = HANDLE_MAGIC;
     /* a pre-cleanup: it must run before the pool destroys its children,
@@ -299,7 +299,7 @@ static apr_status_t check_key(const shmcache_t *c, const void *key,
 static void count_one(shmcache_t *c, _Atomic apr_uint64_t *n)
 {
     if (!atomic_load_explicit(&c->threaded, memory_order_relaxed)) {
-        if (apr_os_thread_equal(c->opener, apr_os_thread_current())) {
+        if (c->opener == sc_os_thread_self()) {
             atomic_store_explicit(n, atomic_load_explicit(
                 n, memory_order_relaxed) + 1, memory_order_relaxed);
             return;
@@ -380,21 +380,19 @@ static apr_status_t get_locked(shmcache_t *c, const void *key,
     return rv;
 }
 
-/* A get without the lock (lock.h, optimistic reads). Returns 1 with the
- * answer in *rv when no writer ran meanwhile; 0 when the get must take
- * the read lock: a writer was in or came in (what was read may be torn),
- * the lookup looked wrong (perhaps torn too: the locked get tells), or
- * the entry must be marked visited, which takes the lock. A pool sink may
- * have had a value allocated for nothing. */
-static int get_optimistic(shmcache_t *c, const void *key,
+/* One try at a get without the lock (lock.h, optimistic reads), from the
+ * sequence seq. Returns 1 with the answer in *rv when no writer ran
+ * meanwhile; 0 when it was torn by a writer, the lookup looked wrong
+ * (perhaps torn too: the locked get tells), or the entry must be marked
+ * visited, which takes the lock. A pool sink may have had a value
+ * allocated for nothing. */
+static int try_optimistic(shmcache_t *c, apr_uint32_t seq, const void *key,
                           apr_size_t key_len, sink_t *s, apr_status_t *rv)
 {
     sc_found_t f;
-    apr_uint32_t now, seq = sc_lock_seq_begin(&c->lock);
+    apr_uint32_t now;
     apr_status_t r;
 
-    if (!SC_OPTIMISTIC_GETS || (seq & 1u))
-        return 0;
     now = sc_table_now(&c->table);
     r = sc_table_peek(&c->table, key, key_len, now, &f);
     if (r == APR_SUCCESS) {
@@ -408,6 +406,26 @@ static int get_optimistic(shmcache_t *c, const void *key,
         return 0;
     *rv = r;
     return 1;
+}
+
+/* A get without the lock: a try, and after a writer a second one once the
+ * writer is out (spinning briefly, sc_lock_seq_settle: cheaper than the
+ * read lock's shared writes). Returns 1 with the answer in *rv, or 0 when
+ * the get must take the read lock. */
+static int get_optimistic(shmcache_t *c, const void *key,
+                          apr_size_t key_len, sink_t *s, apr_status_t *rv)
+{
+    apr_uint32_t seq = sc_lock_seq_begin(&c->lock);
+    apr_uint32_t last = seq;
+
+    if (!SC_OPTIMISTIC_GETS)
+        return 0;
+    if ((seq & 1u) == 0 && try_optimistic(c, seq, key, key_len, s, rv))
+        return 1;
+    seq = sc_lock_seq_settle(&c->lock);
+    if ((seq & 1u) || seq == last)  /* writer still in; or not torn */
+        return 0;
+    return try_optimistic(c, seq, key, key_len, s, rv);
 }
 
 static apr_status_t get_into(shmcache_t *c, const void *key,

@@ -123,6 +123,22 @@ int sc_os_proc_alive(const sc_proc_id_t *id)
     return id->start == 0 || start == id->start;
 }
 
+void sc_os_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+apr_uint64_t sc_os_thread_self(void)
+{
+    /* an integer (Linux, Solaris) or a pointer (BSDs, macOS) everywhere
+     * this file builds */
+    return (apr_uint64_t)(uintptr_t)pthread_self();
+}
+
 apr_uint32_t sc_os_fork_generation(void)
 {
     return atomic_load_explicit(&fork_generation, memory_order_relaxed);

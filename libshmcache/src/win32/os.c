@@ -129,6 +129,16 @@ int sc_os_proc_alive(const sc_proc_id_t *id)
     return alive;
 }
 
+void sc_os_cpu_relax(void)
+{
+    YieldProcessor();
+}
+
+apr_uint64_t sc_os_thread_self(void)
+{
+    return GetCurrentThreadId();
+}
+
 apr_uint32_t sc_os_fork_generation(void)
 {
     return 0;
