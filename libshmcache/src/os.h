@@ -50,6 +50,19 @@ apr_uint32_t sc_os_fork_generation(void);
  * (and a third into libc) for the same answer. */
 apr_uint64_t sc_os_thread_self(void);
 
+/* For the few helpers of a get's hot path: inlined even where the
+ * compiler would not (it keeps a helper out of line when it has several
+ * callers); a call and its register saves cost as much as the helper's
+ * work, and a get's instruction count bounds how many gets the CPU
+ * overlaps (bench/README.md). */
+#if defined(__GNUC__) || defined(__clang__)
+#define SC_HOT_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define SC_HOT_INLINE static __forceinline
+#else
+#define SC_HOT_INLINE static inline
+#endif
+
 /* Tell the CPU this thread is spinning on a word (x86 PAUSE, ARM
  * YIELD): the sibling hyperthread gets the core, and leaving the loop
  * does not flush the pipeline. */

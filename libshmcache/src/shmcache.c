@@ -294,9 +294,10 @@ static apr_status_t check_key(const shmcache_t *c, const void *key,
  * so a plain load and store do (a locked add per get would serialise
  * consecutive gets, as the lock would: bench/); from the first get of
  * another thread on, every thread adds atomically. The switch is not
- * atomic with the adds: the opener's add in flight at that moment may
- * overwrite another thread's, losing one count, once per handle. */
-static void count_one(shmcache_t *c, _Atomic apr_uint64_t *n)
+ * atomic with the adds: the opener's adds in flight until it sees the
+ * switch may overwrite another thread's, losing a few counts, once per
+ * handle (shmcache.h, stats; the test allows 64). */
+SC_HOT_INLINE void count_one(shmcache_t *c, _Atomic apr_uint64_t *n)
 {
     if (!atomic_load_explicit(&c->threaded, memory_order_relaxed)) {
         if (c->opener == sc_os_thread_self()) {
@@ -312,7 +313,7 @@ static void count_one(shmcache_t *c, _Atomic apr_uint64_t *n)
 /* Count one get in this handle's slot (no shared cache line): a hit or a
  * miss; gets are their sum (shmcache_stats), so a get that failed
  * (corruption, timeout) is not counted. */
-static void count_get(shmcache_t *c, apr_status_t rv)
+SC_HOT_INLINE void count_get(shmcache_t *c, apr_status_t rv)
 {
     sc_slot_sh_t *s = sc_lock_my_slot(&c->lock);
 
@@ -340,8 +341,8 @@ typedef struct sink_t {
     int count;                     /* counts as a get (not get_meta) */
 } sink_t;
 
-static apr_status_t copy_out(shmcache_t *c, const sc_found_t *f,
-                             apr_uint32_t now, sink_t *s)
+SC_HOT_INLINE apr_status_t copy_out(shmcache_t *c, const sc_found_t *f,
+                                    apr_uint32_t now, sink_t *s)
 {
     if (s->meta != NULL)
         sc_table_meta(&c->table, f->entry, now, s->meta);
@@ -386,8 +387,9 @@ static apr_status_t get_locked(shmcache_t *c, const void *key,
  * (perhaps torn too: the locked get tells), or the entry must be marked
  * visited, which takes the lock. A pool sink may have had a value
  * allocated for nothing. */
-static int try_optimistic(shmcache_t *c, apr_uint32_t seq, const void *key,
-                          apr_size_t key_len, sink_t *s, apr_status_t *rv)
+SC_HOT_INLINE int try_optimistic(shmcache_t *c, apr_uint32_t seq,
+                                 const void *key, apr_size_t key_len,
+                                 sink_t *s, apr_status_t *rv)
 {
     sc_found_t f;
     apr_uint32_t now;
@@ -412,8 +414,9 @@ static int try_optimistic(shmcache_t *c, apr_uint32_t seq, const void *key,
  * writer is out (spinning briefly, sc_lock_seq_settle: cheaper than the
  * read lock's shared writes). Returns 1 with the answer in *rv, or 0 when
  * the get must take the read lock. */
-static int get_optimistic(shmcache_t *c, const void *key,
-                          apr_size_t key_len, sink_t *s, apr_status_t *rv)
+SC_HOT_INLINE int get_optimistic(shmcache_t *c, const void *key,
+                                 apr_size_t key_len, sink_t *s,
+                                 apr_status_t *rv)
 {
     apr_uint32_t seq = sc_lock_seq_begin(&c->lock);
     apr_uint32_t last = seq;
@@ -428,8 +431,8 @@ static int get_optimistic(shmcache_t *c, const void *key,
     return try_optimistic(c, seq, key, key_len, s, rv);
 }
 
-static apr_status_t get_into(shmcache_t *c, const void *key,
-                             apr_size_t key_len, sink_t *s)
+SC_HOT_INLINE apr_status_t get_into(shmcache_t *c, const void *key,
+                                    apr_size_t key_len, sink_t *s)
 {
     apr_status_t rv = check_key(c, key, key_len);
 

@@ -113,6 +113,11 @@ typedef struct loop_t {
 
 #define LOOP_INIT {0, 1, 0}
 
+/* find() starts its detector only after this many steps: a healthy chain
+ * is shorter, and the detector's work on every step of every lookup is
+ * not free (bench/); a cycle is still caught a few steps later. */
+#define LOOP_AFTER 8u
+
 static int looped(loop_t *l, apr_uint32_t g)
 {
     if (g == l->saved)
@@ -131,8 +136,9 @@ static apr_uint32_t chain_length(const sc_table_t *t, apr_uint32_t g,
 /* Walk the chain for hash h looking for key. On APR_SUCCESS *link is the
  * word that points at the entry (a bucket or a predecessor's next) and *v
  * the entry. Returns SHMCACHE_NOTFOUND or SHMCACHE_ECORRUPT otherwise. */
-static apr_status_t find(const sc_table_t *t, apr_uint64_t h, const void *key,
-                         apr_size_t len, apr_uint32_t **link, view_t *v)
+SC_HOT_INLINE apr_status_t find(const sc_table_t *t, apr_uint64_t h,
+                                const void *key, apr_size_t len,
+                                apr_uint32_t **link, view_t *v)
 {
     apr_uint32_t *at = &t->buckets[h & t->mask];
     apr_uint32_t tag = (apr_uint32_t)(h >> 32);
@@ -144,7 +150,8 @@ static apr_status_t find(const sc_table_t *t, apr_uint64_t h, const void *key,
         apr_uint32_t g = *(volatile apr_uint32_t *)at;
         if (g == 0)
             return SHMCACHE_NOTFOUND;
-        if (!view(t, g, v) || ++steps > limit || looped(&loop, g))
+        if (!view(t, g, v) || ++steps > limit
+            || (steps > LOOP_AFTER && looped(&loop, g)))
             return SHMCACHE_ECORRUPT;
         if (same_key(v, tag, key, len)) {
             *link = at;
