@@ -520,6 +520,40 @@ START_TEST(uncontended_locking_never_sleeps_or_counts_a_wait)
 }
 END_TEST
 
+/* The write sequence of optimistic reads: even with no writer, odd only
+ * while a writer holds the lock (a reader never moves it), and every
+ * write hold moves it, so a read that saw one value before and after
+ * cannot have overlapped a writer. */
+START_TEST(the_write_sequence_is_odd_exactly_while_a_writer_holds)
+{
+    const char *path;
+    map_t *m = make_lock("seq", 8, &path);
+    sc_lock_t *l = attach_ok(m, TIMEOUT_MS), *r = attach_ok(m, TIMEOUT_MS);
+    uint32_t s0 = sc_lock_seq_begin(r), s1, s2;
+
+    ck_assert_uint_eq(s0 & 1u, 0);
+    ck_assert(sc_lock_seq_valid(r, s0));
+    th_ok(sc_lock_rdlock(l));
+    sc_lock_rdunlock(l);
+    ck_assert(sc_lock_seq_valid(r, s0));    /* readers do not move it */
+    th_ok(sc_lock_wrlock(l));
+    s1 = sc_lock_seq_begin(r);
+    ck_assert_uint_eq(s1 & 1u, 1);
+    ck_assert(!sc_lock_seq_valid(r, s0));
+    ck_assert(!sc_lock_seq_valid(r, s1));   /* odd is never valid */
+    sc_lock_wrunlock(l);
+    s2 = sc_lock_seq_begin(r);
+    ck_assert_uint_eq(s2 & 1u, 0);
+    ck_assert_uint_ne(s2, s0);
+    ck_assert(sc_lock_seq_valid(r, s2));
+    ck_assert_uint_eq(sc_lock_seq_settle(r), s2);
+    /* a second writer's hold moves it again */
+    th_ok(sc_lock_wrlock(r));
+    sc_lock_wrunlock(r);
+    ck_assert(!sc_lock_seq_valid(l, s2));
+}
+END_TEST
+
 START_TEST(stats_name_the_writer_and_count_the_readers)
 {
     const char *path;
@@ -1017,6 +1051,7 @@ Suite *test_suite(void)
     tcase_add_test(basic, attach_claims_distinct_slots_and_detach_frees_them);
     tcase_add_test(basic, bad_slot_count_in_the_region_is_refused);
     tcase_add_test(basic, uncontended_locking_never_sleeps_or_counts_a_wait);
+    tcase_add_test(basic, the_write_sequence_is_odd_exactly_while_a_writer_holds);
     tcase_add_test(basic, stats_name_the_writer_and_count_the_readers);
 #ifndef _WIN32
     tcase_add_test(basic, forked_child_gets_a_slot_of_its_own);
