@@ -529,7 +529,7 @@ START_TEST(the_write_sequence_is_odd_exactly_while_a_writer_holds)
     const char *path;
     map_t *m = make_lock("seq", 8, &path);
     sc_lock_t *l = attach_ok(m, TIMEOUT_MS), *r = attach_ok(m, TIMEOUT_MS);
-    uint32_t s0 = sc_lock_seq_begin(r), s1, s2;
+    uint64_t s0 = sc_lock_seq_begin(r), s1, s2;
 
     ck_assert_uint_eq(s0 & 1u, 0);
     ck_assert(sc_lock_seq_valid(r, s0));

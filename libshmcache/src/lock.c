@@ -219,23 +219,29 @@ static void sleep_on_drain(sc_lock_t *l, const sc_slot_sh_t *s, uint32_t d)
     atomic_fetch_sub(&l->sh->drain_sleepers, 1);
 }
 
+/* The spin of every waiter: count re-checks and answer whether to stop
+ * (SPIN_US spent), pausing the CPU between re-checks. *end starts at 0. */
+static int spin_done(int *checks, apr_time_t *end)
+{
+    sc_os_cpu_relax();
+    if (++*checks % SPIN_BATCH != 0)
+        return 0;
+    if (*end == 0)
+        *end = apr_time_now() + SPIN_US;
+    return apr_time_now() >= *end;
+}
+
 /* Spin up to SPIN_US until *word != value; returns 1 if it changed. */
 static int spin_while_equal(_Atomic uint32_t *word, uint32_t value)
 {
     apr_time_t end = 0;
-    int i;
+    int checks = 0;
 
-    for (;;) {
-        for (i = 0; i < SPIN_BATCH; i++) {
-            if (atomic_load_explicit(word, memory_order_relaxed) != value)
-                return 1;
-            sc_os_cpu_relax();
-        }
-        if (end == 0)
-            end = apr_time_now() + SPIN_US;
-        else if (apr_time_now() >= end)
-            return 0;
-    }
+    do {
+        if (atomic_load_explicit(word, memory_order_relaxed) != value)
+            return 1;
+    } while (!spin_done(&checks, &end));
+    return 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -604,7 +610,7 @@ static void release_writer(sc_lock_t *l)
  * any data store (the release fence orders the stores that follow). */
 static void seq_enter(sc_lock_sh_t *sh)
 {
-    uint32_t s = atomic_load_explicit(&sh->seq, memory_order_relaxed);
+    uint64_t s = atomic_load_explicit(&sh->seq, memory_order_relaxed);
 
     if ((s & 1u) == 0)
         atomic_store_explicit(&sh->seq, s + 1, memory_order_relaxed);
@@ -614,7 +620,7 @@ static void seq_enter(sc_lock_sh_t *sh)
 /* The writer is done: a new even sequence, after every data store. */
 static void seq_leave(sc_lock_sh_t *sh)
 {
-    uint32_t s = atomic_load_explicit(&sh->seq, memory_order_relaxed);
+    uint64_t s = atomic_load_explicit(&sh->seq, memory_order_relaxed);
 
     atomic_store_explicit(&sh->seq, (s | 1u) + 1, memory_order_release);
 }
@@ -788,11 +794,13 @@ void sc_lock_wrunlock(sc_lock_t *l)
 }
 
 /* Wait out a writer briefly for an optimistic reader: see lock.h. */
-uint32_t sc_lock_seq_settle(const sc_lock_t *l)
+uint64_t sc_lock_seq_settle(const sc_lock_t *l)
 {
-    uint32_t s = sc_lock_seq_begin(l);
+    uint64_t s = sc_lock_seq_begin(l);
+    apr_time_t end = 0;
+    int checks = 0;
 
-    if ((s & 1u) && spin_while_equal(&l->sh->seq, s))
+    while ((s & 1u) && !spin_done(&checks, &end))
         s = sc_lock_seq_begin(l);
     return s;
 }

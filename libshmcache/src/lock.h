@@ -98,9 +98,11 @@ typedef struct sc_lock_sh_t {
     apr_uint32_t nslots;           /* slots that follow this struct */
     _Atomic uint32_t hwm;          /* slots [0, hwm) have ever been claimed:
                                       a writer drains only those */
-    _Atomic uint32_t seq;          /* odd while a writer changes the data;
-                                      bumped to a new even value at unlock */
-    apr_uint32_t pad0[9];
+    _Atomic uint64_t seq;          /* odd while a writer changes the data;
+                                      bumped to a new even value at unlock
+                                      (64 bits: it never comes back to a
+                                      value a stalled reader noted) */
+    apr_uint32_t pad0[8];
     _Atomic uint64_t read_waits;   /* read locks that had to sleep */
     _Atomic uint64_t write_waits;  /* write locks that had to sleep */
     _Atomic uint64_t recoveries;   /* write locks taken from dead writers */
@@ -166,7 +168,7 @@ sc_slot_sh_t *sc_lock_my_slot(sc_lock_t *l);
 /* Start an optimistic read (see Design): the sequence to hand to
  * sc_lock_seq_valid. An odd value means a writer is in (or died in): take
  * the read lock instead. Takes nothing, writes nothing. */
-static inline uint32_t sc_lock_seq_begin(const sc_lock_t *l)
+static inline uint64_t sc_lock_seq_begin(const sc_lock_t *l)
 {
     return atomic_load_explicit(&l->sh->seq, memory_order_acquire);
 }
@@ -175,12 +177,12 @@ static inline uint32_t sc_lock_seq_begin(const sc_lock_t *l)
  * while the sequence is odd: a writer is in. Returns the sequence last
  * read, as sc_lock_seq_begin; still odd when the writer takes longer (or
  * died), and then the caller takes the read lock. */
-uint32_t sc_lock_seq_settle(const sc_lock_t *l);
+uint64_t sc_lock_seq_settle(const sc_lock_t *l);
 
 /* Whether everything read since sc_lock_seq_begin returned seq was read
  * with no writer in: seq was even and has not moved. Only then may the
  * reader use (or return) what it read. */
-static inline int sc_lock_seq_valid(const sc_lock_t *l, uint32_t seq)
+static inline int sc_lock_seq_valid(const sc_lock_t *l, uint64_t seq)
 {
     atomic_thread_fence(memory_order_acquire);
     return (seq & 1u) == 0

@@ -387,7 +387,7 @@ static apr_status_t get_locked(shmcache_t *c, const void *key,
  * (perhaps torn too: the locked get tells), or the entry must be marked
  * visited, which takes the lock. A pool sink may have had a value
  * allocated for nothing. */
-SC_HOT_INLINE int try_optimistic(shmcache_t *c, apr_uint32_t seq,
+SC_HOT_INLINE int try_optimistic(shmcache_t *c, apr_uint64_t seq,
                                  const void *key, apr_size_t key_len,
                                  sink_t *s, apr_status_t *rv)
 {
@@ -418,8 +418,8 @@ SC_HOT_INLINE int get_optimistic(shmcache_t *c, const void *key,
                                  apr_size_t key_len, sink_t *s,
                                  apr_status_t *rv)
 {
-    apr_uint32_t seq = sc_lock_seq_begin(&c->lock);
-    apr_uint32_t last = seq;
+    apr_uint64_t seq = sc_lock_seq_begin(&c->lock);
+    apr_uint64_t last = seq;
 
     if (!SC_OPTIMISTIC_GETS)
         return 0;
