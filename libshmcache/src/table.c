@@ -265,7 +265,6 @@ apr_status_t sc_table_get_locked(const sc_table_t *t, const void *key,
     return rv;
 }
 
-
 void sc_table_meta(const sc_table_t *t, const sc_entry_sh_t *e,
                    apr_uint32_t now, shmcache_meta_t *meta)
 {
