@@ -672,6 +672,19 @@ START_TEST(writer_behind_a_stream_of_readers_gets_in_within_a_bound)
 }
 END_TEST
 
+/* Take the write lock with l, start a helper reader on the lock at path,
+ * and return once it has gone to sleep behind the writer (plus settle_ms
+ * for it to be well inside its sleep). */
+static void reader_asleep_behind(sc_lock_t *l, map_t *m, const char *path,
+                                 apr_proc_t *p, int settle_ms)
+{
+    th_ok(sc_lock_wrlock(l));
+    spawn(p, "hold", path, "r", NULL, NULL);
+    while (atomic_load(&m->sh->writer_sleepers) == 0)
+        apr_sleep(1000);
+    apr_sleep(apr_time_from_msec(settle_ms));
+}
+
 START_TEST(waiters_wake_promptly_when_the_writer_unlocks)
 {
     const char *path;
@@ -683,11 +696,7 @@ START_TEST(waiters_wake_promptly_when_the_writer_unlocks)
 
     /* the helper's timeout is 60 s, so it sleeps in 1 s slices: without a
      * wake it would get the lock about a second after it fell asleep */
-    th_ok(sc_lock_wrlock(l));
-    spawn(&p, "hold", path, "r", NULL, NULL);
-    while (atomic_load(&m->sh->writer_sleepers) == 0)
-        apr_sleep(1000);
-    apr_sleep(100000);
+    reader_asleep_behind(l, m, path, &p, 100);
     t0 = apr_time_now();
     sc_lock_wrunlock(l);
     ck_assert(wait_for(&m->area->held, 1, 5000));
@@ -985,11 +994,7 @@ START_TEST(sleeper_count_of_a_killed_waiter_is_given_back_with_its_slot)
     apr_proc_t p;
     int i;
 
-    th_ok(sc_lock_wrlock(l));
-    spawn(&p, "hold", path, "r", NULL, NULL);
-    while (atomic_load(&m->sh->writer_sleepers) == 0)
-        apr_sleep(1000);
-    apr_sleep(20000);
+    reader_asleep_behind(l, m, path, &p, 20);
     kill_and_reap(&p, SIGKILL);
     sc_lock_wrunlock(l);
     ck_assert_uint_eq(u32(&m->sh->writer_sleepers), 1);  /* leaked */
