@@ -366,6 +366,23 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_open(shmcache_t **cache,
  *  Closing twice, or closing NULL, returns SHMCACHE_EINVAL. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_close(shmcache_t *cache);
 
+/** Set the segment file's permission bits and owner through the
+ *  descriptor this handle opened (fchmod, fchown), never by path: a file
+ *  or symlink put at the path since the handle was opened is not touched.
+ *  For a privileged process fixing a segment that a less-trusted user can
+ *  write (the root httpd parent reusing its cache at a restart).
+ *  @param cache an open handle.
+ *  @param perms the exact APR permission bits (APR_FPROT_*), not filtered
+ *         by the umask; (apr_fileperms_t)-1 leaves them as they are.
+ *  @param uid new owner, or (apr_uid_t)-1 to keep it.
+ *  @param gid new group, or (apr_gid_t)-1 to keep it.
+ *  @return APR_SUCCESS; SHMCACHE_EINVAL for a closed handle; APR_ENOTIMPL
+ *  on Windows (file access there is a DACL); OS codes such as APR_EPERM. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_perms_set(shmcache_t *cache,
+                                                  apr_fileperms_t perms,
+                                                  apr_uid_t uid,
+                                                  apr_gid_t gid);
+
 /** Remove the segment file at path. Processes still attached keep their
  *  mapping (on Unix) until they close. Refuses files that are not shmcache
  *  segments (SHMCACHE_ENOTCACHE) so a mistyped path deletes nothing.

@@ -115,4 +115,9 @@ apr_status_t sc_os_file_reserve(apr_file_t *file, apr_uint64_t size);
  * keep the current one. */
 apr_status_t sc_os_file_chown(apr_file_t *file, apr_uid_t uid, apr_gid_t gid);
 
+/* Set the open file's permission bits to exactly perms (fchmod on the
+ * descriptor: never by path, so nothing swapped in at the path since it
+ * was opened is touched). Windows: APR_ENOTIMPL (access is an ACL). */
+apr_status_t sc_os_file_chmod(apr_file_t *file, apr_fileperms_t perms);
+
 #endif /* SC_OS_H */

@@ -246,6 +246,21 @@ apr_status_t shmcache_remove_ex(const char *path, int force,
     return sc_segment_remove(path, pool);
 }
 
+apr_status_t shmcache_perms_set(shmcache_t *cache, apr_fileperms_t perms,
+                               apr_uid_t uid, apr_gid_t gid)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!usable(cache))
+        return SHMCACHE_EINVAL;
+    if (perms != (apr_fileperms_t)-1)
+        rv = sc_os_file_chmod(cache->seg->file, perms);
+    if (rv == APR_SUCCESS
+        && (uid != (apr_uid_t)-1 || gid != (apr_gid_t)-1))
+        rv = sc_os_file_chown(cache->seg->file, uid, gid);
+    return rv;
+}
+
 const char *shmcache_path_get(const shmcache_t *cache)
 {
     return usable(cache) ? cache->path : NULL;

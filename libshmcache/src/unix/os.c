@@ -337,6 +337,16 @@ apr_status_t sc_os_file_chown(apr_file_t *file, apr_uid_t uid, apr_gid_t gid)
     return APR_SUCCESS;
 }
 
+apr_status_t sc_os_file_chmod(apr_file_t *file, apr_fileperms_t perms)
+{
+    apr_os_file_t fd;
+
+    apr_os_file_get(&fd, file);
+    if (fchmod(fd, perms_to_mode(perms)) != 0)
+        return APR_FROM_OS_ERROR(errno);
+    return APR_SUCCESS;
+}
+
 apr_status_t sc_os_file_remove(const char *path, apr_pool_t *pool)
 {
     return apr_file_remove(path, pool);

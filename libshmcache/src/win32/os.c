@@ -602,3 +602,11 @@ apr_status_t sc_os_file_chown(apr_file_t *file, apr_uid_t uid, apr_gid_t gid)
     (void)gid;
     return APR_ENOTIMPL;
 }
+
+apr_status_t sc_os_file_chmod(apr_file_t *file, apr_fileperms_t perms)
+{
+    /* Windows file access is an ACL matter, not permission bits */
+    (void)file;
+    (void)perms;
+    return APR_ENOTIMPL;
+}
