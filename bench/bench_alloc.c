@@ -85,6 +85,7 @@ typedef struct heap_t {
     unsigned char *base;
     apr_size_t size;
     sc_alloc_sh_t *sc;            /* sc_alloc: control block in the buffer */
+    sc_alloc_t al;                /* bound to the region after it */
     apr_rmm_t *rmm;               /* apr_rmm: its own header in the buffer */
     apr_pool_t *pool;
 } heap_t;
@@ -92,19 +93,19 @@ typedef struct heap_t {
 static int sc_init(heap_t *h)
 {
     h->sc = (sc_alloc_sh_t *)(void *)h->base;
-    return sc_alloc_init(h->base, h->sc, CTRL_BYTES, h->size) == APR_SUCCESS;
+    return sc_alloc_init(&h->al, h->base, h->sc, CTRL_BYTES, h->size) == APR_SUCCESS;
 }
 
 static apr_uint64_t sc_malloc(heap_t *h, apr_size_t n)
 {
     apr_uint64_t p;
 
-    return sc_alloc_malloc_locked(h->base, h->sc, n, &p) == APR_SUCCESS ? p : 0;
+    return sc_alloc_malloc_locked(&h->al, n, &p) == APR_SUCCESS ? p : 0;
 }
 
 static void sc_free(heap_t *h, apr_uint64_t p)
 {
-    sc_alloc_free_locked(h->base, h->sc, p);
+    sc_alloc_free_locked(&h->al, p);
 }
 
 static int rmm_init(heap_t *h)
@@ -339,7 +340,7 @@ static void measure(const options_t *o, result_t *r)
         sc_ops[i] = tput_run(&SC_OPS, &sc, &t, live, &r->failures);
         rmm_ops[i] = tput_run(&RMM_OPS, &rmm, &t, live, &r->failures);
     }
-    r->check_ok = sc_alloc_check_locked(sc.base, sc.sc, NULL, 0) == APR_SUCCESS;
+    r->check_ok = sc_alloc_check_locked(&sc.al, NULL, 0) == APR_SUCCESS;
     heap_drop(&sc);
     heap_drop(&rmm);
     heap_make(&sc, UTIL_BUFFER);
@@ -348,7 +349,7 @@ static void measure(const options_t *o, result_t *r)
         sc_util[i] = util_run(&SC_OPS, &sc, o->seed + (apr_uint64_t)i, o->log_dist);
         rmm_util[i] = util_run(&RMM_OPS, &rmm, o->seed + (apr_uint64_t)i, o->log_dist);
     }
-    r->check_ok &= sc_alloc_check_locked(sc.base, sc.sc, NULL, 0) == APR_SUCCESS;
+    r->check_ok &= sc_alloc_check_locked(&sc.al, NULL, 0) == APR_SUCCESS;
     heap_drop(&sc);
     heap_drop(&rmm);
     r->sc_ops = median(sc_ops, o->runs);

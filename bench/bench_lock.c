@@ -204,7 +204,7 @@ static int child_main(int argc, const char *const *argv, apr_pool_t *pool)
         return 2;
     tput = strcmp(argv[2], "tput") == 0;
     kind = strcmp(argv[3], "sc") == 0 ? SC : PT;
-    if ((rv = sc_lock_attach(&l, m.sh, 60000)) != APR_SUCCESS)
+    if ((rv = sc_lock_attach(&l, m.sh, m.sh->nslots, 60000)) != APR_SUCCESS)
         die("attach", rv);
     atomic_fetch_add(&m.area->ready, 1);
     while (!atomic_load(&m.area->go))
@@ -518,7 +518,7 @@ int main(int argc, const char *const *argv)
     path = bench_tmp_path("lock", pool);
     if (!map_file(&m, path, 1, pool))
         die("map", APR_EGENERAL);
-    if ((rv = sc_lock_attach(&l, m.sh, 60000)) != APR_SUCCESS)
+    if ((rv = sc_lock_attach(&l, m.sh, m.sh->nslots, 60000)) != APR_SUCCESS)
         die("attach", rv);
     for (i = 0; i < o.runs; i++)
         one_run(&runs[i], &l, path, &o, m.area, pool);

@@ -112,7 +112,7 @@ static sc_lock_t *attach_ok(map_t *m, apr_uint32_t timeout_ms)
 {
     sc_lock_t *l = apr_pcalloc(th_pool, sizeof *l);
 
-    th_ok(sc_lock_attach(l, m->sh, timeout_ms));
+    th_ok(sc_lock_attach(l, m->sh, m->sh->nslots, timeout_ms));
     return l;
 }
 
@@ -302,7 +302,7 @@ static int helper_attach(map_t *m, sc_lock_t *l, const char *const *argv,
 {
     if (map_open(m, argv[0], 0, th_pool) != APR_SUCCESS)
         return 0;
-    return sc_lock_attach(l, m->sh, timeout_ms) == APR_SUCCESS;
+    return sc_lock_attach(l, m->sh, m->sh->nslots, timeout_ms) == APR_SUCCESS;
 }
 
 static void sleep_forever(void)
@@ -414,7 +414,7 @@ static int h_attach_many(int argc, const char *const *argv)
     if (map_open(&m, argv[0], 0, th_pool) != APR_SUCCESS || n > 16)
         return 2;
     for (i = 0; i < n; i++)
-        if (sc_lock_attach(&l[i], m.sh, 60000) != APR_SUCCESS)
+        if (sc_lock_attach(&l[i], m.sh, m.sh->nslots, 60000) != APR_SUCCESS)
             return 3;
     atomic_fetch_add(&m.area->held, 1);
     sleep_forever();
@@ -472,10 +472,10 @@ START_TEST(attach_claims_distinct_slots_and_detach_frees_them)
     ck_assert_uint_ne(a->slot, b->slot);
     ck_assert_uint_ne(b->slot, c->slot);
     ck_assert_uint_ne(a->slot, c->slot);
-    ck_assert_uint_eq(sc_lock_count_attached(m->sh, NULL), 3);
-    ck_assert_uint_eq(sc_lock_count_attached(m->sh, a), 2);
+    ck_assert_uint_eq(sc_lock_count_attached(m->sh, m->sh->nslots, NULL), 3);
+    ck_assert_uint_eq(sc_lock_count_attached(m->sh, m->sh->nslots, a), 2);
     sc_lock_detach(b);
-    ck_assert_uint_eq(sc_lock_count_attached(m->sh, NULL), 2);
+    ck_assert_uint_eq(sc_lock_count_attached(m->sh, m->sh->nslots, NULL), 2);
     ck_assert_uint_eq(u32(&m->sh->hwm), 3);
     d = attach_ok(m, TIMEOUT_MS);
     ck_assert_uint_lt(d->slot, 3);      /* the freed slot is reused */
@@ -490,9 +490,9 @@ START_TEST(bad_slot_count_in_the_region_is_refused)
     sc_lock_t l;
 
     m->sh->nslots = 0;
-    th_status(sc_lock_attach(&l, m->sh, TIMEOUT_MS), SHMCACHE_ECORRUPT);
+    th_status(sc_lock_attach(&l, m->sh, m->sh->nslots, TIMEOUT_MS), SHMCACHE_ECORRUPT);
     m->sh->nslots = SHMCACHE_LIMIT_SLOTS + 1;
-    th_status(sc_lock_attach(&l, m->sh, TIMEOUT_MS), SHMCACHE_ECORRUPT);
+    th_status(sc_lock_attach(&l, m->sh, m->sh->nslots, TIMEOUT_MS), SHMCACHE_ECORRUPT);
 }
 END_TEST
 
@@ -732,7 +732,7 @@ START_TEST(reader_killed_while_holding_is_dropped_after_the_timeout)
     ck_assert_uint_eq(st.dead_readers, 1);
     ck_assert_uint_eq(st.recoveries, 0);
     ck_assert_uint_eq(st.readers, 0);
-    ck_assert_uint_eq(sc_lock_count_attached(m->sh, l), 0);
+    ck_assert_uint_eq(sc_lock_count_attached(m->sh, m->sh->nslots, l), 0);
 }
 END_TEST
 
@@ -926,15 +926,15 @@ START_TEST(full_slots_give_eslots_and_dead_slots_are_reclaimed)
         attach_ok(m, TIMEOUT_MS);
     spawn(&p, "attach_many", path, "2", NULL, NULL);
     ck_assert(wait_for(&m->area->held, 1, 10000));
-    th_status(sc_lock_attach(&extra, m->sh, TIMEOUT_MS), SHMCACHE_ESLOTS);
+    th_status(sc_lock_attach(&extra, m->sh, m->sh->nslots, TIMEOUT_MS), SHMCACHE_ESLOTS);
     sc_lock_detach(&extra);             /* harmless on a failed handle */
-    ck_assert_uint_eq(sc_lock_count_attached(m->sh, NULL), 8);
+    ck_assert_uint_eq(sc_lock_count_attached(m->sh, m->sh->nslots, NULL), 8);
     kill_and_reap(&p, SIGKILL);
-    ck_assert_uint_eq(sc_lock_count_attached(m->sh, NULL), 6);
+    ck_assert_uint_eq(sc_lock_count_attached(m->sh, m->sh->nslots, NULL), 6);
     attach_ok(m, TIMEOUT_MS);
     attach_ok(m, TIMEOUT_MS);
-    th_status(sc_lock_attach(&extra, m->sh, TIMEOUT_MS), SHMCACHE_ESLOTS);
-    ck_assert_uint_eq(sc_lock_count_attached(m->sh, NULL), 8);
+    th_status(sc_lock_attach(&extra, m->sh, m->sh->nslots, TIMEOUT_MS), SHMCACHE_ESLOTS);
+    ck_assert_uint_eq(sc_lock_count_attached(m->sh, m->sh->nslots, NULL), 8);
 }
 END_TEST
 
@@ -951,10 +951,10 @@ START_TEST(dead_writers_slot_is_kept_until_its_lock_is_recovered)
     spawn(&p, "hold", path, "w", NULL, NULL);
     ck_assert(wait_for(&m->area->held, 1, 10000));
     kill_and_reap(&p, SIGKILL);
-    th_status(sc_lock_attach(&extra, m->sh, TIMEOUT_MS), SHMCACHE_ESLOTS);
+    th_status(sc_lock_attach(&extra, m->sh, m->sh->nslots, TIMEOUT_MS), SHMCACHE_ESLOTS);
     th_status(sc_lock_wrlock(first), SC_LOCK_RECOVERED);
     sc_lock_wrunlock(first);
-    th_ok(sc_lock_attach(&extra, m->sh, TIMEOUT_MS));
+    th_ok(sc_lock_attach(&extra, m->sh, m->sh->nslots, TIMEOUT_MS));
 }
 END_TEST
 
@@ -979,10 +979,10 @@ START_TEST(slot_left_half_claimed_by_a_dead_process_is_reclaimed)
     slots[7].pid = (apr_uint32_t)p.pid;
     slots[7].start = 1;
     t0 = apr_time_now();
-    th_ok(sc_lock_attach(&extra, m->sh, TIMEOUT_MS));
+    th_ok(sc_lock_attach(&extra, m->sh, m->sh->nslots, TIMEOUT_MS));
     ck_assert_uint_ge(ms_since(t0), TIMEOUT_MS - 20);  /* after a grace */
-    th_ok(sc_lock_attach(&extra, m->sh, TIMEOUT_MS));
-    th_status(sc_lock_attach(&extra, m->sh, TIMEOUT_MS), SHMCACHE_ESLOTS);
+    th_ok(sc_lock_attach(&extra, m->sh, m->sh->nslots, TIMEOUT_MS));
+    th_status(sc_lock_attach(&extra, m->sh, m->sh->nslots, TIMEOUT_MS), SHMCACHE_ESLOTS);
 }
 END_TEST
 

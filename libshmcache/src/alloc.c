@@ -12,22 +12,27 @@
  * of 8-byte granules from the segment base (0 = none), so any process can
  * use the allocator wherever it mapped the segment.
  *
- * Nothing read from the segment is trusted: before a block is used, its
- * header is checked against the region bounds and against its physical
+ * Nothing read from the segment is trusted, not even at the next
+ * instant: the region bounds are the caller's (sc_alloc_t, never re-read
+ * from the control block); a block header is loaded once into a blk_t
+ * (load_block) and checked against the bounds and against its physical
  * neighbours (the previous block must end where it starts, the next block
- * must point back at it), and list links are checked in both directions.
- * Every mutating call validates everything it will touch before it writes
+ * must point back at it); list links are loaded once into a node_t and
+ * checked in both directions. Only those checked copies decide anything
+ * afterwards, and every write goes to an address computed from them, so
+ * it stays inside the region even if the segment changes meanwhile. Every
+ * mutating call validates everything it will touch before it writes
  * anything, so a corrupt segment yields SHMCACHE_ECORRUPT with nothing
- * changed. Walks are bounded by the region size. The control block's own
- * region bounds (begin, end) are the one thing taken on trust here: every
- * caller first checks them against the region it validated at attach
- * (sc_alloc_bounds_ok), since another process may overwrite them later.
+ * changed. Walks are bounded by the region size.
  *
  * Crash consistency: the physical chain is defined by block sizes alone,
  * and every change to it is a single 32-bit store (new headers are written
  * in free space before the store that makes them reachable), so a writer
- * killed at any point leaves a chain that sc_alloc_rebuild_locked can turn
- * back into a consistent allocator.
+ * killed at any point leaves sizes that tile the region. Back links and
+ * free lists are derived data that such a writer may leave stale (a split
+ * or a merge writes the size, then the next block's back link):
+ * sc_alloc_rebuild_locked rebuilds all of them from the sizes. The fault
+ * points alloc.* mark those windows for the crash tests.
  *
  * Sizes: a block's payload is at most SIZE_MASK granules (16 GiB - 8), so
  * a region larger than that (up to the format's 32 GiB) starts as several
@@ -59,6 +64,7 @@
 
 #include "shmcache.h"
 #include "alloc.h"
+#include "fault.h"
 
 #define GRAN        ((apr_uint64_t)SC_ALLOC_ALIGN)
 #define FREE_BIT    0x80000000u
@@ -131,91 +137,79 @@ static unsigned ffs32(apr_uint32_t x)
 #endif
 
 /* ------------------------------------------------------------------------
- * Raw access to the segment. h is always a granule already checked to lie
- * in the region (hdr_in) by the caller.
+ * Raw access to the segment. Every granule passed here has been checked
+ * against the bounds of the sc_alloc_t (hdr_in) by the caller.
  * ---------------------------------------------------------------------- */
 
 /* The two 32-bit words at granule g. */
-static apr_uint32_t *words(void *base, apr_uint64_t g)
+static apr_uint32_t *words(const sc_alloc_t *al, apr_uint64_t g)
 {
-    return (apr_uint32_t *)((char *)base + (apr_size_t)(g * GRAN));
+    return (apr_uint32_t *)(al->base + (apr_size_t)(g * GRAN));
 }
 
-/* Payload granules of the block at h. */
-static apr_uint64_t hdr_size(void *base, apr_uint64_t h)
+/* One load of a word another process may be writing: the compiler must
+ * neither read it twice nor read it again later. */
+static apr_uint32_t load32(const apr_uint32_t *p)
 {
-    return words(base, h)[0] & SIZE_MASK;
-}
-
-/* True when the block at h is flagged free. */
-static int hdr_free(void *base, apr_uint64_t h)
-{
-    return (words(base, h)[0] & FREE_BIT) != 0;
-}
-
-/* Granule of the block before h (0 for the first block). */
-static apr_uint64_t hdr_prev(void *base, apr_uint64_t h)
-{
-    return words(base, h)[1];
-}
-
-/* Granule just past the block at h. */
-static apr_uint64_t hdr_next(void *base, apr_uint64_t h)
-{
-    return h + 1 + hdr_size(base, h);
+    return *(const volatile apr_uint32_t *)p;
 }
 
 /* Write size and flag in one store (the store that changes the chain). */
-static void set_size(void *base, apr_uint64_t h, apr_uint64_t size, int is_free)
+static void set_size(const sc_alloc_t *al, apr_uint64_t h, apr_uint64_t size,
+                     int is_free)
 {
-    words(base, h)[0] = (apr_uint32_t)size | (is_free ? FREE_BIT : 0u);
+    words(al, h)[0] = (apr_uint32_t)size | (is_free ? FREE_BIT : 0u);
 }
 
 /* Record prev as the physical predecessor of h. */
-static void set_prev(void *base, apr_uint64_t h, apr_uint64_t prev)
+static void set_prev(const sc_alloc_t *al, apr_uint64_t h, apr_uint64_t prev)
 {
-    words(base, h)[1] = (apr_uint32_t)prev;
+    words(al, h)[1] = (apr_uint32_t)prev;
 }
 
 /* Erase a header absorbed by a merge, so a stale free of it is refused. */
-static void clear_hdr(void *base, apr_uint64_t h)
+static void clear_hdr(const sc_alloc_t *al, apr_uint64_t h)
 {
-    words(base, h)[0] = 0;
-    words(base, h)[1] = 0;
+    words(al, h)[0] = 0;
+    words(al, h)[1] = 0;
 }
 
-/* Next block on the free list of the free block h (0 = none). */
-static apr_uint64_t link_next(void *base, apr_uint64_t h)
+/* The free-list links of the free block h (in its first payload granule,
+ * inside the region whenever h is a checked block), each read once. */
+static apr_uint64_t link_next(const sc_alloc_t *al, apr_uint64_t h)
 {
-    return words(base, h + 1)[0];
+    return load32(&words(al, h + 1)[0]);
 }
 
-/* Previous block on the free list of the free block h (0 = h is the head). */
-static apr_uint64_t link_prev(void *base, apr_uint64_t h)
+static apr_uint64_t link_prev(const sc_alloc_t *al, apr_uint64_t h)
 {
-    return words(base, h + 1)[1];
+    return load32(&words(al, h + 1)[1]);
 }
 
-/* Set the free-list successor of h. */
-static void set_link_next(void *base, apr_uint64_t h, apr_uint64_t v)
+static void set_link_next(const sc_alloc_t *al, apr_uint64_t h, apr_uint64_t v)
 {
-    words(base, h + 1)[0] = (apr_uint32_t)v;
+    words(al, h + 1)[0] = (apr_uint32_t)v;
 }
 
-/* Set the free-list predecessor of h. */
-static void set_link_prev(void *base, apr_uint64_t h, apr_uint64_t v)
+static void set_link_prev(const sc_alloc_t *al, apr_uint64_t h, apr_uint64_t v)
 {
-    words(base, h + 1)[1] = (apr_uint32_t)v;
+    words(al, h + 1)[1] = (apr_uint32_t)v;
+}
+
+/* The head of free list [fl][sl], read once. */
+static apr_uint64_t head_of(const sc_alloc_t *al, unsigned fl, unsigned sl)
+{
+    return load32(&al->sh->heads[fl][sl]);
 }
 
 /* Debug builds fill n granules from granule g with POISON_BYTE, so a
  * use-after-free reads recognisable garbage. Release builds do nothing. */
-static void poison(void *base, apr_uint64_t g, apr_uint64_t n)
+static void poison(const sc_alloc_t *al, apr_uint64_t g, apr_uint64_t n)
 {
 #ifdef SHMCACHE_DEBUG
-    memset((char *)base + (apr_size_t)(g * GRAN), POISON_BYTE, (apr_size_t)(n * GRAN));
+    memset(al->base + (apr_size_t)(g * GRAN), POISON_BYTE, (apr_size_t)(n * GRAN));
 #else
-    (void)base;
+    (void)al;
     (void)g;
     (void)n;
 #endif
@@ -231,7 +225,7 @@ static apr_uint64_t granules_for(apr_uint64_t n)
     return n == 0 ? 1 : (n - 1) / GRAN + 1;
 }
 
-/* Class of a block of g payload granules (0 < g < 2^32): sizes below
+/* Class of a block of g payload granules (0 < g < 2^31): sizes below
  * SL_COUNT map one to one onto fl 0; above, fl is the power of two and sl
  * the linear step inside it. */
 static void mapping(apr_uint64_t g, unsigned *fl, unsigned *sl)
@@ -265,128 +259,158 @@ static int can_merge(apr_uint64_t a, apr_uint64_t b)
 }
 
 /* ------------------------------------------------------------------------
- * Validation of what the segment says
+ * Loading and checking what the segment says
  * ---------------------------------------------------------------------- */
 
-/* The control block's region bounds can hold at least one block. */
-static int region_ok(const sc_alloc_sh_t *a)
+/* A block header as loaded once (load_block): only this copy is used. */
+typedef struct blk_t {
+    apr_uint64_t h;                /* header granule */
+    apr_uint64_t size;             /* payload granules, >= 1 */
+    apr_uint64_t prev;             /* recorded previous block (unchecked) */
+    int free;
+} blk_t;
+
+/* A free block's place on its list as node_ok checked it. */
+typedef struct node_t {
+    apr_uint64_t h;                /* the block */
+    apr_uint64_t next, prev;       /* list neighbours; prev 0: h is head */
+    unsigned fl, sl;               /* its class */
+} node_t;
+
+/* Granule just past block b. */
+static apr_uint64_t end_of(const blk_t *b)
 {
-    return a->begin >= 1 && a->end > a->begin && a->end - a->begin >= MIN_BLOCK;
+    return b->h + 1 + b->size;
 }
 
 /* Granule h can hold a block header followed by one payload granule. */
-static int hdr_in(const sc_alloc_sh_t *a, apr_uint64_t h)
+static int hdr_in(const sc_alloc_t *al, apr_uint64_t h)
 {
-    return h >= a->begin && h + MIN_BLOCK <= a->end;
+    return h >= al->begin && h + MIN_BLOCK <= al->end;
 }
 
-/* The block at h (hdr_in) has a payload and ends inside the region. */
-static int span_ok(void *base, const sc_alloc_sh_t *a, apr_uint64_t h)
+/* Load the header at h once into *b. Returns 0 when h is not inside the
+ * region or the block it describes has no payload or runs past the end. */
+static int load_block(const sc_alloc_t *al, apr_uint64_t h, blk_t *b)
 {
-    apr_uint64_t size = hdr_size(base, h);
+    apr_uint32_t w0, w1;
 
-    return size >= 1 && h + 1 + size <= a->end;
+    if (!hdr_in(al, h))
+        return 0;
+    w0 = load32(&words(al, h)[0]);
+    w1 = load32(&words(al, h)[1]);
+    b->h = h;
+    b->size = w0 & SIZE_MASK;
+    b->prev = w1;
+    b->free = (w0 & FREE_BIT) != 0;
+    return b->size >= 1 && end_of(b) <= al->end;
 }
 
 /* Header granule of the block whose payload is at byte offset payload, or
  * 0 when that cannot be a payload of this region. */
-static apr_uint64_t payload_hdr(const sc_alloc_sh_t *a, apr_uint64_t payload)
+static apr_uint64_t payload_hdr(const sc_alloc_t *al, apr_uint64_t payload)
 {
     apr_uint64_t h;
 
     if (payload % GRAN != 0 || payload / GRAN == 0)
         return 0;
     h = payload / GRAN - 1;
-    return hdr_in(a, h) ? h : 0;
+    return hdr_in(al, h) ? h : 0;
 }
 
-/* True when h is a block of the physical chain, as far as O(1) can tell:
- * sane size, the previous block ends exactly at h, and the next block (if
- * any) is sane and points back at h. */
-static int block_ok(void *base, const sc_alloc_sh_t *a, apr_uint64_t h)
+/* Load block h into *b and check that it is a block of the physical
+ * chain, as far as O(1) can tell: sane size, the previous block ends
+ * exactly at h, and the next block (if any) is sane and points back. */
+static int block_ok(const sc_alloc_t *al, apr_uint64_t h, blk_t *b)
 {
-    apr_uint64_t prev, next;
+    blk_t p, n;
 
-    if (!hdr_in(a, h) || !span_ok(base, a, h))
+    if (!load_block(al, h, b))
         return 0;
-    prev = hdr_prev(base, h);
-    if (h == a->begin ? prev != 0
-                      : (!hdr_in(a, prev) || prev >= h || !span_ok(base, a, prev)
-                         || hdr_next(base, prev) != h))
+    if (h == al->begin ? b->prev != 0
+                       : (b->prev >= h || !load_block(al, b->prev, &p)
+                          || end_of(&p) != h))
         return 0;
-    next = hdr_next(base, h);
-    return next == a->end
-        || (hdr_in(a, next) && hdr_prev(base, next) == h && span_ok(base, a, next));
+    return end_of(b) == al->end
+        || (load_block(al, end_of(b), &n) && n.prev == h);
 }
 
-/* True when the free block at h can be unlinked safely: it is flagged
- * free, has a sane size, and its list neighbours (or the list head) point
- * back at it. */
-static int node_ok(void *base, const sc_alloc_sh_t *a, apr_uint64_t h)
+/* Load the list links of the free block b into *nd and check that they
+ * (or the list head) point back at it, so that it can be unlinked. */
+static int node_ok(const sc_alloc_t *al, const blk_t *b, node_t *nd)
 {
-    apr_uint64_t nx, pv;
-    unsigned fl, sl;
-
-    if (!hdr_in(a, h) || !hdr_free(base, h) || !span_ok(base, a, h))
+    nd->h = b->h;
+    mapping(b->size, &nd->fl, &nd->sl);
+    nd->next = link_next(al, b->h);
+    nd->prev = link_prev(al, b->h);
+    if (!b->free)
         return 0;
-    mapping(hdr_size(base, h), &fl, &sl);
-    nx = link_next(base, h);
-    pv = link_prev(base, h);
-    if (pv == 0 ? a->heads[fl][sl] != h
-                : (!hdr_in(a, pv) || link_next(base, pv) != h))
+    if (nd->prev == 0 ? head_of(al, nd->fl, nd->sl) != b->h
+                      : (!hdr_in(al, nd->prev) || link_next(al, nd->prev) != b->h))
         return 0;
-    return nx == 0 || (hdr_in(a, nx) && link_prev(base, nx) == h);
+    return nd->next == 0
+        || (hdr_in(al, nd->next) && link_prev(al, nd->next) == b->h);
 }
 
 /* The list a block of size granules would be pushed on has a sane head. */
-static int target_ok(const sc_alloc_sh_t *a, apr_uint64_t size)
+static int target_ok(const sc_alloc_t *al, apr_uint64_t size)
 {
     unsigned fl, sl;
     apr_uint64_t head;
 
     mapping(size, &fl, &sl);
-    head = a->heads[fl][sl];
-    return head == 0 || hdr_in(a, head);
+    head = head_of(al, fl, sl);
+    return head == 0 || hdr_in(al, head);
 }
 
 /* ------------------------------------------------------------------------
- * Free lists. Callers have validated the nodes (node_ok, target_ok).
+ * Free lists. Callers have checked the nodes (node_ok, target_ok).
  * ---------------------------------------------------------------------- */
 
-/* Take the free block h off its list, clearing bitmap bits of a list
- * that becomes empty. */
-static void unlink_node(void *base, sc_alloc_sh_t *a, apr_uint64_t h)
+/* Take the free block nd describes off its list, clearing the bitmap bits
+ * of a list that becomes empty. The links are loaded again here, once:
+ * an earlier unlink in the same call may have changed them (two list
+ * neighbours merged in one free), and node_ok checked them before any
+ * write. A link that another process made point outside the region since
+ * is not followed (check reports the damage; a rebuild mends it). */
+static void unlink_node(const sc_alloc_t *al, const node_t *nd)
 {
-    apr_uint64_t nx = link_next(base, h), pv = link_prev(base, h);
-    unsigned fl, sl;
+    sc_alloc_sh_t *a = al->sh;
+    apr_uint64_t next = link_next(al, nd->h), prev = link_prev(al, nd->h);
 
-    mapping(hdr_size(base, h), &fl, &sl);
-    if (nx != 0)
-        set_link_prev(base, nx, pv);
-    if (pv != 0) {
-        set_link_next(base, pv, nx);
+    if (next != 0 && hdr_in(al, next))
+        set_link_prev(al, next, prev);
+    if (prev != 0) {
+        if (hdr_in(al, prev))
+            set_link_next(al, prev, next);
         return;
     }
-    a->heads[fl][sl] = (apr_uint32_t)nx;
-    if (nx == 0) {
-        a->sl_bitmap[fl] &= ~(1u << sl);
-        if (a->sl_bitmap[fl] == 0)
-            a->fl_bitmap &= ~(1u << fl);
+    a->heads[nd->fl][nd->sl] = (apr_uint32_t)next;
+    if (next == 0) {
+        a->sl_bitmap[nd->fl] &= ~(1u << nd->sl);
+        if (a->sl_bitmap[nd->fl] == 0)
+            a->fl_bitmap &= ~(1u << nd->fl);
     }
 }
 
-/* Push the free block at h (header already written) on its list. */
-static void push_node(void *base, sc_alloc_sh_t *a, apr_uint64_t h)
+/* Push the free block at h of size granules (header written) on its list.
+ * The head is read once and checked: one that another process made bad
+ * since target_ok is dropped rather than followed (check reports the lost
+ * blocks; a rebuild restores them). */
+static void push_node(const sc_alloc_t *al, apr_uint64_t h, apr_uint64_t size)
 {
+    sc_alloc_sh_t *a = al->sh;
     unsigned fl, sl;
     apr_uint64_t head;
 
-    mapping(hdr_size(base, h), &fl, &sl);
-    head = a->heads[fl][sl];
-    set_link_next(base, h, head);
-    set_link_prev(base, h, 0);
+    mapping(size, &fl, &sl);
+    head = head_of(al, fl, sl);
+    if (!hdr_in(al, head))
+        head = 0;
+    set_link_next(al, h, head);
+    set_link_prev(al, h, 0);
     if (head != 0)
-        set_link_prev(base, head, h);
+        set_link_prev(al, head, h);
     a->heads[fl][sl] = (apr_uint32_t)h;
     a->sl_bitmap[fl] |= 1u << sl;
     a->fl_bitmap |= 1u << fl;
@@ -417,17 +441,17 @@ static void count_used(sc_alloc_sh_t *a, apr_uint64_t size, int sign)
 }
 
 /* Make [h, h + 1 + size) a free block after prev and push it. */
-static void make_free(void *base, sc_alloc_sh_t *a, apr_uint64_t h,
-                      apr_uint64_t size, apr_uint64_t prev)
+static void make_free(const sc_alloc_t *al, apr_uint64_t h, apr_uint64_t size,
+                      apr_uint64_t prev)
 {
-    set_prev(base, h, prev);
-    set_size(base, h, size, 1);
-    push_node(base, a, h);
-    count_free(a, size, 1);
+    set_prev(al, h, prev);
+    set_size(al, h, size, 1);
+    push_node(al, h, size);
+    count_free(al->sh, size, 1);
 }
 
 /* ------------------------------------------------------------------------
- * Public functions
+ * Binding and formatting
  * ---------------------------------------------------------------------- */
 
 /* Bytes of region taken by a request of n bytes: the header plus n rounded
@@ -441,32 +465,8 @@ apr_uint64_t sc_alloc_block_bytes(apr_uint64_t n)
     return (granules_for(n) + 1) * GRAN;
 }
 
-/* Cut [begin, end) granules into maximal free blocks (one block unless the
- * region exceeds 16 GiB); never leave a tail too small for a block. */
-static void carve(void *base, sc_alloc_sh_t *a)
-{
-    apr_uint64_t h = a->begin, prev = 0, rest, total;
-
-    while (h < a->end) {
-        rest = a->end - h;
-        total = rest;
-        if (total > (apr_uint64_t)SIZE_MASK + 1) {
-            total = (apr_uint64_t)SIZE_MASK + 1;
-            if (rest - total < MIN_BLOCK)
-                total -= MIN_BLOCK;
-        }
-        make_free(base, a, h, total - 1, prev);
-        prev = h;
-        h += total;
-    }
-}
-
-/* Make [begin, end) one free block (see alloc.h). begin is rounded up to a
- * granule and to at least granule 1 (granule 0 means "none"); end is
- * rounded down, and an end of exactly 32 GiB is clamped to the last
- * granule a 32-bit offset can name. Returns APR_SUCCESS or SHMCACHE_ESIZE
- * (end beyond 32 GiB, or fewer than 16 bytes to manage). */
-apr_status_t sc_alloc_init(void *base, sc_alloc_sh_t *a,
+/* The granule bounds of [begin, end) (see alloc.h). */
+apr_status_t sc_alloc_bind(sc_alloc_t *al, void *base, sc_alloc_sh_t *sh,
                            apr_uint64_t begin, apr_uint64_t end)
 {
     apr_uint64_t b, e;
@@ -481,26 +481,66 @@ apr_status_t sc_alloc_init(void *base, sc_alloc_sh_t *a,
         e = LAST_GRAN;
     if (e < b + MIN_BLOCK)
         return SHMCACHE_ESIZE;
-    memset(a, 0, sizeof *a);
-    a->begin = (apr_uint32_t)b;
-    a->end = (apr_uint32_t)e;
-    carve(base, a);
+    al->base = base;
+    al->sh = sh;
+    al->begin = b;
+    al->end = e;
     return APR_SUCCESS;
 }
 
-/* The bounds sc_alloc_init would set for [begin, end), compared with the
- * control block's (see alloc.h). */
-int sc_alloc_bounds_ok(const sc_alloc_sh_t *a, apr_uint64_t begin,
-                       apr_uint64_t end)
+/* Reset the control block to an empty allocator of al's region (bounds
+ * recorded, no lists, zero counters). */
+static void reset_control(const sc_alloc_t *al)
 {
-    apr_uint64_t b = (begin + GRAN - 1) / GRAN, e = end / GRAN;
-
-    if (b == 0)
-        b = 1;
-    if (e > LAST_GRAN)
-        e = LAST_GRAN;
-    return a->begin == b && a->end == e;
+    memset(al->sh, 0, sizeof *al->sh);
+    al->sh->begin = (apr_uint32_t)al->begin;
+    al->sh->end = (apr_uint32_t)al->end;
 }
+
+/* Cut the region into maximal free blocks (one block unless the region
+ * exceeds 16 GiB); never leave a tail too small for a block. */
+static void carve(const sc_alloc_t *al)
+{
+    apr_uint64_t h = al->begin, prev = 0, rest, total;
+
+    while (h < al->end) {
+        rest = al->end - h;
+        total = rest;
+        if (total > (apr_uint64_t)SIZE_MASK + 1) {
+            total = (apr_uint64_t)SIZE_MASK + 1;
+            if (rest - total < MIN_BLOCK)
+                total -= MIN_BLOCK;
+        }
+        make_free(al, h, total - 1, prev);
+        prev = h;
+        h += total;
+    }
+}
+
+/* Bind, then make the region free blocks (see alloc.h). */
+apr_status_t sc_alloc_init(sc_alloc_t *al, void *base, sc_alloc_sh_t *sh,
+                           apr_uint64_t begin, apr_uint64_t end)
+{
+    apr_status_t rv = sc_alloc_bind(al, base, sh, begin, end);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    reset_control(al);
+    SC_FAULT_POINT("alloc.init.cleared");
+    carve(al);
+    return APR_SUCCESS;
+}
+
+/* The control block records al's bounds (see alloc.h). */
+int sc_alloc_bounds_ok(const sc_alloc_t *al)
+{
+    return load32(&al->sh->begin) == al->begin
+        && load32(&al->sh->end) == al->end;
+}
+
+/* ------------------------------------------------------------------------
+ * malloc
+ * ---------------------------------------------------------------------- */
 
 /* Walk at most FIT_PROBES nodes of g's own class for a block of at least
  * g granules. The class may hold blocks smaller than g, so the rounded
@@ -508,39 +548,42 @@ int sc_alloc_bounds_ok(const sc_alloc_sh_t *a, apr_uint64_t begin,
  * when g is not a class boundary (e.g. the whole empty region). Returns
  * APR_SUCCESS, SHMCACHE_ENOMEM (none within the probes) or
  * SHMCACHE_ECORRUPT. */
-static apr_status_t probe_class(void *base, const sc_alloc_sh_t *a,
-                                apr_uint64_t g, apr_uint64_t *found)
+static apr_status_t probe_class(const sc_alloc_t *al, apr_uint64_t g,
+                                apr_uint64_t *found)
 {
     unsigned fl, sl, i;
     apr_uint64_t h;
+    blk_t b;
 
     mapping(g, &fl, &sl);
-    h = a->heads[fl][sl];
+    h = head_of(al, fl, sl);
     for (i = 0; h != 0 && i < FIT_PROBES; i++) {
-        if (!hdr_in(a, h) || !hdr_free(base, h) || !span_ok(base, a, h))
+        if (!load_block(al, h, &b) || !b.free)
             return SHMCACHE_ECORRUPT;
-        if (hdr_size(base, h) >= g) {
+        if (b.size >= g) {
             *found = h;
             return APR_SUCCESS;
         }
-        h = link_next(base, h);
+        h = link_next(al, h);
     }
     return SHMCACHE_ENOMEM;
 }
 
 /* Find the first non-empty list at or above class (*fl, *sl). Returns 1
  * (and the class), 0 when there is none, -1 when the bitmaps disagree. */
-static int find_list(const sc_alloc_sh_t *a, unsigned *fl, unsigned *sl)
+static int find_list(const sc_alloc_t *al, unsigned *fl, unsigned *sl)
 {
-    apr_uint32_t slmap = a->sl_bitmap[*fl] & SL_MASK & (~0u << *sl);
+    const sc_alloc_sh_t *a = al->sh;
+    apr_uint32_t slmap = load32(&a->sl_bitmap[*fl]) & SL_MASK & (~0u << *sl);
     apr_uint32_t flmap;
 
     if (slmap == 0) {
-        flmap = *fl + 1 < FL_COUNT ? a->fl_bitmap & (~0u << (*fl + 1)) : 0;
+        flmap = *fl + 1 < FL_COUNT
+                    ? load32(&a->fl_bitmap) & (~0u << (*fl + 1)) : 0;
         if (flmap == 0)
             return 0;
         *fl = ffs32(flmap);
-        slmap = a->sl_bitmap[*fl] & SL_MASK;
+        slmap = load32(&a->sl_bitmap[*fl]) & SL_MASK;
         if (slmap == 0)
             return -1;
     }
@@ -553,207 +596,219 @@ static int find_list(const sc_alloc_sh_t *a, unsigned *fl, unsigned *sl)
  * fit, the head of the smallest class above g's rounded size, where every
  * block fits. Both steps are O(1). The probe costs nothing in speed and
  * brings steady-state utilization up to apr_rmm's best fit (bench_alloc). */
-static apr_status_t find_block(void *base, const sc_alloc_sh_t *a,
-                               apr_uint64_t g, apr_uint64_t *found)
+static apr_status_t find_block(const sc_alloc_t *al, apr_uint64_t g,
+                               apr_uint64_t *found)
 {
     unsigned fl, sl;
     int r;
-    apr_status_t rv = probe_class(base, a, g, found);
+    apr_status_t rv = probe_class(al, g, found);
 
     if (rv != SHMCACHE_ENOMEM)
         return rv;
     mapping(round_to_class(g), &fl, &sl);
-    r = find_list(a, &fl, &sl);
+    r = find_list(al, &fl, &sl);
     if (r < 0)
         return SHMCACHE_ECORRUPT;
     if (r == 0)
         return SHMCACHE_ENOMEM;
-    *found = a->heads[fl][sl];
+    *found = head_of(al, fl, sl);
     return *found != 0 ? APR_SUCCESS : SHMCACHE_ECORRUPT;
+}
+
+/* The whole free block b (on its list as nd) goes to the request: its
+ * leftover would be too small to stand alone. */
+static void take_whole(const sc_alloc_t *al, const blk_t *b, const node_t *nd)
+{
+    unlink_node(al, nd);
+    set_size(al, b->h, b->size, 0);
+    count_free(al->sh, b->size, -1);
+    count_used(al->sh, b->size, 1);
 }
 
 /* Give the free block at h to a request of g granules, returning the tail
  * (if it can stand alone) to the free lists, coalesced with a free next
  * block where one can be there (regions above 16 GiB only). Validates
  * everything before the first write. */
-static apr_status_t take_block(void *base, sc_alloc_sh_t *a, apr_uint64_t h,
+static apr_status_t take_block(const sc_alloc_t *al, apr_uint64_t h,
                                apr_uint64_t g)
 {
-    apr_uint64_t size, next, tail, rest;
+    blk_t b, nb;
+    node_t nd, nn;
+    apr_uint64_t tail, rest, after;
     int merge_next = 0;
 
-    if (!block_ok(base, a, h) || !node_ok(base, a, h) || hdr_size(base, h) < g)
+    if (!block_ok(al, h, &b) || !node_ok(al, &b, &nd) || b.size < g)
         return SHMCACHE_ECORRUPT;
-    size = hdr_size(base, h);
-    next = hdr_next(base, h);
-    if (size - g < MIN_BLOCK) {
-        unlink_node(base, a, h);
-        set_size(base, h, size, 0);
-        count_free(a, size, -1);
-        count_used(a, size, 1);
+    if (b.size - g < MIN_BLOCK) {
+        take_whole(al, &b, &nd);
         return APR_SUCCESS;
     }
     tail = h + 1 + g;
-    rest = size - g - 1;
-    if (next < a->end && hdr_free(base, next) && can_merge(rest, hdr_size(base, next))) {
-        if (!node_ok(base, a, next))
+    rest = b.size - g - 1;
+    if (end_of(&b) < al->end && load_block(al, end_of(&b), &nb) && nb.free
+        && can_merge(rest, nb.size)) {
+        if (!node_ok(al, &nb, &nn))
             return SHMCACHE_ECORRUPT;
         merge_next = 1;
-        rest += 1 + hdr_size(base, next);
+        rest += 1 + nb.size;
     }
-    if (!target_ok(a, rest))
+    if (!target_ok(al, rest))
         return SHMCACHE_ECORRUPT;
 
-    unlink_node(base, a, h);
-    count_free(a, size, -1);
+    unlink_node(al, &nd);
+    count_free(al->sh, b.size, -1);
     if (merge_next) {
-        unlink_node(base, a, next);
-        count_free(a, hdr_size(base, next), -1);
+        unlink_node(al, &nn);
+        count_free(al->sh, nb.size, -1);
     }
     /* the tail's header first, in free space; then the one store that
-     * links it into the chain */
-    set_prev(base, tail, h);
-    set_size(base, tail, rest, 1);
-    set_size(base, h, g, 0);
+     * links it into the chain; the back link after it comes last */
+    set_prev(al, tail, h);
+    set_size(al, tail, rest, 1);
+    SC_FAULT_POINT("alloc.split.tail");
+    set_size(al, h, g, 0);
+    SC_FAULT_POINT("alloc.split.sized");
     if (merge_next)
-        clear_hdr(base, next);
-    next = tail + 1 + rest;
-    if (next < a->end)
-        set_prev(base, next, tail);
-    push_node(base, a, tail);
-    count_free(a, rest, 1);
-    count_used(a, g, 1);
+        clear_hdr(al, nb.h);
+    after = tail + 1 + rest;
+    if (after < al->end)
+        set_prev(al, after, tail);
+    push_node(al, tail, rest);
+    count_free(al->sh, rest, 1);
+    count_used(al->sh, g, 1);
     return APR_SUCCESS;
 }
 
 /* Allocate size bytes (see alloc.h). A size of 0 is served as 1. */
-apr_status_t sc_alloc_malloc_locked(void *base, sc_alloc_sh_t *a,
-                                    apr_uint64_t size, apr_uint64_t *payload)
+apr_status_t sc_alloc_malloc_locked(const sc_alloc_t *al, apr_uint64_t size,
+                                    apr_uint64_t *payload)
 {
     apr_uint64_t g = granules_for(size), h = 0;
     apr_status_t rv;
 
-    if (!region_ok(a))
-        return SHMCACHE_ECORRUPT;
     if (g > SIZE_MASK)
         return SHMCACHE_ENOMEM;
-    rv = find_block(base, a, g, &h);
+    rv = find_block(al, g, &h);
     if (rv == APR_SUCCESS)
-        rv = take_block(base, a, h, g);
+        rv = take_block(al, h, g);
     if (rv == APR_SUCCESS)
         *payload = (h + 1) * GRAN;
     return rv;
 }
 
-/* The plan of a free: which neighbours merge, and the resulting block. */
+/* ------------------------------------------------------------------------
+ * free
+ * ---------------------------------------------------------------------- */
+
+/* The plan of a free: which neighbours merge, and the resulting block.
+ * Every figure is a checked copy. */
 typedef struct free_plan_t {
-    apr_uint64_t h, size;          /* the block being freed */
-    apr_uint64_t prev, next;       /* its physical neighbours */
+    blk_t blk;                     /* the block being freed */
+    blk_t prev, next;              /* its physical neighbours, if merging */
+    node_t prev_node, next_node;
     int merge_prev, merge_next;
     apr_uint64_t start, total;     /* the free block that results */
 } free_plan_t;
 
-/* Decide and validate a free of the used block at p->h (block_ok). */
-static apr_status_t plan_free(void *base, const sc_alloc_sh_t *a, free_plan_t *p)
+/* Decide and validate a free of the used block p->blk (block_ok). */
+static apr_status_t plan_free(const sc_alloc_t *al, free_plan_t *p)
 {
-    p->size = hdr_size(base, p->h);
-    p->prev = hdr_prev(base, p->h);
-    p->next = hdr_next(base, p->h);
-    p->start = p->h;
-    p->total = p->size;
-    p->merge_prev = p->prev != 0 && hdr_free(base, p->prev)
-                    && can_merge(hdr_size(base, p->prev), p->total);
+    apr_uint64_t after = end_of(&p->blk);
+
+    p->start = p->blk.h;
+    p->total = p->blk.size;
+    p->merge_prev = p->blk.h != al->begin
+                    && load_block(al, p->blk.prev, &p->prev) && p->prev.free
+                    && end_of(&p->prev) == p->blk.h
+                    && can_merge(p->prev.size, p->total);
     if (p->merge_prev) {
-        if (!node_ok(base, a, p->prev))
+        if (!node_ok(al, &p->prev, &p->prev_node))
             return SHMCACHE_ECORRUPT;
-        p->start = p->prev;
-        p->total += 1 + hdr_size(base, p->prev);
+        p->start = p->prev.h;
+        p->total += 1 + p->prev.size;
     }
-    p->merge_next = p->next < a->end && hdr_free(base, p->next)
-                    && can_merge(p->total, hdr_size(base, p->next));
+    p->merge_next = after < al->end && load_block(al, after, &p->next)
+                    && p->next.free && can_merge(p->total, p->next.size);
     if (p->merge_next) {
-        if (!node_ok(base, a, p->next))
+        if (!node_ok(al, &p->next, &p->next_node))
             return SHMCACHE_ECORRUPT;
-        p->total += 1 + hdr_size(base, p->next);
+        p->total += 1 + p->next.size;
     }
-    return target_ok(a, p->total) ? APR_SUCCESS : SHMCACHE_ECORRUPT;
+    return target_ok(al, p->total) ? APR_SUCCESS : SHMCACHE_ECORRUPT;
 }
 
-/* Carry out a validated plan. */
-static void apply_free(void *base, sc_alloc_sh_t *a, const free_plan_t *p)
+/* Carry out a validated plan: the size store that makes the merged block
+ * first, then the back link after it. */
+static void apply_free(const sc_alloc_t *al, const free_plan_t *p)
 {
     apr_uint64_t after = p->start + 1 + p->total;
 
-    count_used(a, p->size, -1);
+    count_used(al->sh, p->blk.size, -1);
     if (p->merge_prev) {
-        unlink_node(base, a, p->prev);
-        count_free(a, hdr_size(base, p->prev), -1);
+        unlink_node(al, &p->prev_node);
+        count_free(al->sh, p->prev.size, -1);
     }
     if (p->merge_next) {
-        unlink_node(base, a, p->next);
-        count_free(a, hdr_size(base, p->next), -1);
+        unlink_node(al, &p->next_node);
+        count_free(al->sh, p->next.size, -1);
     }
-    poison(base, p->h + 1, p->size);
-    set_size(base, p->start, p->total, 1);
+    poison(al, p->blk.h + 1, p->blk.size);
+    SC_FAULT_POINT("alloc.free.unlinked");
+    set_size(al, p->start, p->total, 1);
+    SC_FAULT_POINT("alloc.free.sized");
     if (p->merge_prev)
-        clear_hdr(base, p->h);
+        clear_hdr(al, p->blk.h);
     if (p->merge_next)
-        clear_hdr(base, p->next);
-    if (after < a->end)
-        set_prev(base, after, p->start);
-    push_node(base, a, p->start);
-    count_free(a, p->total, 1);
+        clear_hdr(al, p->next.h);
+    if (after < al->end)
+        set_prev(al, after, p->start);
+    push_node(al, p->start, p->total);
+    count_free(al->sh, p->total, 1);
 }
 
 /* Free the block at payload (see alloc.h). */
-apr_status_t sc_alloc_free_locked(void *base, sc_alloc_sh_t *a,
-                                  apr_uint64_t payload)
+apr_status_t sc_alloc_free_locked(const sc_alloc_t *al, apr_uint64_t payload)
 {
     free_plan_t plan;
-    apr_status_t rv = SHMCACHE_ECORRUPT;
+    apr_uint64_t h = payload_hdr(al, payload);
+    apr_status_t rv;
 
-    if (!region_ok(a))
-        goto done;
-    plan.h = payload_hdr(a, payload);
-    if (plan.h == 0 || !block_ok(base, a, plan.h) || hdr_free(base, plan.h))
-        goto done;
-    rv = plan_free(base, a, &plan);
+    if (h == 0 || !block_ok(al, h, &plan.blk) || plan.blk.free)
+        return SHMCACHE_ECORRUPT;
+    rv = plan_free(al, &plan);
     if (rv == APR_SUCCESS)
-        apply_free(base, a, &plan);
-done:
+        apply_free(al, &plan);
     return rv;
 }
 
-/* Usable bytes of the allocated block at payload, 0 if it is not one. */
-apr_uint64_t sc_alloc_usable_locked(void *base, const sc_alloc_sh_t *a,
-                                    apr_uint64_t payload)
-{
-    apr_uint64_t h;
+/* ------------------------------------------------------------------------
+ * Looking at blocks
+ * ---------------------------------------------------------------------- */
 
-    if (!region_ok(a))
+/* Usable bytes of the allocated block at payload, 0 if it is not one. */
+apr_uint64_t sc_alloc_usable_locked(const sc_alloc_t *al, apr_uint64_t payload)
+{
+    apr_uint64_t h = payload_hdr(al, payload);
+    blk_t b;
+
+    if (h == 0 || !block_ok(al, h, &b) || b.free)
         return 0;
-    h = payload_hdr(a, payload);
-    if (h == 0 || !block_ok(base, a, h) || hdr_free(base, h))
-        return 0;
-    return hdr_size(base, h) * GRAN;
+    return b.size * GRAN;
 }
 
 /* One step of the physical walk (see alloc.h). */
-apr_status_t sc_alloc_walk_locked(void *base, const sc_alloc_sh_t *a,
-                                  apr_uint64_t *cursor, sc_alloc_block_t *blk)
+apr_status_t sc_alloc_walk_locked(const sc_alloc_t *al, apr_uint64_t *cursor,
+                                  sc_alloc_block_t *blk)
 {
-    apr_uint64_t h, next;
+    apr_uint64_t h = *cursor == 0 ? al->begin : payload_hdr(al, *cursor);
+    blk_t b;
 
-    if (!region_ok(a))
-        return SHMCACHE_ECORRUPT;
-    h = *cursor == 0 ? a->begin : payload_hdr(a, *cursor);
-    if (h == 0 || !block_ok(base, a, h))
+    if (h == 0 || !block_ok(al, h, &b))
         return SHMCACHE_ECORRUPT;
     blk->payload = (h + 1) * GRAN;
-    blk->size = hdr_size(base, h) * GRAN;
-    blk->is_free = hdr_free(base, h);
-    next = hdr_next(base, h);
-    *cursor = next == a->end ? 0 : (next + 1) * GRAN;
+    blk->size = b.size * GRAN;
+    blk->is_free = b.free;
+    *cursor = end_of(&b) == al->end ? 0 : (end_of(&b) + 1) * GRAN;
     return APR_SUCCESS;
 }
 
@@ -761,37 +816,41 @@ apr_status_t sc_alloc_walk_locked(void *base, const sc_alloc_sh_t *a,
  * FIT_PROBES blocks of the largest non-empty class. Exact when that list
  * is that short, else within one class step (1/16) below the truth; a
  * malloc of the result always succeeds. 0 when the lists are broken. */
-static apr_uint64_t largest_free(void *base, const sc_alloc_sh_t *a)
+static apr_uint64_t largest_free(const sc_alloc_t *al)
 {
+    apr_uint32_t flmap = load32(&al->sh->fl_bitmap), slmap;
     unsigned fl, sl, i;
     apr_uint64_t h, best = 0;
+    blk_t b;
 
-    if (!region_ok(a) || a->fl_bitmap == 0)
+    if (flmap == 0)
         return 0;
-    fl = fls32(a->fl_bitmap);
-    if ((a->sl_bitmap[fl] & SL_MASK) == 0)
+    fl = fls32(flmap);
+    slmap = load32(&al->sh->sl_bitmap[fl]) & SL_MASK;
+    if (slmap == 0)
         return 0;
-    sl = fls32(a->sl_bitmap[fl] & SL_MASK);
-    h = a->heads[fl][sl];
+    sl = fls32(slmap);
+    h = head_of(al, fl, sl);
     for (i = 0; h != 0 && i < FIT_PROBES; i++) {
-        if (!hdr_in(a, h) || !hdr_free(base, h) || !span_ok(base, a, h))
+        if (!load_block(al, h, &b) || !b.free)
             return 0;
-        if (hdr_size(base, h) > best)
-            best = hdr_size(base, h);
-        h = link_next(base, h);
+        if (b.size > best)
+            best = b.size;
+        h = link_next(al, h);
     }
     return best * GRAN;
 }
 
 /* Fill *st from the counters and the bitmaps (see alloc.h). */
-void sc_alloc_stats_locked(void *base, const sc_alloc_sh_t *a,
-                           sc_alloc_stats_t *st)
+void sc_alloc_stats_locked(const sc_alloc_t *al, sc_alloc_stats_t *st)
 {
+    const sc_alloc_sh_t *a = al->sh;
+
     st->used_bytes = a->used_bytes;
     st->free_bytes = a->free_bytes;
     st->used_blocks = a->used_blocks;
     st->free_blocks = a->free_blocks;
-    st->largest_free = largest_free(base, a);
+    st->largest_free = largest_free(al);
 }
 
 /* ------------------------------------------------------------------------
@@ -800,8 +859,7 @@ void sc_alloc_stats_locked(void *base, const sc_alloc_sh_t *a,
 
 /* State of one sc_alloc_check_locked run. */
 typedef struct check_t {
-    void *base;
-    const sc_alloc_sh_t *a;
+    const sc_alloc_t *al;
     char *why;
     apr_size_t why_size;
     apr_uint64_t used_blocks, free_blocks, used_bytes, free_bytes;
@@ -838,51 +896,66 @@ static apr_uint64_t off(apr_uint64_t h)
     return (h + 1) * GRAN;
 }
 
+/* The control block records the bound region. */
+static apr_status_t check_bounds(check_t *c)
+{
+    apr_uint32_t b = load32(&c->al->sh->begin), e = load32(&c->al->sh->end);
+
+    if (b != c->al->begin || e != c->al->end)
+        return fail(c, "allocator: its control block records region granules [%u, %u), "
+                    "not the data region [%" APR_UINT64_T_FMT ", %" APR_UINT64_T_FMT
+                    ") validated at attach", b, e, c->al->begin, c->al->end);
+    return APR_SUCCESS;
+}
+
 /* fl bits match non-empty sl words; sl bits match non-empty lists. */
 static apr_status_t check_bitmaps(check_t *c)
 {
-    const sc_alloc_sh_t *a = c->a;
+    const sc_alloc_sh_t *a = c->al->sh;
+    apr_uint32_t flm = load32(&a->fl_bitmap), slm;
+    apr_uint64_t head;
     unsigned fl, sl;
-    apr_uint32_t slm;
 
     for (fl = 0; fl < FL_COUNT; fl++) {
-        slm = a->sl_bitmap[fl];
+        slm = load32(&a->sl_bitmap[fl]);
         if ((slm & ~SL_MASK) != 0)
             return fail(c, "allocator: second-level bitmap %u has bits above class %u",
                         fl, SL_COUNT - 1);
-        if (((a->fl_bitmap >> fl) & 1u) != (slm != 0))
+        if (((flm >> fl) & 1u) != (slm != 0))
             return fail(c, "allocator: first-level bitmap bit %u is %s but second-level "
-                        "bitmap %u is %s", fl, ((a->fl_bitmap >> fl) & 1u) ? "set" : "clear",
+                        "bitmap %u is %s", fl, ((flm >> fl) & 1u) ? "set" : "clear",
                         fl, slm ? "non-zero" : "zero");
-        for (sl = 0; sl < SL_COUNT; sl++)
-            if (((slm >> sl) & 1u) != (a->heads[fl][sl] != 0))
-                return fail(c, "allocator: bitmap bit for free list [%u][%u] is %s but the "
-                            "list head is %u", fl, sl, ((slm >> sl) & 1u) ? "set" : "clear",
-                            a->heads[fl][sl]);
+        for (sl = 0; sl < SL_COUNT; sl++) {
+            head = head_of(c->al, fl, sl);
+            if (((slm >> sl) & 1u) != (head != 0))
+                return fail(c, "allocator: bitmap bit for free list [%u][%u] is %s but "
+                            "the list head is %" APR_UINT64_T_FMT, fl, sl,
+                            ((slm >> sl) & 1u) ? "set" : "clear", head);
+        }
     }
     return APR_SUCCESS;
 }
 
 /* One free block met on the physical walk: not mergeable with a free
- * predecessor, and linked into its class's list consistently. */
-static apr_status_t check_free_block(check_t *c, apr_uint64_t h,
-                                     apr_uint64_t prev, int prev_free)
+ * predecessor (prev, or NULL for the first block), and linked into its
+ * class's list consistently. */
+static apr_status_t check_free_block(check_t *c, const blk_t *b,
+                                     const blk_t *prev)
 {
-    unsigned fl, sl;
+    node_t nd;
 
-    if (prev_free && can_merge(hdr_size(c->base, prev), hdr_size(c->base, h)))
+    if (prev != NULL && prev->free && can_merge(prev->size, b->size))
         return fail(c, "allocator: free blocks at offsets %" APR_UINT64_T_FMT " and %"
-                    APR_UINT64_T_FMT " are adjacent but not coalesced", off(prev), off(h));
-    if (!node_ok(c->base, c->a, h)) {
-        mapping(hdr_size(c->base, h), &fl, &sl);
+                    APR_UINT64_T_FMT " are adjacent but not coalesced", off(prev->h),
+                    off(b->h));
+    if (!node_ok(c->al, b, &nd))
         return fail(c, "allocator: free block at offset %" APR_UINT64_T_FMT " is not "
                     "consistently linked into free list [%u][%u] (next %" APR_UINT64_T_FMT
-                    ", prev %" APR_UINT64_T_FMT ")", off(h), fl, sl,
-                    link_next(c->base, h), link_prev(c->base, h));
-    }
+                    ", prev %" APR_UINT64_T_FMT ")", off(b->h), nd.fl, nd.sl,
+                    nd.next, nd.prev);
     c->free_blocks++;
-    c->free_bytes += hdr_size(c->base, h) * GRAN;
-    c->chain_sum += mix(h);
+    c->free_bytes += b->size * GRAN;
+    c->chain_sum += mix(b->h);
     return APR_SUCCESS;
 }
 
@@ -890,63 +963,69 @@ static apr_status_t check_free_block(check_t *c, apr_uint64_t h,
  * its predecessor. Terminates: every step advances at least 2 granules. */
 static apr_status_t check_chain(check_t *c)
 {
-    const sc_alloc_sh_t *a = c->a;
-    apr_uint64_t h = a->begin, prev = 0;
-    int prev_free = 0;
+    const sc_alloc_t *al = c->al;
+    apr_uint64_t h = al->begin, want_prev = 0;
+    blk_t b, prev = {0, 0, 0, 0};
     apr_status_t rv = APR_SUCCESS;
 
-    while (rv == APR_SUCCESS && h < a->end) {
-        if (!hdr_in(a, h))
+    while (rv == APR_SUCCESS && h < al->end) {
+        if (!hdr_in(al, h))
             return fail(c, "allocator: block at offset %" APR_UINT64_T_FMT " has no room "
                         "for a header before the region end", off(h));
-        if (!span_ok(c->base, a, h))
+        if (!load_block(al, h, &b))
             return fail(c, "allocator: block at offset %" APR_UINT64_T_FMT " has size %"
                         APR_UINT64_T_FMT " granules, which is zero or runs past the region "
-                        "end", off(h), hdr_size(c->base, h));
-        if (hdr_prev(c->base, h) != prev)
+                        "end", off(h), b.size);
+        if (b.prev != want_prev)
             return fail(c, "allocator: block at offset %" APR_UINT64_T_FMT " says its "
                         "previous block is granule %" APR_UINT64_T_FMT ", it is %"
-                        APR_UINT64_T_FMT, off(h), hdr_prev(c->base, h), prev);
-        if (hdr_free(c->base, h)) {
-            rv = check_free_block(c, h, prev, prev_free);
+                        APR_UINT64_T_FMT, off(h), b.prev, want_prev);
+        if (b.free) {
+            rv = check_free_block(c, &b, want_prev != 0 ? &prev : NULL);
         } else {
             c->used_blocks++;
-            c->used_bytes += hdr_size(c->base, h) * GRAN;
+            c->used_bytes += b.size * GRAN;
         }
-        prev_free = hdr_free(c->base, h);
-        prev = h;
-        h = hdr_next(c->base, h);
+        prev = b;
+        want_prev = h;
+        h = end_of(&b);
     }
     return rv;
 }
 
-/* One node met on free list [fl][sl] after node prev. */
+/* One node met on free list [fl][sl] after node prev; *next gets the
+ * link to follow. */
 static apr_status_t check_node(check_t *c, unsigned fl, unsigned sl,
-                               apr_uint64_t h, apr_uint64_t prev)
+                               apr_uint64_t h, apr_uint64_t prev,
+                               apr_uint64_t *next)
 {
     unsigned f, s;
+    apr_uint64_t back;
+    blk_t b;
 
     if (++c->listed > c->free_blocks)
         return fail(c, "allocator: the free lists hold more nodes than the %"
                     APR_UINT64_T_FMT " free blocks (a cycle, or a block listed twice); "
                     "seen on list [%u][%u] at granule %" APR_UINT64_T_FMT,
                     c->free_blocks, fl, sl, h);
-    if (!block_ok(c->base, c->a, h))
+    if (!block_ok(c->al, h, &b))
         return fail(c, "allocator: free list [%u][%u] links to granule %" APR_UINT64_T_FMT
                     ", which is not a block", fl, sl, h);
-    if (!hdr_free(c->base, h))
+    if (!b.free)
         return fail(c, "allocator: free list [%u][%u] holds the used block at offset %"
                     APR_UINT64_T_FMT, fl, sl, off(h));
-    mapping(hdr_size(c->base, h), &f, &s);
+    mapping(b.size, &f, &s);
     if (f != fl || s != sl)
         return fail(c, "allocator: free block at offset %" APR_UINT64_T_FMT " of %"
                     APR_UINT64_T_FMT " granules is on list [%u][%u], its class is [%u][%u]",
-                    off(h), hdr_size(c->base, h), fl, sl, f, s);
-    if (link_prev(c->base, h) != prev)
+                    off(h), b.size, fl, sl, f, s);
+    back = link_prev(c->al, h);
+    if (back != prev)
         return fail(c, "allocator: free block at offset %" APR_UINT64_T_FMT " has back "
                     "link %" APR_UINT64_T_FMT ", expected %" APR_UINT64_T_FMT,
-                    off(h), link_prev(c->base, h), prev);
+                    off(h), back, prev);
     c->list_sum += mix(h);
+    *next = link_next(c->al, h);
     return APR_SUCCESS;
 }
 
@@ -955,14 +1034,14 @@ static apr_status_t check_node(check_t *c, unsigned fl, unsigned sl,
 static apr_status_t check_lists(check_t *c)
 {
     unsigned fl, sl;
-    apr_uint64_t h, prev;
+    apr_uint64_t h, prev, next = 0;
     apr_status_t rv;
 
     for (fl = 0; fl < FL_COUNT; fl++) {
         for (sl = 0; sl < SL_COUNT; sl++) {
             prev = 0;
-            for (h = c->a->heads[fl][sl]; h != 0; h = link_next(c->base, h)) {
-                rv = check_node(c, fl, sl, h, prev);
+            for (h = head_of(c->al, fl, sl); h != 0; h = next) {
+                rv = check_node(c, fl, sl, h, prev, &next);
                 if (rv != APR_SUCCESS)
                     return rv;      /* h is not safe to follow */
                 prev = h;
@@ -979,38 +1058,38 @@ static apr_status_t check_lists(check_t *c)
 /* The control block's counters match what the walk found. */
 static apr_status_t check_counters(check_t *c)
 {
-    const sc_alloc_sh_t *a = c->a;
+    const sc_alloc_sh_t *a = c->al->sh;
+    apr_uint32_t ublocks = a->used_blocks, fblocks = a->free_blocks;
+    apr_uint64_t ubytes = a->used_bytes, fbytes = a->free_bytes;
 
-    if (a->used_blocks != c->used_blocks || a->free_blocks != c->free_blocks)
+    if (ublocks != c->used_blocks || fblocks != c->free_blocks)
         return fail(c, "allocator: counters say %u used and %u free blocks, the region has %"
-                    APR_UINT64_T_FMT " and %" APR_UINT64_T_FMT, a->used_blocks,
-                    a->free_blocks, c->used_blocks, c->free_blocks);
-    if (a->used_bytes != c->used_bytes || a->free_bytes != c->free_bytes)
+                    APR_UINT64_T_FMT " and %" APR_UINT64_T_FMT, ublocks, fblocks,
+                    c->used_blocks, c->free_blocks);
+    if (ubytes != c->used_bytes || fbytes != c->free_bytes)
         return fail(c, "allocator: counters say %" APR_UINT64_T_FMT " used and %"
                     APR_UINT64_T_FMT " free bytes, the region has %" APR_UINT64_T_FMT
-                    " and %" APR_UINT64_T_FMT, a->used_bytes, a->free_bytes,
-                    c->used_bytes, c->free_bytes);
+                    " and %" APR_UINT64_T_FMT, ubytes, fbytes, c->used_bytes,
+                    c->free_bytes);
     return APR_SUCCESS;
 }
 
 /* Verify every invariant (see alloc.h). O(blocks); changes nothing. */
-apr_status_t sc_alloc_check_locked(void *base, const sc_alloc_sh_t *a,
-                                   char *why, apr_size_t why_size)
+apr_status_t sc_alloc_check_locked(const sc_alloc_t *al, char *why,
+                                   apr_size_t why_size)
 {
     check_t c;
     apr_status_t rv;
 
     memset(&c, 0, sizeof c);
-    c.base = base;
-    c.a = a;
+    c.al = al;
     c.why = why;
     c.why_size = why_size;
     if (why != NULL && why_size > 0)
         why[0] = '\0';
-    if (!region_ok(a))
-        return fail(&c, "allocator: region granules [%u, %u) are not a region",
-                    a->begin, a->end);
-    rv = check_bitmaps(&c);
+    rv = check_bounds(&c);
+    if (rv == APR_SUCCESS)
+        rv = check_bitmaps(&c);
     if (rv == APR_SUCCESS)
         rv = check_chain(&c);
     if (rv == APR_SUCCESS)
@@ -1025,14 +1104,15 @@ apr_status_t sc_alloc_check_locked(void *base, const sc_alloc_sh_t *a,
  * ---------------------------------------------------------------------- */
 
 /* The block sizes alone tile [begin, end) exactly. */
-static int chain_tiles(void *base, const sc_alloc_sh_t *a)
+static int chain_tiles(const sc_alloc_t *al)
 {
-    apr_uint64_t h = a->begin;
+    apr_uint64_t h = al->begin;
+    blk_t b;
 
-    while (h < a->end) {
-        if (!hdr_in(a, h) || !span_ok(base, a, h))
+    while (h < al->end) {
+        if (!load_block(al, h, &b))
             return 0;
-        h = hdr_next(base, h);
+        h = end_of(&b);
     }
     return 1;
 }
@@ -1041,68 +1121,63 @@ static int chain_tiles(void *base, const sc_alloc_sh_t *a)
  * start (the predecessor of whatever comes next). */
 typedef struct rebuild_t {
     apr_uint64_t run, run_size;    /* run == 0: no open run */
-    apr_uint64_t prev;
+    apr_uint64_t run_prev;         /* the block before the run */
+    apr_uint64_t prev;             /* the last block start */
 } rebuild_t;
 
 /* Push the open free run, if any, on its list and count it. */
-static void close_run(void *base, sc_alloc_sh_t *a, rebuild_t *r)
+static void close_run(const sc_alloc_t *al, rebuild_t *r)
 {
     if (r->run != 0)
-        make_free(base, a, r->run, r->run_size, hdr_prev(base, r->run));
+        make_free(al, r->run, r->run_size, r->run_prev);
     r->run = 0;
 }
 
-/* Add the free (or newly freed) block at h of size granules to the run. */
-static void add_free(void *base, sc_alloc_sh_t *a, rebuild_t *r,
-                     apr_uint64_t h, apr_uint64_t size, int was_used)
+/* Add the free (or newly freed: was_used) block b to the run. */
+static void add_free(const sc_alloc_t *al, rebuild_t *r, const blk_t *b,
+                     int was_used)
 {
     if (was_used)
-        poison(base, h + 1, size);
-    if (r->run != 0 && can_merge(r->run_size, size)) {
-        r->run_size += 1 + size;
-        set_size(base, r->run, r->run_size, 1);
-        clear_hdr(base, h);
+        poison(al, b->h + 1, b->size);
+    if (r->run != 0 && can_merge(r->run_size, b->size)) {
+        r->run_size += 1 + b->size;
+        set_size(al, r->run, r->run_size, 1);
+        clear_hdr(al, b->h);
         return;
     }
-    close_run(base, a, r);
-    set_prev(base, h, r->prev);
-    set_size(base, h, size, 1);
-    r->run = h;
-    r->run_size = size;
-    r->prev = h;
+    close_run(al, r);
+    r->run = b->h;
+    r->run_size = b->size;
+    r->run_prev = r->prev;
+    r->prev = b->h;
 }
 
-/* Rebuild lists, bitmaps, counters and back links from the block sizes
- * (see alloc.h). is_live may be NULL: every used block is kept. */
-apr_status_t sc_alloc_rebuild_locked(void *base, sc_alloc_sh_t *a,
+/* Rebuild the control block and the back links from the block sizes (see
+ * alloc.h). is_live may be NULL: every used block is kept. */
+apr_status_t sc_alloc_rebuild_locked(const sc_alloc_t *al,
                                      int (*is_live)(void *baton,
                                                     apr_uint64_t payload),
                                      void *baton)
 {
-    rebuild_t r = {0, 0, 0};
-    apr_uint64_t h, size, next;
-    int is_free;
+    rebuild_t r = {0, 0, 0, 0};
+    apr_uint64_t h;
+    blk_t b;
 
-    if (!region_ok(a) || !chain_tiles(base, a))
+    if (!chain_tiles(al))
         return SHMCACHE_ECORRUPT;
-    memset(a->heads, 0, sizeof a->heads);
-    memset(a->sl_bitmap, 0, sizeof a->sl_bitmap);
-    a->fl_bitmap = 0;
-    a->used_bytes = a->free_bytes = 0;
-    a->used_blocks = a->free_blocks = 0;
-    for (h = a->begin; h < a->end; h = next) {
-        size = hdr_size(base, h);
-        next = h + 1 + size;
-        is_free = hdr_free(base, h);
-        if (is_free || (is_live != NULL && !is_live(baton, off(h)))) {
-            add_free(base, a, &r, h, size, !is_free);
+    reset_control(al);
+    for (h = al->begin; h < al->end; h = end_of(&b)) {
+        if (!load_block(al, h, &b))
+            return SHMCACHE_ECORRUPT;   /* changed under us: tampering */
+        if (b.free || (is_live != NULL && !is_live(baton, off(h)))) {
+            add_free(al, &r, &b, !b.free);
             continue;
         }
-        close_run(base, a, &r);
-        set_prev(base, h, r.prev);
+        close_run(al, &r);
+        set_prev(al, h, r.prev);
         r.prev = h;
-        count_used(a, size, 1);
+        count_used(al->sh, b.size, 1);
     }
-    close_run(base, a, &r);
+    close_run(al, &r);
     return APR_SUCCESS;
 }

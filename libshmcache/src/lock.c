@@ -32,13 +32,15 @@
  * Nobody sleeps or polls while holding the lock; a writer that has claimed
  * the writer word and waits for readers to drain does not hold it yet.
  *
- * Dead holders: a waiter remembers whom it waits for (writer word value or
- * slot, plus that slot's pid, start time and state); a change restarts its
- * clock. Every timeout_ms it checks the holder with sc_os_proc_alive. Dead
- * readers' holds are dropped (slot reclaimed, dead_readers counted); a dead
- * writer's word is taken over by CAS (recoveries counted) and the taker
- * alone gets SC_LOCK_RECOVERED. A live holder is never robbed: the waiter
- * gives up with SHMCACHE_ETIMEDOUT after LIVE_FACTOR (10) x timeout_ms.
+ * Dead holders: a waiter spins briefly, then checks at once whether the
+ * holders it waits on are alive (sc_os_proc_alive: pid plus start time),
+ * and again every CHECK_US while it sleeps. A draining writer checks every
+ * slot that still has read holds at once. Dead readers' holds are dropped
+ * (slot reclaimed, dead_readers counted); a dead writer's word is taken
+ * over by CAS (recoveries counted) and the taker alone gets
+ * SC_LOCK_RECOVERED. A live holder is never robbed: the call gives up with
+ * SHMCACHE_ETIMEDOUT at its deadline, LIVE_FACTOR (10) x timeout_ms after
+ * it first waited, fixed then and never moved, however the holders change.
  *
  * Slots: FREE -> CLAIMING (CAS, exclusive) -> identity written -> ACTIVE
  * (CAS). Reclaiming a dead owner's slot goes ACTIVE -> CLAIMING (CAS),
@@ -67,16 +69,17 @@
  * 64-load spin. The clock is read every SPIN_BATCH re-checks. */
 #define SPIN_US 20
 #define SPIN_BATCH 32
-/* A sleep slice is timeout/8, clamped to [1 ms, 1 s] (125 ms for the
- * default timeout): waking is by sc_os_wake; the slice only bounds how late
- * a waiter notices a timeout or a wake lost with a process killed between
- * releasing a word and waking its sleepers. */
-#define SLICE_MIN_US 1000
-#define SLICE_MAX_US 1000000
-/* A live holder is waited for this many lock timeouts, then the call
- * returns SHMCACHE_ETIMEDOUT. Generous so a slow but healthy writer (a
- * check or flush of a big table, a descheduled process) is not reported. */
-#define LIVE_FACTOR 10
+/* A waiter that has spun checks whether the holders it waits on are
+ * alive at once, and again every CHECK_US while it sleeps (it sleeps at
+ * most that long in one go; a release wakes it at once through
+ * sc_os_wake). A check reads the holder's start time (/proc on Linux):
+ * microseconds, so a dead holder costs waiters milliseconds. */
+#define CHECK_US 2000
+/* A lock call gives up with SHMCACHE_ETIMEDOUT this many lock timeouts
+ * after its first wait began, whoever held the lock meanwhile. Generous so
+ * a slow but healthy writer (a check or flush of a big table, a
+ * descheduled process) is not reported. */
+#define LIVE_FACTOR SC_LOCK_LIVE_FACTOR
 /* Slots left half-claimed that one attach considers at most. */
 #define STUCK_MAX 16
 
@@ -84,23 +87,20 @@ _Static_assert(sizeof(sc_slot_sh_t) == SC_CACHE_LINE, "a slot is one line");
 _Static_assert(sizeof(sc_lock_sh_t) == 2 * SC_CACHE_LINE,
                "hot words on one line, counters on the next");
 
-/* What judge() says about a holder that is being waited for. */
-enum { HOLDER_WAIT, HOLDER_DEAD, HOLDER_TIMEOUT };
-
-/* A waiter's memory of whom it waits for, so that a holder that stays can
- * be told from a stream of holders that change. */
+/* One lock call's patience: its absolute deadline, when it next checks
+ * the holders' liveness, and a holder slot seen half-claimed by a dead
+ * process (a live claimer finishes in microseconds, but the slot is
+ * declared dead only once it looked so for a whole lock timeout). */
 typedef struct patience_t {
-    int watching;                  /* a holder is recorded */
-    apr_uint32_t what;             /* writer word value, or DRAIN_TAG|slot */
-    sc_proc_id_t who;              /* holder's identity when last seen */
-    apr_uint32_t state;            /* holder slot's state when last seen */
-    apr_time_t since;              /* began waiting for this holder */
+    apr_time_t deadline;           /* 0 until the call first waits */
     apr_time_t next_check;         /* next liveness check */
-    int stale;                     /* seen CLAIMING and dead at one check */
+    apr_uint32_t stale_slot;       /* slot seen CLAIMING and dead, or none */
+    sc_proc_id_t stale_who;
+    apr_time_t stale_since;
     int slept;                     /* this lock call has slept */
 } patience_t;
 
-#define DRAIN_TAG 0x80000000u
+#define NO_SLOT 0xFFFFFFFFu
 
 /* Threads of a forked child that re-claim a slot take turns on this. */
 static _Atomic uint32_t fork_claim_busy;
@@ -117,17 +117,6 @@ static sc_slot_sh_t *slot_at(const sc_lock_t *l, apr_uint32_t i)
 static apr_time_t timeout_us(const sc_lock_t *l)
 {
     return (apr_time_t)l->timeout_ms * 1000;
-}
-
-static apr_uint32_t slice_us(const sc_lock_t *l)
-{
-    apr_time_t us = timeout_us(l) / 8;
-
-    if (us < SLICE_MIN_US)
-        us = SLICE_MIN_US;
-    if (us > SLICE_MAX_US)
-        us = SLICE_MAX_US;
-    return (apr_uint32_t)us;
 }
 
 /* Read a slot's owner; the acquire on state pairs with the release that
@@ -189,7 +178,7 @@ static void notify_writer(sc_lock_sh_t *sh)
         sc_os_wake(&sh->writer, 1);
 }
 
-/* Sleep on the writer word while it still reads w, at most one slice. The
+/* Sleep on the writer word while it still reads w, at most CHECK_US. The
  * global count goes up before the slot's share and down after it, so a
  * slot reclaimed after its owner died here never gives back more than it
  * added. */
@@ -200,13 +189,13 @@ static void sleep_on_writer(sc_lock_t *l, uint32_t w)
     atomic_fetch_add(&l->sh->writer_sleepers, 1);       /* seq_cst */
     atomic_fetch_add(&me->writer_sleepers, 1);
     if (atomic_load(&l->sh->writer) == w)
-        sc_os_wait(&l->sh->writer, w, slice_us(l));
+        sc_os_wait(&l->sh->writer, w, CHECK_US);
     atomic_fetch_sub(&me->writer_sleepers, 1);
     atomic_fetch_sub(&l->sh->writer_sleepers, 1);
 }
 
 /* Sleep on the drain word (read as d before slot s was seen busy) while
- * s still has readers, at most one slice. */
+ * s still has readers, at most CHECK_US. */
 static void sleep_on_drain(sc_lock_t *l, const sc_slot_sh_t *s, uint32_t d)
 {
     sc_slot_sh_t *me = slot_at(l, l->slot);
@@ -214,7 +203,7 @@ static void sleep_on_drain(sc_lock_t *l, const sc_slot_sh_t *s, uint32_t d)
     atomic_fetch_add(&l->sh->drain_sleepers, 1);        /* seq_cst */
     atomic_fetch_add(&me->drain_sleepers, 1);
     if (atomic_load(&s->readers) != 0)
-        sc_os_wait(&l->sh->drain, d, slice_us(l));
+        sc_os_wait(&l->sh->drain, d, CHECK_US);
     atomic_fetch_sub(&me->drain_sleepers, 1);
     atomic_fetch_sub(&l->sh->drain_sleepers, 1);
 }
@@ -433,7 +422,7 @@ static apr_status_t claim_after_fork(sc_lock_t *l)
     apr_status_t rv = APR_SUCCESS;
 
     while (atomic_exchange(&fork_claim_busy, 1) != 0)
-        sc_os_wait(&fork_claim_busy, 1, SLICE_MIN_US);
+        sc_os_wait(&fork_claim_busy, 1, CHECK_US);
     if (!slot_is_mine(l))
         rv = claim_slot(l);
     atomic_store(&fork_claim_busy, 0);
@@ -451,110 +440,150 @@ static apr_status_t check_fork(sc_lock_t *l)
  * Waiting for holders
  * ------------------------------------------------------------------- */
 
-/* A lock call starts with no holder in view (kept off the fast path: only
- * these two fields are read before observe() fills the rest). */
+/* A lock call starts with no deadline (kept off the fast path: only
+ * these two fields are read before a wait fills the rest). */
 static void patience_start(patience_t *p)
 {
-    p->watching = 0;
+    p->deadline = 0;
     p->slept = 0;
 }
 
-/* Note the holder of `what` (its slot is idx, or none if out of range); a
- * different holder, or a clock that went backwards, restarts the clock.
- * Returns now. */
-static apr_time_t observe(const sc_lock_t *l, patience_t *p,
-                          apr_uint32_t what, apr_uint32_t idx)
+/* The call is about to wait: fix its deadline at the first wait (never
+ * moved afterwards) and answer whether it has passed. Returns now, or 0
+ * when the deadline has passed. */
+static apr_time_t still_patient(const sc_lock_t *l, patience_t *p)
 {
-    sc_proc_id_t who = {0, 0};
-    apr_uint32_t state = SC_SLOT_FREE;
     apr_time_t now = apr_time_now();
 
-    if (idx < l->nslots)
-        read_owner(slot_at(l, idx), &who, &state);
-    if (!p->watching || p->what != what || p->who.pid != who.pid
-        || p->who.start != who.start || p->state != state || now < p->since) {
-        p->watching = 1;
-        p->what = what;
-        p->who = who;
-        p->state = state;
-        p->since = now;
-        p->next_check = now + timeout_us(l);
-        p->stale = 0;
+    if (p->deadline == 0) {
+        p->deadline = now + LIVE_FACTOR * timeout_us(l);
+        p->next_check = now;        /* the first check comes at once */
+        p->stale_slot = NO_SLOT;
     }
-    return now;
+    return now >= p->deadline ? 0 : now;
 }
 
-/* Decide about the observed holder: every timeout, check whether it lives.
- * A CLAIMING slot must look dead at two checks in a row (a live claimer
- * finishes in microseconds). A holder waited for LIVE_FACTOR timeouts
- * gives HOLDER_TIMEOUT, dead or not (a dead one we could not reclaim). */
-static int judge(const sc_lock_t *l, patience_t *p, apr_time_t now)
+/* Whether it is time for a liveness check (then the next is scheduled). */
+static int check_due(patience_t *p, apr_time_t now)
 {
     if (now < p->next_check)
-        return HOLDER_WAIT;
-    p->next_check = now + timeout_us(l);
-    if (now - p->since >= LIVE_FACTOR * timeout_us(l))
-        return HOLDER_TIMEOUT;
-    if (sc_os_proc_alive(&p->who))
-        return HOLDER_WAIT;
-    if (p->state == SC_SLOT_CLAIMING && !p->stale) {
-        p->stale = 1;
-        return HOLDER_WAIT;
-    }
-    return HOLDER_DEAD;
+        return 0;
+    p->next_check = now + CHECK_US;
+    return 1;
 }
 
-/* The writer word read w (a dead holder's value): take it over by CAS,
- * reclaim the dead writer's slot (dropping its read holds), and count the
- * recovery. Returns SC_LOCK_RECOVERED when we now own the writer word, or
- * APR_SUCCESS to look again (someone else moved first). */
-static apr_status_t take_over(sc_lock_t *l, const patience_t *p, uint32_t w)
+/* Whether slot idx's owner, read as who in state st, is dead. A slot left
+ * CLAIMING (its owner died mid-claim, or is still claiming) counts as dead
+ * only once it has looked the same for a whole lock timeout. A slot index
+ * out of range (a tampered writer word) has no owner: dead. */
+static int holder_dead(const sc_lock_t *l, patience_t *p, apr_uint32_t idx,
+                       const sc_proc_id_t *who, apr_uint32_t st,
+                       apr_time_t now)
+{
+    if (idx >= l->nslots)
+        return 1;
+    if (sc_os_proc_alive(who))
+        return 0;
+    if (st != SC_SLOT_CLAIMING)
+        return 1;
+    if (p->stale_slot != idx || p->stale_who.pid != who->pid
+        || p->stale_who.start != who->start || now < p->stale_since) {
+        p->stale_slot = idx;
+        p->stale_who = *who;
+        p->stale_since = now;
+        return 0;
+    }
+    return now - p->stale_since >= timeout_us(l);
+}
+
+/* The owner of slot idx as seen now (nobody, for an index out of range). */
+static void owner_of(const sc_lock_t *l, apr_uint32_t idx, sc_proc_id_t *who,
+                     apr_uint32_t *st)
+{
+    who->pid = 0;
+    who->start = 0;
+    *st = SC_SLOT_FREE;
+    if (idx < l->nslots)
+        read_owner(slot_at(l, idx), who, st);
+}
+
+/* The writer word read w names a dead holder (who, in state st): take it
+ * over by CAS, reclaim the dead writer's slot (dropping its read holds),
+ * and count the recovery. Returns SC_LOCK_RECOVERED when we now own the
+ * writer word, or APR_SUCCESS to look again (someone else moved first). */
+static apr_status_t take_over(sc_lock_t *l, const sc_proc_id_t *who,
+                              apr_uint32_t st, uint32_t w)
 {
     apr_uint32_t dead = w - 1;
     uint32_t expect = w;
 
     /* last look right before the CAS: the slot must still be the dead
      * owner's, or a new live owner may have the word by now */
-    if (dead < l->nslots && !same_owner(slot_at(l, dead), &p->who))
+    if (dead < l->nslots && !same_owner(slot_at(l, dead), who))
         return APR_SUCCESS;
     if (!atomic_compare_exchange_strong(&l->sh->writer, &expect, l->slot + 1))
         return APR_SUCCESS;
     atomic_fetch_add_explicit(&l->sh->recoveries, 1, memory_order_relaxed);
     if (dead < l->nslots)
-        reap_slot(l, dead, &p->who, p->state, 0);
+        reap_slot(l, dead, who, st, 0);
     SC_FAULT_POINT("lock.wr.recovered");
     return SC_LOCK_RECOVERED;
 }
 
-/* The writer word read w != 0: wait a little for it to change. Returns
- * APR_SUCCESS (look again), SC_LOCK_RECOVERED (we took over a dead
- * writer's word; readers not drained yet) or SHMCACHE_ETIMEDOUT. */
+/* The writer word read w != 0: wait a little for it to change, checking
+ * the writer's liveness when due. Returns APR_SUCCESS (look again),
+ * SC_LOCK_RECOVERED (we took over a dead writer's word; readers not
+ * drained yet) or SHMCACHE_ETIMEDOUT (the call's deadline passed). */
 static apr_status_t await_writer(sc_lock_t *l, patience_t *p, uint32_t w)
 {
+    sc_proc_id_t who;
+    apr_uint32_t st;
     apr_time_t now;
 
     if (spin_while_equal(&l->sh->writer, w))
-        return APR_SUCCESS;
+        return p->deadline != 0 && apr_time_now() >= p->deadline
+                   ? SHMCACHE_ETIMEDOUT : APR_SUCCESS;
+    now = still_patient(l, p);
+    if (now == 0)
+        return SHMCACHE_ETIMEDOUT;
+    if (check_due(p, now)) {
+        owner_of(l, w - 1, &who, &st);
+        if (atomic_load(&l->sh->writer) != w)
+            return APR_SUCCESS;
+        if (holder_dead(l, p, w - 1, &who, st, now))
+            return take_over(l, &who, st, w);
+    }
     sleep_on_writer(l, w);
     p->slept = 1;
-    w = atomic_load(&l->sh->writer);
-    if (w == 0)
-        return APR_SUCCESS;
-    now = observe(l, p, w, w - 1);
-    switch (judge(l, p, now)) {
-    case HOLDER_DEAD:
-        return take_over(l, p, w);
-    case HOLDER_TIMEOUT:
-        return SHMCACHE_ETIMEDOUT;
-    default:
-        return APR_SUCCESS;
-    }
+    return APR_SUCCESS;
 }
 
-/* Slot i has readers and we own the writer word: wait a little for them
- * to leave; reclaim the slot if its owner is dead. Returns APR_SUCCESS
- * (look again) or SHMCACHE_ETIMEDOUT. */
-static apr_status_t await_drain(sc_lock_t *l, patience_t *p, apr_uint32_t i)
+/* Reclaim every slot in [from, n) that has read holds and a dead owner
+ * (all of them at once, so several dead readers cost one check). Returns
+ * the number reclaimed. */
+static apr_uint32_t reap_dead_readers(sc_lock_t *l, patience_t *p,
+                                      apr_uint32_t from, apr_uint32_t n,
+                                      apr_time_t now)
+{
+    apr_uint32_t i, reaped = 0, st;
+    sc_proc_id_t who;
+
+    for (i = from; i < n; i++) {
+        if (atomic_load(&slot_at(l, i)->readers) == 0)
+            continue;
+        read_owner(slot_at(l, i), &who, &st);
+        if (holder_dead(l, p, i, &who, st, now)
+            && reap_slot(l, i, &who, st, 0))
+            reaped++;
+    }
+    return reaped;
+}
+
+/* Slot i (of the first n) has readers and we own the writer word: wait a
+ * little for them to leave, reclaiming the slots of dead readers when a
+ * check is due. Returns APR_SUCCESS (look again) or SHMCACHE_ETIMEDOUT. */
+static apr_status_t await_drain(sc_lock_t *l, patience_t *p, apr_uint32_t i,
+                                apr_uint32_t n)
 {
     sc_slot_sh_t *s = slot_at(l, i);
     uint32_t d;
@@ -562,22 +591,17 @@ static apr_status_t await_drain(sc_lock_t *l, patience_t *p, apr_uint32_t i)
 
     if (spin_while_equal(&s->readers, atomic_load_explicit(&s->readers,
                          memory_order_relaxed)))
+        return p->deadline != 0 && apr_time_now() >= p->deadline
+                   ? SHMCACHE_ETIMEDOUT : APR_SUCCESS;
+    now = still_patient(l, p);
+    if (now == 0)
+        return SHMCACHE_ETIMEDOUT;
+    if (check_due(p, now) && reap_dead_readers(l, p, i, n, now) > 0)
         return APR_SUCCESS;
     d = atomic_load(&l->sh->drain);
     sleep_on_drain(l, s, d);
     p->slept = 1;
-    if (atomic_load(&s->readers) == 0)
-        return APR_SUCCESS;
-    now = observe(l, p, DRAIN_TAG | i, i);
-    switch (judge(l, p, now)) {
-    case HOLDER_DEAD:
-        reap_slot(l, i, &p->who, p->state, 0);
-        return APR_SUCCESS;
-    case HOLDER_TIMEOUT:
-        return SHMCACHE_ETIMEDOUT;
-    default:
-        return APR_SUCCESS;
-    }
+    return APR_SUCCESS;
 }
 
 /* We own the writer word: wait until no slot has read holds. */
@@ -588,7 +612,7 @@ static apr_status_t drain_readers(sc_lock_t *l, patience_t *p)
 
     for (i = 0; i < n; i++) {
         while (atomic_load(&slot_at(l, i)->readers) != 0) {  /* seq_cst */
-            rv = await_drain(l, p, i);
+            rv = await_drain(l, p, i, n);
             if (rv != APR_SUCCESS)
                 return rv;
         }
@@ -677,9 +701,9 @@ void sc_lock_init(sc_lock_sh_t *sh, apr_uint32_t nslots)
 /* Claim a slot (free, dead, or stuck mid-claim). APR_SUCCESS,
  * SHMCACHE_ESLOTS, or SHMCACHE_ECORRUPT for a bad slot count. */
 apr_status_t sc_lock_attach(sc_lock_t *l, sc_lock_sh_t *sh,
-                            apr_uint32_t timeout_ms)
+                            apr_uint32_t nslots, apr_uint32_t timeout_ms)
 {
-    apr_uint32_t n = sh->nslots;
+    apr_uint32_t n = nslots;
     apr_status_t rv;
 
     memset(l, 0, sizeof *l);
@@ -854,22 +878,17 @@ void sc_lock_stats(const sc_lock_t *l, sc_lock_stats_t *st)
                                             memory_order_relaxed);
 }
 
-/* Slots of live processes other than self_or_null's. Loads only, so sh
- * may be mapped read-only; sh->nslots is clamped, not trusted. */
-apr_uint32_t sc_lock_count_attached(const sc_lock_sh_t *sh,
+/* Slots of live processes other than self_or_null's, among the first
+ * nslots (validated by the caller). Loads only, so sh may be mapped
+ * read-only. */
+apr_uint32_t sc_lock_count_attached(const sc_lock_sh_t *sh, apr_uint32_t nslots,
                                     const sc_lock_t *self_or_null)
 {
     const sc_slot_sh_t *slots = (const sc_slot_sh_t *)(sh + 1);
-    apr_uint32_t i, n = sh->nslots, count = 0, st;
+    apr_uint32_t i, count = 0, st;
     sc_proc_id_t who;
 
-    if (n > SHMCACHE_LIMIT_SLOTS)
-        n = SHMCACHE_LIMIT_SLOTS;
-    /* a handle's own copy was validated at attach; the segment's may have
-     * been changed since */
-    if (self_or_null != NULL && self_or_null->sh == sh && n > self_or_null->nslots)
-        n = self_or_null->nslots;
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < nslots; i++) {
         if (self_or_null != NULL && self_or_null->sh == sh
             && i == self_or_null->slot)
             continue;

@@ -19,11 +19,16 @@
  *   therefore cannot be starved by a stream of readers.
  * - Sleepers wait on a word with sc_os_wait (futex on Linux) with a
  *   timeout, and are woken only when someone is registered as waiting.
- * - A waiter that has waited lock_timeout_ms checks whether the holders are
- *   alive (pid + start time, sc_os_proc_alive). Read holds of dead slots
- *   are dropped; a dead writer's lock is taken over, and the taker is told
- *   (SC_LOCK_RECOVERED) so that it verifies and repairs the table before
- *   anyone reads it.
+ * - A waiter checks whether the holders it waits on are alive (pid +
+ *   start time, sc_os_proc_alive) as soon as its short spin ends and then
+ *   every few milliseconds while it sleeps, all reader slots at once. Read
+ *   holds of dead slots are dropped; a dead writer's lock is taken over,
+ *   and the taker is told (SC_LOCK_RECOVERED) so that it verifies and
+ *   repairs the table before anyone reads it. A dead holder therefore
+ *   costs waiters milliseconds. A live one is never robbed: every lock
+ *   call has an absolute deadline of SC_LOCK_LIVE_FACTOR x timeout from
+ *   its start, however the holders change meanwhile, and then returns
+ *   SHMCACHE_ETIMEDOUT.
  * - Optimistic reads: the writer also keeps a sequence word, odd from the
  *   moment it has drained the readers until it unlocks (and left odd by a
  *   writer that dies, until the next writer unlocks). A get may read
@@ -63,6 +68,10 @@
  * (and repair) the data it guards, then sc_lock_wrunlock. Not a public
  * status: it never leaves the library. */
 #define SC_LOCK_RECOVERED (SHMCACHE_END_ERROR)
+
+/* A lock call returns SHMCACHE_ETIMEDOUT at the latest this many lock
+ * timeouts after it began (shmcache.h documents it). */
+#define SC_LOCK_LIVE_FACTOR 10
 
 /* Slot states */
 #define SC_SLOT_FREE     0u
@@ -122,8 +131,8 @@ typedef struct sc_lock_t {
                                       published last (release) so threads
                                       of a forked child see slot and self */
     sc_proc_id_t self;
-    apr_uint32_t nslots;           /* sh->nslots, validated at attach (the
-                                      segment's copy is never trusted again) */
+    apr_uint32_t nslots;           /* the validated slot count (the
+                                      segment's own copy is never read) */
 } sc_lock_t;
 
 /* Bytes the lock region needs for nslots slots. */
@@ -136,11 +145,13 @@ void sc_lock_init(sc_lock_sh_t *sh, apr_uint32_t nslots);
 /* Claim a slot for this handle: a free one, or one whose owner is dead
  * (its counters are folded into the retired totals and its read holds
  * dropped). Never reclaims the slot of a dead writer that still holds the
- * writer word (the next lock waiter recovers that).
+ * writer word (the next lock waiter recovers that). nslots is the slot
+ * count the caller validated against the region (segment.c), never read
+ * from the lock region again. timeout_ms 0 means the default.
  * Returns APR_SUCCESS, SHMCACHE_ESLOTS (all slots held by live owners), or
- * SHMCACHE_ECORRUPT (sh->nslots is 0 or above SHMCACHE_LIMIT_SLOTS). */
+ * SHMCACHE_ECORRUPT (nslots is 0 or above SHMCACHE_LIMIT_SLOTS). */
 apr_status_t sc_lock_attach(sc_lock_t *l, sc_lock_sh_t *sh,
-                            apr_uint32_t timeout_ms);
+                            apr_uint32_t nslots, apr_uint32_t timeout_ms);
 
 /* Release this handle's slot (counters folded into the retired totals).
  * The handle must hold no lock. */
@@ -202,11 +213,10 @@ typedef struct sc_lock_stats_t {
 } sc_lock_stats_t;
 void sc_lock_stats(const sc_lock_t *l, sc_lock_stats_t *st);
 
-/* Number of slots held by live processes other than this handle (for
- * remove without force, and stats). Does not need a handle: sh may be
- * mapped read-only; with a handle, only its validated slot count is
- * walked. */
-apr_uint32_t sc_lock_count_attached(const sc_lock_sh_t *sh,
+/* Number of slots among the first nslots (a validated count) held by
+ * live processes other than this handle (for remove without force, and
+ * stats). Does not need a handle: sh may be mapped read-only. Loads only. */
+apr_uint32_t sc_lock_count_attached(const sc_lock_sh_t *sh, apr_uint32_t nslots,
                                     const sc_lock_t *self_or_null);
 
 #endif /* SC_LOCK_H */

@@ -189,6 +189,7 @@ static apr_status_t build(sc_segment_t **seg, const char *tmp,
     if (rv != APR_SUCCESS)
         return rv;
     memcpy((*seg)->hdr, plan, sizeof *plan);
+    memcpy(&(*seg)->cfg, plan, sizeof *plan);
     atomic_store_explicit(&(*seg)->hdr->state, SC_STATE_INIT, memory_order_relaxed);
     SC_FAULT_POINT("segment.create.init");
     rv = init(baton, *seg);
@@ -238,16 +239,17 @@ apr_status_t sc_segment_create(sc_segment_t **seg, const char *path,
  * wrap around 2^64, and the lock region must lie inside the file before
  * its slot count is read. The epoch is held to 2^40 seconds so that the
  * clock minus it, and it plus any expiry in microseconds, fit 64 bits. */
-static apr_status_t check_regions(const sc_header_sh_t *h)
+static apr_status_t check_regions(const sc_segment_t *seg)
 {
-    const sc_lock_sh_t *lock = (const sc_lock_sh_t *)((const char *)h + SC_HEADER_SIZE);
+    const sc_header_sh_t *h = &seg->cfg;
+    const sc_lock_sh_t *lock = (const sc_lock_sh_t *)(seg->base + SC_HEADER_SIZE);
 
     if (h->nslots < 8 || h->nslots > SHMCACHE_LIMIT_SLOTS
         || h->lock_off != SC_HEADER_SIZE
         || h->lock_size != ROUND_UP(sc_lock_region_size(h->nslots), SC_CACHE_LINE)
         || h->buckets_size > h->size || h->alloc_size > h->size
         || h->lock_off + h->lock_size > h->size
-        || lock->nslots != h->nslots
+        || *(const volatile apr_uint32_t *)&lock->nslots != h->nslots
         || h->nbuckets < 64 || (h->nbuckets & (h->nbuckets - 1)) != 0
         || h->buckets_off != h->lock_off + h->lock_size
         || h->buckets_size < (apr_uint64_t)h->nbuckets * 4
@@ -264,20 +266,26 @@ static apr_status_t check_regions(const sc_header_sh_t *h)
     return APR_SUCCESS;
 }
 
-/* Validate a mapped header against the file's size. */
-static apr_status_t validate(const sc_header_sh_t *h, apr_uint64_t file_size)
+/* Take the copy of the mapped header (seg->cfg) and validate it against
+ * the file's size. Only the copy is read: another process may change the
+ * live header meanwhile. */
+static apr_status_t validate(sc_segment_t *seg)
 {
+    const sc_header_sh_t *h = &seg->cfg;
+    apr_uint64_t file_size = seg->size;
+
+    memcpy(&seg->cfg, seg->hdr, sizeof seg->cfg);
     if (memcmp(h->magic, SC_MAGIC, sizeof h->magic) != 0)
         return SHMCACHE_ENOTCACHE;
     if (h->format != SC_FORMAT_VERSION)
         return SHMCACHE_EFORMAT;
     if (h->layout != layout_word())
         return SHMCACHE_ELAYOUT;
-    if (atomic_load_explicit(&((sc_header_sh_t *)h)->state, memory_order_acquire)
+    if (atomic_load_explicit(&((sc_header_sh_t *)h)->state, memory_order_relaxed)
             != SC_STATE_READY
         || h->size != file_size)
         return SHMCACHE_ECORRUPT;
-    return check_regions(h);
+    return check_regions(seg);
 }
 
 /* Open path and map it whole, after checking it can hold a header. */
@@ -312,7 +320,7 @@ apr_status_t sc_segment_attach(sc_segment_t **seg, const char *path,
         return rv;
     rv = open_and_map(seg, path, opts->allow_foreign_owner, sub);
     if (rv == APR_SUCCESS)
-        rv = validate((*seg)->hdr, (*seg)->size);
+        rv = validate(*seg);
     if (rv != APR_SUCCESS)
         apr_pool_destroy(sub);
     return rv;
@@ -328,15 +336,15 @@ apr_status_t sc_segment_probe(const char *path, apr_uint32_t *attached,
     rv = apr_pool_create(&sub, pool);
     if (rv != APR_SUCCESS)
         return rv;
-    rv = open_and_map(&seg, path, 1, sub);
-    if (rv == APR_SUCCESS && memcmp(seg->hdr->magic, SC_MAGIC, 8) != 0)
-        rv = SHMCACHE_ENOTCACHE;
-    if (rv == APR_SUCCESS && attached != NULL) {
+    if (attached != NULL)
         *attached = 0;
-        if (validate(seg->hdr, seg->size) == APR_SUCCESS)
-            *attached = sc_lock_count_attached(
-                (const sc_lock_sh_t *)(seg->base + seg->hdr->lock_off), NULL);
-    }
+    rv = open_and_map(&seg, path, 1, sub);
+    if (rv == APR_SUCCESS)
+        rv = validate(seg);
+    if (rv == APR_SUCCESS && attached != NULL)
+        *attached = sc_lock_count_attached(
+            (const sc_lock_sh_t *)(seg->base + seg->cfg.lock_off),
+            seg->cfg.nslots, NULL);
     apr_pool_destroy(sub);
     return rv;
 }

@@ -89,14 +89,28 @@ typedef struct sc_header_sh_t {
     apr_uint64_t sweep;            /* expiry sweep cursor: a payload offset */
 } sc_header_sh_t;
 
-/* Process-local: one mapping of a segment. */
+/* Process-local: one mapping of a segment.
+ *
+ * The rule for everything read from the segment (any process that can
+ * open the file can change any byte of it at any instant, also while
+ * another process is inside an operation): a value that decides an
+ * address, a length, a count, a loop bound or a branch is loaded once
+ * into a local, checked, and only the checked local is used afterwards;
+ * every loop over segment data has a bound derived from checked locals.
+ * For the header that local is cfg: a copy taken once at attach (or the
+ * creator's own plan) and validated; the layout and the configuration
+ * (region offsets, sizes, slot and bucket counts, limits, seed, epoch)
+ * are only ever read from cfg. The live header (hdr) is used only for the
+ * counters and the eviction cursors, which the table checks at each use.
+ * alloc.c, table.c and lock.c follow the same rule for their regions. */
 typedef struct sc_segment_t {
     apr_pool_t *pool;              /* owns file, mmap, this struct */
     apr_file_t *file;
     apr_mmap_t *mmap;
     char *base;                    /* mapping address */
     apr_uint64_t size;             /* mapped bytes */
-    sc_header_sh_t *hdr;           /* == base */
+    sc_header_sh_t *hdr;           /* the live header (== base) */
+    sc_header_sh_t cfg;            /* its validated copy (see above) */
     const char *path;
 } sc_segment_t;
 
@@ -122,8 +136,12 @@ apr_status_t sc_segment_attach(sc_segment_t **seg, const char *path,
  * keep working, and a new segment can be created at path at once. */
 apr_status_t sc_segment_remove(const char *path, apr_pool_t *pool);
 
-/* Check that the file at path is a shmcache segment (magic only) and
- * count the live processes attached to it (attached may be NULL). */
+/* Check that the file at path is a valid shmcache segment (as attach
+ * validates it) and count the live processes attached to it (attached may
+ * be NULL; it is 0 unless APR_SUCCESS). Returns APR_SUCCESS, or the
+ * status attach would give (SHMCACHE_ENOTCACHE, SHMCACHE_EFORMAT,
+ * SHMCACHE_ELAYOUT, SHMCACHE_ECORRUPT, an OS status): a segment that fails
+ * validation is reported as such, never as one with 0 processes. */
 apr_status_t sc_segment_probe(const char *path, apr_uint32_t *attached,
                               apr_pool_t *pool);
 

@@ -95,29 +95,25 @@ static apr_status_t handle_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* Lay out a new segment's regions (creator only, before it is public). */
+/* The lock region of a validated segment. */
+static sc_lock_sh_t *lock_region(const sc_segment_t *seg)
+{
+    return (sc_lock_sh_t *)(seg->base + seg->cfg.lock_off);
+}
+
+/* Lay out a new segment's regions (creator only, before it is public,
+ * so nobody else can hold the lock the _locked calls ask for). */
 static apr_status_t init_segment(void *baton, sc_segment_t *seg)
 {
     sc_table_t t;
+    apr_status_t rv;
 
     (void)baton;
-    sc_lock_init((sc_lock_sh_t *)(seg->base + seg->hdr->lock_off),
-                 seg->hdr->nslots);
-    sc_table_bind(&t, seg);
-    return sc_table_init_locked(&t);
-}
-
-/* The allocator must manage exactly the data region (as sc_alloc_init
- * rounds it: a region ending at 32 GiB loses its last granule). The table
- * checks this again before each use of the allocator. */
-static apr_status_t check_alloc_bounds(const sc_segment_t *seg)
-{
-    const sc_header_sh_t *h = seg->hdr;
-    const sc_alloc_sh_t *a = (const sc_alloc_sh_t *)(seg->base + h->alloc_off);
-
-    if (!sc_alloc_bounds_ok(a, h->data_off, h->data_off + h->data_size))
-        return SHMCACHE_ECORRUPT;
-    return APR_SUCCESS;
+    sc_lock_init(lock_region(seg), seg->cfg.nslots);
+    rv = sc_table_bind(&t, seg);
+    if (rv == APR_SUCCESS)
+        rv = sc_table_init_locked(&t);
+    return rv;
 }
 
 /* Make a handle for a mapped, validated segment and claim a lock slot. */
@@ -125,11 +121,10 @@ static apr_status_t make_handle(shmcache_t **out, sc_segment_t *seg,
                                 const shmcache_options_t *o, apr_pool_t *pool)
 {
     shmcache_t *c = apr_pcalloc(pool, sizeof *c);
-    apr_status_t rv = check_alloc_bounds(seg);
+    apr_status_t rv = sc_table_bind(&c->table, seg);
 
     if (rv == APR_SUCCESS)
-        rv = sc_lock_attach(&c->lock,
-                            (sc_lock_sh_t *)(seg->base + seg->hdr->lock_off),
+        rv = sc_lock_attach(&c->lock, lock_region(seg), seg->cfg.nslots,
                             o->lock_timeout_ms);
     if (rv != APR_SUCCESS) {
         sc_segment_detach(seg);
@@ -139,7 +134,6 @@ static apr_status_t make_handle(shmcache_t **out, sc_segment_t *seg,
     c->seg = seg;
     c->path = seg->path;
     c->opener = sc_os_thread_self();
-    sc_table_bind(&c->table, seg);
     c->magic = HANDLE_MAGIC;
     /* a pre-cleanup: it must run before the pool destroys its children,
      * among them the subpool that holds the mapping */
@@ -239,6 +233,11 @@ apr_status_t shmcache_remove_ex(const char *path, int force,
     rv = sc_segment_probe(path, &n, pool);
     if (attached != NULL)
         *attached = n;
+    /* with force, a file that is a segment but fails validation goes too
+     * (it can only be removed); anything else that is not one stays */
+    if (force && (rv == SHMCACHE_ECORRUPT || rv == SHMCACHE_EFORMAT
+                  || rv == SHMCACHE_ELAYOUT))
+        rv = APR_SUCCESS;
     if (rv != APR_SUCCESS)
         return rv;
     if (!force && n > 0)
@@ -270,17 +269,34 @@ const char *shmcache_path_get(const shmcache_t *cache)
  * Locking with recovery
  * ---------------------------------------------------------------------- */
 
+/* How a reader holds the lock: the read lock, or the write lock it was
+ * handed when it recovered the lock from a dead writer. */
+typedef enum held_t { HELD_READ, HELD_WRITE } held_t;
+
 /* Take the read lock. If the previous writer died, the lock hands us the
- * write lock instead: repair the table, release, and try again. */
-static apr_status_t read_begin(shmcache_t *c)
+ * write lock instead: repair the table and keep the write lock for this
+ * read (*held says which to release with read_end), so that the caller
+ * that recovered finishes its own call before anyone else gets in. */
+static apr_status_t read_begin(shmcache_t *c, held_t *held)
 {
-    for (;;) {
-        apr_status_t rv = sc_lock_rdlock(&c->lock);
-        if (rv != SC_LOCK_RECOVERED)
-            return rv;
+    apr_status_t rv = sc_lock_rdlock(&c->lock);
+
+    *held = HELD_READ;
+    if (rv == SC_LOCK_RECOVERED) {
         sc_table_repair_locked(&c->table);
-        sc_lock_wrunlock(&c->lock);
+        *held = HELD_WRITE;
+        rv = APR_SUCCESS;
     }
+    return rv;
+}
+
+/* Release what read_begin took. */
+static void read_end(shmcache_t *c, held_t held)
+{
+    if (held == HELD_WRITE)
+        sc_lock_wrunlock(&c->lock);
+    else
+        sc_lock_rdunlock(&c->lock);
 }
 
 /* Take the write lock, repairing the table if its last writer died. */
@@ -292,6 +308,18 @@ static apr_status_t write_begin(shmcache_t *c)
         sc_table_repair_locked(&c->table);
         rv = APR_SUCCESS;
     }
+    return rv;
+}
+
+/* Release the write lock after an operation that returned rv. An
+ * operation that met corruption repairs the table first (we hold the
+ * write lock), so damage costs the entries it touched, once, rather than
+ * failing every later write that meets it. */
+static apr_status_t write_end(shmcache_t *c, apr_status_t rv)
+{
+    if (rv == SHMCACHE_ECORRUPT)
+        sc_table_repair_locked(&c->table);
+    sc_lock_wrunlock(&c->lock);
     return rv;
 }
 
@@ -360,7 +388,7 @@ SC_HOT_INLINE apr_status_t copy_out(shmcache_t *c, const sc_found_t *f,
                                     apr_uint32_t now, sink_t *s)
 {
     if (s->meta != NULL)
-        sc_table_meta(&c->table, f->entry, now, s->meta);
+        sc_table_meta(&c->table, f->entry, f->value_len, now, s->meta);
     if (s->value_len != NULL)
         *s->value_len = f->value_len;
     if (s->pool != NULL) {
@@ -384,7 +412,8 @@ static apr_status_t get_locked(shmcache_t *c, const void *key,
 {
     sc_found_t f;
     apr_uint32_t now;
-    apr_status_t rv = read_begin(c);
+    held_t held;
+    apr_status_t rv = read_begin(c, &held);
 
     if (rv != APR_SUCCESS)
         return rv;
@@ -392,7 +421,7 @@ static apr_status_t get_locked(shmcache_t *c, const void *key,
     rv = sc_table_get_locked(&c->table, key, key_len, now, s->count, &f);
     if (rv == APR_SUCCESS)
         rv = copy_out(c, &f, now, s);
-    sc_lock_rdunlock(&c->lock);
+    read_end(c, held);
     return rv;
 }
 
@@ -540,8 +569,7 @@ static apr_status_t store(shmcache_t *c, sc_store_mode_t mode,
     if (rv != APR_SUCCESS)
         return rv;
     rv = sc_table_store_locked(&c->table, &op, now, version);
-    sc_lock_wrunlock(&c->lock);
-    return rv;
+    return write_end(c, rv);
 }
 
 apr_status_t shmcache_set(shmcache_t *cache, const void *key,
@@ -592,8 +620,7 @@ apr_status_t shmcache_delete(shmcache_t *cache, const void *key,
         return rv;
     rv = sc_table_delete_locked(&cache->table, key, key_len,
                                 sc_table_now(&cache->table));
-    sc_lock_wrunlock(&cache->lock);
-    return rv;
+    return write_end(cache, rv);
 }
 
 apr_status_t shmcache_incr(shmcache_t *cache, const void *key,
@@ -615,8 +642,7 @@ apr_status_t shmcache_incr(shmcache_t *cache, const void *key,
         return rv;
     rv = sc_table_incr_locked(&cache->table, key, key_len, delta, initial,
                               expires, now, result);
-    sc_lock_wrunlock(&cache->lock);
-    return rv;
+    return write_end(cache, rv);
 }
 
 apr_status_t shmcache_touch(shmcache_t *cache, const void *key,
@@ -635,8 +661,7 @@ apr_status_t shmcache_touch(shmcache_t *cache, const void *key,
     if (rv != APR_SUCCESS)
         return rv;
     rv = sc_table_touch_locked(&cache->table, key, key_len, expires, now);
-    sc_lock_wrunlock(&cache->lock);
-    return rv;
+    return write_end(cache, rv);
 }
 
 apr_status_t shmcache_flush(shmcache_t *cache)
@@ -672,19 +697,21 @@ typedef struct batch_t {
     unsigned flags;
 } batch_t;
 
-/* sc_table_copy_fn: copy one entry into the batch (lock held). */
+/* sc_table_copy_fn: copy one entry into the batch (lock held), with the
+ * lengths the table checked. */
 static int copy_entry(void *baton, const sc_entry_sh_t *e, const char *key,
-                      const char *value, apr_uint32_t now)
+                      apr_uint32_t key_len, const char *value,
+                      apr_uint32_t value_len, apr_uint32_t now)
 {
     batch_t *b = baton;
     copied_t *it = apr_array_push(b->items);
 
-    it->key_len = e->key_len;
-    it->key = apr_pmemdup(b->pool, key, it->key_len);
-    it->value_len = e->value_len;
+    it->key_len = key_len;
+    it->key = apr_pmemdup(b->pool, key, key_len);
+    it->value_len = value_len;
     it->value = (b->flags & SHMCACHE_ITER_KEYS_ONLY) ? NULL
-        : apr_pmemdup(b->pool, value, it->value_len);
-    sc_table_meta(b->table, e, now, &it->meta);
+        : apr_pmemdup(b->pool, value, value_len);
+    sc_table_meta(b->table, e, value_len, now, &it->meta);
     return 0;
 }
 
@@ -692,13 +719,14 @@ static int copy_entry(void *baton, const sc_entry_sh_t *e, const char *key,
 static apr_status_t copy_batch(shmcache_t *c, apr_uint32_t *cursor,
                                apr_uint32_t n, batch_t *b)
 {
-    apr_status_t rv = read_begin(c);
+    held_t held;
+    apr_status_t rv = read_begin(c, &held);
 
     if (rv != APR_SUCCESS)
         return rv;
     rv = sc_table_scan_locked(&c->table, cursor, n, sc_table_now(&c->table),
                               copy_entry, b);
-    sc_lock_rdunlock(&c->lock);
+    read_end(c, held);
     return rv;
 }
 
@@ -769,7 +797,7 @@ apr_status_t shmcache_iterate(shmcache_t *cache, shmcache_iter_fn *fn,
 
 static void stats_config(const shmcache_t *c, shmcache_stats_t *st)
 {
-    const sc_header_sh_t *h = c->table.hdr;
+    const sc_header_sh_t *h = &c->seg->cfg;
 
     st->size = h->size;
     st->data_size = c->table.data_hi - c->table.data_lo;
@@ -820,7 +848,8 @@ static void stats_lock(const shmcache_t *c, shmcache_stats_t *st)
     st->dead_readers = l.dead_readers;
     /* l.attached counts every claimed slot, dead owners' included; stats
      * is not a hot path, so ask each owner whether it is alive */
-    st->attached = sc_lock_count_attached(c->lock.sh, &c->lock) + 1;
+    st->attached = sc_lock_count_attached(c->lock.sh, c->lock.nslots,
+                                          &c->lock) + 1;
     st->readers = l.readers;
     st->writer_pid = l.writer_pid;
     st->reader_pid_count = l.reader_pid_count;
@@ -830,18 +859,19 @@ static void stats_lock(const shmcache_t *c, shmcache_stats_t *st)
 
 apr_status_t shmcache_stats(shmcache_t *cache, shmcache_stats_t *stats)
 {
+    held_t held;
     apr_status_t rv;
 
     if (!usable(cache) || stats == NULL)
         return SHMCACHE_EINVAL;
     memset(stats, 0, sizeof *stats);
     stats_config(cache, stats);
-    rv = read_begin(cache);
+    rv = read_begin(cache, &held);
     if (rv != APR_SUCCESS)
         return rv;
     stats_counters(&cache->table.hdr->counters, stats);
     sc_table_stats_locked(&cache->table, stats);
-    sc_lock_rdunlock(&cache->lock);
+    read_end(cache, held);
     /* lock figures last: they must not count our own read hold */
     stats_lock(cache, stats);
     return APR_SUCCESS;

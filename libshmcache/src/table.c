@@ -54,14 +54,6 @@ static apr_uint64_t max_entries(const sc_table_t *t)
     return t->max_entries;
 }
 
-/* The allocator's control block still manages exactly the data region
- * validated at attach: every allocator function takes the bounds it finds
- * there as given, and another process may have overwritten them since. */
-static int alloc_ok(const sc_table_t *t)
-{
-    return sc_alloc_bounds_ok(t->alloc, t->data_lo, t->data_hi);
-}
-
 /* Fill *v for the entry at granule g. Returns 0 when g or the lengths it
  * holds point outside the data region or break the limits. */
 static int view(const sc_table_t *t, apr_uint32_t g, view_t *v)
@@ -161,14 +153,13 @@ SC_HOT_INLINE apr_status_t find(const sc_table_t *t, apr_uint64_t h,
     }
 }
 
-void sc_table_bind(sc_table_t *t, sc_segment_t *seg)
+apr_status_t sc_table_bind(sc_table_t *t, sc_segment_t *seg)
 {
-    sc_header_sh_t *h = seg->hdr;
+    const sc_header_sh_t *h = &seg->cfg;
 
     t->base = seg->base;
-    t->hdr = h;
+    t->hdr = seg->hdr;
     t->buckets = (apr_uint32_t *)(seg->base + h->buckets_off);
-    t->alloc = (sc_alloc_sh_t *)(seg->base + h->alloc_off);
     t->data_lo = h->data_off;
     t->data_hi = h->data_off + h->data_size;
     t->max_entries = h->data_size / (SC_ENTRY_HDR + SC_ALLOC_OVERHEAD + 1) + 1;
@@ -178,6 +169,11 @@ void sc_table_bind(sc_table_t *t, sc_segment_t *seg)
     t->max_value = h->max_value;
     t->default_ttl = h->default_ttl;
     t->epoch = h->epoch;
+    if (sc_alloc_bind(&t->alloc, seg->base,
+                      (sc_alloc_sh_t *)(seg->base + h->alloc_off),
+                      t->data_lo, t->data_hi) != APR_SUCCESS)
+        return SHMCACHE_ECORRUPT;
+    return APR_SUCCESS;
 }
 
 apr_status_t sc_table_init_locked(sc_table_t *t)
@@ -188,7 +184,8 @@ apr_status_t sc_table_init_locked(sc_table_t *t)
     t->hdr->counters.longest_chain = 0;
     t->hdr->hand = 0;
     t->hdr->sweep = 0;
-    return sc_alloc_init(t->base, t->alloc, t->data_lo, t->data_hi);
+    return sc_alloc_init(&t->alloc, t->base, t->alloc.sh, t->data_lo,
+                         t->data_hi);
 }
 
 apr_uint32_t sc_table_now(const sc_table_t *t)
@@ -266,12 +263,13 @@ apr_status_t sc_table_get_locked(const sc_table_t *t, const void *key,
 }
 
 void sc_table_meta(const sc_table_t *t, const sc_entry_sh_t *e,
-                   apr_uint32_t now, shmcache_meta_t *meta)
+                   apr_uint32_t value_len, apr_uint32_t now,
+                   shmcache_meta_t *meta)
 {
-    apr_uint32_t x = e->expires;
+    apr_uint32_t x = *(const volatile apr_uint32_t *)&e->expires;
 
     meta->version = e->version;
-    meta->value_len = e->value_len;
+    meta->value_len = value_len;
     if (x == 0) {
         meta->expires = 0;
         meta->ttl = SHMCACHE_TTL_FOREVER;
@@ -291,7 +289,7 @@ static apr_status_t next_allocated(const sc_table_t *t, apr_uint64_t cursor,
     apr_uint64_t steps = 0, limit = max_entries(t) * 2;
 
     while (cursor != 0) {
-        if (sc_alloc_walk_locked(t->base, t->alloc, &cursor, &blk) != APR_SUCCESS
+        if (sc_alloc_walk_locked(&t->alloc, &cursor, &blk) != APR_SUCCESS
             || ++steps > limit)
             return SHMCACHE_ECORRUPT;
         if (!blk.is_free) {
@@ -314,7 +312,7 @@ static apr_status_t step_past(const sc_table_t *t, apr_uint64_t *cursor,
 
     if (*cursor != off)
         return APR_SUCCESS;
-    rv = sc_alloc_walk_locked(t->base, t->alloc, &at, &blk);
+    rv = sc_alloc_walk_locked(&t->alloc, &at, &blk);
     if (rv == APR_SUCCESS)
         rv = next_allocated(t, at, &next);
     if (rv == APR_SUCCESS)
@@ -333,7 +331,7 @@ static apr_status_t entry_free(sc_table_t *t, apr_uint32_t g)
         rv = step_past(t, &t->hdr->sweep, off);
     if (rv != APR_SUCCESS)
         return rv;
-    return sc_alloc_free_locked(t->base, t->alloc, off);
+    return sc_alloc_free_locked(&t->alloc, off);
 }
 
 /* Unlink the entry *link points at and free it. */
@@ -378,7 +376,7 @@ static apr_status_t evict_one(sc_table_t *t, apr_uint32_t now,
     for (;;) {
         apr_uint64_t next;
         if (++steps > limit
-            || sc_alloc_walk_locked(t->base, t->alloc, &pos, &blk) != APR_SUCCESS)
+            || sc_alloc_walk_locked(&t->alloc, &pos, &blk) != APR_SUCCESS)
             return SHMCACHE_ECORRUPT;
         if (blk.is_free)
             continue;
@@ -416,7 +414,7 @@ static apr_status_t sweep_expired(sc_table_t *t, apr_uint32_t now,
 
     *reclaimed = 0;
     for (i = 0; i < SC_SWEEP_BLOCKS; i++) {
-        if (sc_alloc_walk_locked(t->base, t->alloc, &pos, &blk) != APR_SUCCESS)
+        if (sc_alloc_walk_locked(&t->alloc, &pos, &blk) != APR_SUCCESS)
             return SHMCACHE_ECORRUPT;
         if (!blk.is_free) {
             if (!view(t, B2G(blk.payload), &v))
@@ -448,14 +446,14 @@ static apr_status_t alloc_entry(sc_table_t *t, apr_uint64_t need,
     apr_status_t rv;
 
     *evicted = 0;
-    rv = sc_alloc_malloc_locked(t->base, t->alloc, need, off);
+    rv = sc_alloc_malloc_locked(&t->alloc, need, off);
     if (rv != SHMCACHE_ENOMEM)
         return rv;
     rv = sweep_expired(t, now, evicted);
     if (rv != APR_SUCCESS)
         return rv;
     for (;;) {
-        rv = sc_alloc_malloc_locked(t->base, t->alloc, need, off);
+        rv = sc_alloc_malloc_locked(&t->alloc, need, off);
         if (rv != SHMCACHE_ENOMEM)
             return rv;
         rv = evict_one(t, now, &skips);
@@ -557,8 +555,6 @@ apr_status_t sc_table_store_locked(sc_table_t *t, const sc_store_t *op,
     int evicted, have;
     apr_status_t rv;
 
-    if (!alloc_ok(t))
-        return SHMCACHE_ECORRUPT;
     rv = find(t, h, op->key, op->key_len, &link, &v);
     if (rv != APR_SUCCESS && rv != SHMCACHE_NOTFOUND)
         return rv;
@@ -599,8 +595,6 @@ apr_status_t sc_table_delete_locked(sc_table_t *t, const void *key,
     int was_live;
     apr_status_t rv;
 
-    if (!alloc_ok(t))
-        return SHMCACHE_ECORRUPT;
     rv = find(t, hash_key(t, key, key_len), key, key_len, &link, &v);
     if (rv != APR_SUCCESS)
         return rv;
@@ -740,7 +734,8 @@ apr_status_t sc_table_scan_locked(const sc_table_t *t, apr_uint32_t *cursor,
                 || (hash_key(t, v.key, v.key_len) & t->mask) != b)
                 return SHMCACHE_ECORRUPT;
             if (!expired(v.e, now)) {
-                int stop = fn(baton, v.e, v.key, v.value, now);
+                int stop = fn(baton, v.e, v.key, v.key_len, v.value,
+                              v.value_len, now);
                 if (stop != 0) {
                     *cursor = (apr_uint32_t)(b + 1 == nb ? 0 : b + 1);
                     return (apr_status_t)stop;
@@ -775,10 +770,7 @@ void sc_table_stats_locked(const sc_table_t *t, shmcache_stats_t *st)
 {
     sc_alloc_stats_t a;
 
-    if (alloc_ok(t))
-        sc_alloc_stats_locked(t->base, t->alloc, &a);
-    else
-        memset(&a, 0, sizeof a);
+    sc_alloc_stats_locked(&t->alloc, &a);
     st->items = t->hdr->counters.items;
     st->bytes_used = a.used_bytes;
     st->bytes_free = a.free_bytes;
@@ -833,7 +825,7 @@ static apr_status_t mark_allocated(const sc_table_t *t, bits_t *bits,
 
     *count = 0;
     do {
-        if (sc_alloc_walk_locked(t->base, t->alloc, &cursor, &blk) != APR_SUCCESS
+        if (sc_alloc_walk_locked(&t->alloc, &cursor, &blk) != APR_SUCCESS
             || ++steps > limit || blk.payload < t->data_lo
             || blk.payload >= t->data_hi)
             return SHMCACHE_ECORRUPT;
@@ -873,7 +865,7 @@ static apr_status_t check_chain(const sc_table_t *t, apr_uint64_t b,
                         APR_UINT64_T_FMT " is not an allocated block, or is "
                         "linked twice", b, G2B(g));
         bit_put(bits, G2B(g), 0);
-        room = sc_alloc_usable_locked(t->base, t->alloc, G2B(g));
+        room = sc_alloc_usable_locked(&t->alloc, G2B(g));
         if (SC_ENTRY_HDR + v.key_len + v.value_len > room)
             return fail(why, size, "entry at offset %" APR_UINT64_T_FMT
                         " is larger than its block (%" APR_UINT64_T_FMT
@@ -902,12 +894,7 @@ apr_status_t sc_table_check_locked(const sc_table_t *t, char *why,
     apr_uint64_t allocated = 0, linked = 0, b, hand = t->hdr->hand;
     apr_status_t rv;
 
-    if (!alloc_ok(t))
-        return fail(why, why_size, "allocator: its region bounds no longer "
-                    "match the data region [%" APR_UINT64_T_FMT ", %"
-                    APR_UINT64_T_FMT ") validated at attach", t->data_lo,
-                    t->data_hi);
-    rv = sc_alloc_check_locked(t->base, t->alloc, why, why_size);
+    rv = sc_alloc_check_locked(&t->alloc, why, why_size);
     if (rv != APR_SUCCESS)
         return rv;
     if (!bits_make(&bits, t))
@@ -940,14 +927,15 @@ done:
     return rv;
 }
 
-/* Whether an earlier entry of the chain starting at head, before stop,
- * has the same key as v. */
-static int dup_before(const sc_table_t *t, apr_uint32_t head,
-                      apr_uint32_t stop, const view_t *v)
+/* Whether one of the first n entries of the chain starting at head (the
+ * entries repair_chain has kept so far, a prefix it checked) has the
+ * same key as v. At most n steps, whatever the links say now. */
+static int dup_before(const sc_table_t *t, apr_uint32_t head, apr_uint64_t n,
+                      const view_t *v)
 {
     view_t w;
 
-    while (head != 0 && head != stop && view(t, head, &w)) {
+    while (n-- > 0 && head != 0 && view(t, head, &w)) {
         if (same_key(&w, v->e->tag, v->key, v->key_len))
             return 1;
         head = w.e->next;
@@ -955,31 +943,47 @@ static int dup_before(const sc_table_t *t, apr_uint32_t head,
     return 0;
 }
 
+/* Whether the entry v at granule g may stay in bucket b: its block is an
+ * allocated block not yet claimed by another chain position (*alloc),
+ * holds the entry, and the key hashes to b with v's tag. */
+static int keepable(const sc_table_t *t, apr_uint64_t b, apr_uint32_t g,
+                    const view_t *v, const bits_t *alloc)
+{
+    apr_uint64_t h;
+
+    if (!bit_get(alloc, G2B(g))
+        || SC_ENTRY_HDR + v->key_len + v->value_len
+               > sc_alloc_usable_locked(&t->alloc, G2B(g)))
+        return 0;
+    h = hash_key(t, v->key, v->key_len);
+    return (h & t->mask) == b && v->e->tag == (apr_uint32_t)(h >> 32);
+}
+
 /* Repair one chain: cut it at the first bad link, unlink duplicates, and
- * move every kept entry's bit from *alloc to *live. Returns kept count. */
+ * move every kept entry's bit from *alloc to *live. An entry leaves
+ * *alloc when it is kept or dropped as a duplicate, so reaching it again
+ * (a cycle) cuts the chain there: at most one step per allocated block,
+ * and never more than max_entries() in all. Returns the kept count. */
 static apr_uint64_t repair_chain(sc_table_t *t, apr_uint64_t b, bits_t *alloc,
                                  bits_t *live)
 {
     apr_uint32_t *link = &t->buckets[b];
-    apr_uint64_t kept = 0;
+    apr_uint64_t kept = 0, steps = 0, limit = max_entries(t);
     view_t v;
 
-    while (*link != 0) {
-        apr_uint32_t g = *link;
-        apr_uint64_t h;
-        if (!view(t, g, &v) || !bit_get(alloc, G2B(g))
-            || SC_ENTRY_HDR + v.key_len + v.value_len
-                   > sc_alloc_usable_locked(t->base, t->alloc, G2B(g))
-            || ((h = hash_key(t, v.key, v.key_len)) & t->mask) != b
-            || v.e->tag != (apr_uint32_t)(h >> 32)) {
+    for (;;) {
+        apr_uint32_t g = *(volatile apr_uint32_t *)link;
+        if (g == 0)
+            break;
+        if (++steps > limit || !view(t, g, &v) || !keepable(t, b, g, &v, alloc)) {
             *link = 0;
             break;
         }
-        if (dup_before(t, t->buckets[b], g, &v)) {
-            *link = v.e->next;
+        bit_put(alloc, G2B(g), 0);
+        if (dup_before(t, t->buckets[b], kept, &v)) {
+            *link = v.e->next;      /* unlinked; its block is freed later */
             continue;
         }
-        bit_put(alloc, G2B(g), 0);
         bit_put(live, G2B(g), 1);
         kept++;
         link = &v.e->next;
@@ -992,7 +996,11 @@ static int is_live(void *baton, apr_uint64_t payload)
     return bit_get(baton, payload);
 }
 
-/* Repair chains and rebuild the allocator; APR_SUCCESS or ECORRUPT. */
+/* Rebuild the allocator from its block sizes (mending whatever a dead
+ * writer's half-finished split or merge left in the back links and
+ * lists), repair the chains, then rebuild again to free the blocks no
+ * chain holds. APR_SUCCESS, APR_ENOMEM, or SHMCACHE_ECORRUPT when the
+ * block sizes do not tile the data region. */
 static apr_status_t try_repair(sc_table_t *t)
 {
     bits_t alloc, live;
@@ -1000,20 +1008,18 @@ static apr_status_t try_repair(sc_table_t *t)
     apr_status_t rv;
 
     alloc.b = live.b = NULL;
-    if (!alloc_ok(t)) {
-        rv = SHMCACHE_ECORRUPT;     /* only sc_table_init_locked mends it */
-        goto done;
-    }
     if (!bits_make(&alloc, t) || !bits_make(&live, t)) {
         rv = APR_ENOMEM;
         goto done;
     }
-    rv = mark_allocated(t, &alloc, &allocated);
+    rv = sc_alloc_rebuild_locked(&t->alloc, NULL, NULL);
+    if (rv == APR_SUCCESS)
+        rv = mark_allocated(t, &alloc, &allocated);
     if (rv != APR_SUCCESS)
         goto done;
     for (b = 0; b <= t->mask; b++)
         kept += repair_chain(t, b, &alloc, &live);
-    rv = sc_alloc_rebuild_locked(t->base, t->alloc, is_live, &live);
+    rv = sc_alloc_rebuild_locked(&t->alloc, is_live, &live);
     if (rv != APR_SUCCESS)
         goto done;
     t->hdr->counters.items = kept;
@@ -1030,12 +1036,17 @@ done:
 
 void sc_table_repair_locked(sc_table_t *t)
 {
+    apr_status_t rv;
+
     if (sc_table_check_locked(t, NULL, 0) == APR_SUCCESS)
         return;
-    if (try_repair(t) == APR_SUCCESS) {
+    rv = try_repair(t);
+    if (rv == APR_SUCCESS) {
         t->hdr->counters.repairs++;
         return;
     }
+    if (rv == APR_ENOMEM)           /* no memory for the bitmaps: not the */
+        return;                     /* table's fault; nothing is lost */
     sc_table_init_locked(t);
     t->hdr->counters.resets++;
 }

@@ -62,7 +62,7 @@ typedef struct sc_table_t {
     char *base;
     sc_header_sh_t *hdr;
     apr_uint32_t *buckets;
-    sc_alloc_sh_t *alloc;
+    sc_alloc_t alloc;              /* bound to the data region */
     apr_uint64_t data_lo, data_hi; /* data region, byte offsets */
     apr_uint64_t max_entries;      /* most entries the region can hold */
     apr_uint64_t seed;
@@ -97,8 +97,10 @@ typedef struct sc_found_t {
     int visited;                   /* the entry's visited byte was set */
 } sc_found_t;
 
-/* Bind t to a validated segment. Cannot fail. */
-void sc_table_bind(sc_table_t *t, sc_segment_t *seg);
+/* Bind t to a validated segment, from its validated header copy
+ * (seg->cfg). Returns APR_SUCCESS or SHMCACHE_ECORRUPT (a data region the
+ * allocator cannot manage). */
+apr_status_t sc_table_bind(sc_table_t *t, sc_segment_t *seg);
 
 /* Empty the table: clear every bucket, make the data region one free
  * block, zero the item count and the hand. (Creator, flush, reset.) */
@@ -133,9 +135,11 @@ apr_status_t sc_table_peek(const sc_table_t *t, const void *key,
                            apr_size_t key_len, apr_uint32_t now,
                            sc_found_t *found);
 
-/* Fill meta from a found entry. */
+/* Fill meta from a found entry whose value is value_len bytes (the
+ * length as checked when the entry was found, not read again). */
 void sc_table_meta(const sc_table_t *t, const sc_entry_sh_t *e,
-                   apr_uint32_t now, shmcache_meta_t *meta);
+                   apr_uint32_t value_len, apr_uint32_t now,
+                   shmcache_meta_t *meta);
 
 /* Store per op (evicting as needed); *version gets the new version.
  * Returns APR_SUCCESS; SHMCACHE_EXISTS, SHMCACHE_NOTFOUND,
@@ -162,9 +166,13 @@ apr_status_t sc_table_touch_locked(sc_table_t *t, const void *key,
                                    apr_uint32_t now);
 
 /* Copy-out callback of sc_table_scan_locked: called with the lock held for
- * each live entry; must only copy. Non-zero stops the scan. */
+ * each live entry, with its key and value bytes and their lengths as
+ * checked against the data region (use only these, never e's own length
+ * fields: another process may change them at any instant); must only
+ * copy. Non-zero stops the scan. */
 typedef int (sc_table_copy_fn)(void *baton, const sc_entry_sh_t *e,
-                               const char *key, const char *value,
+                               const char *key, apr_uint32_t key_len,
+                               const char *value, apr_uint32_t value_len,
                                apr_uint32_t now);
 
 /* Call fn for the live entries of buckets [*cursor, *cursor + max), and
@@ -182,12 +190,17 @@ void sc_table_stats_locked(const sc_table_t *t, shmcache_stats_t *st);
 apr_status_t sc_table_check_locked(const sc_table_t *t, char *why,
                                    apr_size_t why_size);
 
-/* After a writer died holding the lock: drop chain links that are out of
- * bounds, entries that are damaged or duplicated, free leaked blocks and
- * rebuild the allocator's lists and the counters. If the allocator's
- * physical chain itself is broken, empty the table (sc_table_init_locked).
- * Counts the outcome in the header (repairs or resets). Always leaves a
- * table that passes sc_table_check_locked. */
+/* After a writer died holding the lock, or an operation met corruption:
+ * if sc_table_check_locked finds anything, rebuild the allocator from its
+ * block sizes (which every writer keeps walkable at every instant), then
+ * drop chain links that are out of bounds, entries that are damaged or
+ * duplicated, free leaked blocks and rebuild the allocator's lists, back
+ * links and the counters. Only when the block sizes themselves do not
+ * tile the data region (damage no writer leaves: tampering, a bug) is the
+ * table emptied (sc_table_init_locked). Counts the outcome in the header
+ * (repairs or resets). Every walk is bounded by the entries the region
+ * can hold. Always leaves a table that passes sc_table_check_locked
+ * unless another process keeps changing the segment meanwhile. */
 void sc_table_repair_locked(sc_table_t *t);
 
 #endif /* SC_TABLE_H */
