@@ -321,7 +321,8 @@ static int h_creator(int argc, const char *const *argv)
 /* Helper: cache faultfile point. Attaches and stops at the fault point,
  * where it stays until killed: at lock.rd.held it sets "k" and reads it
  * back (the first read of an entry takes the read lock, to mark it
- * visited); at a writer's point it sets "w". */
+ * visited); at alloc.free.* it deletes "victim"; at alloc.init.* it
+ * flushes; at any other writer's point it sets "w". */
 static int h_parked(int argc, const char *const *argv)
 {
     shmcache_options_t o;
@@ -343,6 +344,10 @@ static int h_parked(int argc, const char *const *argv)
             return 3;
         shmcache_get(c, "k", 1, &v, &n, NULL, th_pool);
     }
+    else if (strncmp(argv[2], "alloc.free.", 11) == 0)
+        shmcache_delete(c, "victim", 6);    /* frees its block */
+    else if (strncmp(argv[2], "alloc.init.", 11) == 0)
+        shmcache_flush(c);
     else
         shmcache_set(c, "w", 1, "v", 1, 0, NULL);
     return 4;                  /* not reached: parked at the fault point */
@@ -661,6 +666,89 @@ START_TEST(gets_answer_without_the_lock_until_a_writer_changes_the_data)
 }
 END_TEST
 
+/* Fill c with n entries "keep-I" whose values name their key. */
+static void fill_kept(shmcache_t *c, int n)
+{
+    char key[32], val[64];
+    int i;
+
+    for (i = 0; i < n; i++) {
+        apr_size_t kl = (apr_size_t)snprintf(key, sizeof key, "keep-%d", i);
+        apr_size_t vl = (apr_size_t)snprintf(val, sizeof val, "value of keep-%d", i);
+        th_ok(shmcache_set(c, key, kl, val, vl, 0, NULL));
+    }
+}
+
+/* Every "keep-I" of fill_kept is still there, with its own value. */
+static void assert_all_kept(shmcache_t *c, int n)
+{
+    char key[32], val[64], got[64];
+    apr_size_t glen;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        apr_size_t kl = (apr_size_t)snprintf(key, sizeof key, "keep-%d", i);
+        apr_size_t vl = (apr_size_t)snprintf(val, sizeof val, "value of keep-%d", i);
+        th_ok(shmcache_get_buf(c, key, kl, got, sizeof got, &glen, NULL));
+        ck_assert(glen == vl && memcmp(got, val, vl) == 0);
+    }
+}
+
+/* The allocator's own windows: a writer killed between the store that
+ * changes a block's size and the next block's back link (a split of a
+ * free block for a set; a free, merged or not, for a delete), or half-way
+ * through formatting the region (a flush). The next operation repairs:
+ * the allocator is rebuilt from the block sizes, nothing is reset, and
+ * every entry the dead writer was not changing survives. */
+START_TEST(a_writer_killed_inside_each_allocator_window_costs_no_other_entry)
+{
+    static const char *const points[] = {
+        "alloc.split.tail", "alloc.split.sized", "alloc.free.unlinked",
+        "alloc.free.sized", "alloc.init.cleared"
+    };
+    const int kept = 200;
+    static char hole[2000];
+    shmcache_options_t o;
+    shmcache_stats_t st;
+    unsigned i;
+
+    options(&o);
+    for (i = 0; i < sizeof points / sizeof points[0]; i++) {
+        const char *p = th_path("allocwin");
+        int flushing = strncmp(points[i], "alloc.init.", 11) == 0;
+        shmcache_t *c;
+        apr_proc_t writer;
+        char why[256];
+
+        th_ok(shmcache_create(&c, p, &o, th_pool));
+        /* a free hole with used blocks on both sides: a set splits it,
+         * the delete of "victim" merges with it, and neither change is at
+         * the region's end, so each leaves a back link to fix */
+        th_ok(shmcache_set(c, "hole", 4, hole, sizeof hole, 0, NULL));
+        th_ok(shmcache_set(c, "victim", 6, "v", 1, 0, NULL));
+        fill_kept(c, kept);
+        th_ok(shmcache_delete(c, "hole", 4));
+        park(&writer, p, points[i]);
+        apr_proc_kill(&writer, SIGKILL);
+        th_wait(&writer);
+        th_ok(shmcache_set(c, "after", 5, "v", 1, 0, NULL));
+        why[0] = '\0';
+        ck_assert_msg(shmcache_check(c, why, sizeof why) == APR_SUCCESS,
+                      "%s: check after the repair: %s", points[i], why);
+        th_ok(shmcache_stats(c, &st));
+        ck_assert_msg(st.resets == 0, "%s: the cache was emptied", points[i]);
+        ck_assert_msg(st.repairs == 1 && st.lock_recoveries == 1,
+                      "%s: %" APR_UINT64_T_FMT " repairs, %" APR_UINT64_T_FMT
+                      " recoveries", points[i], st.repairs, st.lock_recoveries);
+        if (!flushing)
+            assert_all_kept(c, kept);
+        else
+            ck_assert_uint_eq(st.items, 1);     /* the flush, then "after" */
+        shmcache_close(c);
+    }
+}
+END_TEST
+
 START_TEST(workers_killed_at_random_moments_never_read_a_wrong_value)
 {
     run_t *run = start_run("random");
@@ -792,6 +880,7 @@ Suite *test_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, stats_name_the_processes_holding_read_locks);
     tcase_add_test(tc, gets_answer_without_the_lock_until_a_writer_changes_the_data);
+    tcase_add_test(tc, a_writer_killed_inside_each_allocator_window_costs_no_other_entry);
     tcase_add_test(tc, workers_killed_at_random_moments_never_read_a_wrong_value);
     tcase_add_test(tc, workers_killed_at_each_lock_and_table_fault_point_are_recovered);
     tcase_add_test(tc, processes_killed_while_claiming_a_slot_do_not_use_up_the_slots);
