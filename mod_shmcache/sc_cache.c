@@ -433,8 +433,12 @@ static apr_status_t release_parent_handle(void *data)
     sc_cache_t *c = data;
     sc_attached_t *a = atomic_exchange(&c->att, NULL);
 
-    if (a != NULL)
-        sc_guard_run(destroy_guarded, a->pool);
+    if (a != NULL && sc_guard_run(destroy_guarded, a->pool))
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, NULL, SCLOGNO(00131)
+                     SC_FMT "the segment file was truncated under the parent "
+                     "(SIGBUS caught while closing it): its handle is "
+                     "abandoned; the next start recreates the segment",
+                     SC_ARGS(c));
     return APR_SUCCESS;
 }
 

@@ -1324,6 +1324,44 @@ done:
 }
 END_TEST
 
+/* Whoever can write the segment file can truncate it under httpd. The
+ * parent's own segment accesses are guarded: at the next graceful restart
+ * it closes its handle on the truncated segment (SIGBUS caught and
+ * logged), finds the file unusable and makes a new one; the parent never
+ * dies, and the server serves again. */
+START_TEST(a_segment_truncated_under_httpd_does_not_kill_the_parent)
+{
+    httpd_t h;
+    const char *path;
+    resp_t r;
+
+    httpd_init(&h, "prefork");
+    path = apr_pstrcat(th_pool, h.seg, "/main.cache", NULL);
+    write_conf(&h, WITH_API, "size=1M", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    r = PUT(&h, "/kv/before", NULL, "lost with the truncation");
+    CHECK(&h, r.status == 204, "PUT answered %d%s", r.status, log_tail(&h));
+    CHECK(&h, truncate(path, 4096) == 0, "truncate: %s", strerror(errno));
+    CHECK(&h, httpd_graceful(&h), "the graceful restart did not finish%s",
+          log_tail(&h));
+    CHECK(&h, kill(h.pid, 0) == 0, "the parent died%s", log_tail(&h));
+    CHECK(&h, count_in_file(h.errlog, "SC00131") == 1
+          && count_in_file(h.errlog, "SC00110") == 1,
+          "the truncation was not caught and the segment not recreated%s",
+          log_tail(&h));
+    r = PUT(&h, "/kv/after", NULL, "a new segment");
+    CHECK(&h, r.status == 204, "PUT after the restart answered %d%s", r.status,
+          log_tail(&h));
+    r = GET(&h, "/kv/after");
+    CHECK(&h, r.status == 200 && strcmp(r.body, "a new segment") == 0,
+          "GET after the restart: %d '%s'%s", r.status, r.body, log_tail(&h));
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Tests run once (event MPM)
  * ---------------------------------------------------------------------- */
@@ -1551,6 +1589,7 @@ Suite *test_suite(void)
     tcase_add_test(once, api_handler_speaks_http);
     tcase_add_test(once, a_symlink_swapped_in_during_a_graceful_restart_is_not_followed);
     tcase_add_test(once, a_world_writable_mode_needs_the_explicit_opt_in);
+    tcase_add_test(once, a_segment_truncated_under_httpd_does_not_kill_the_parent);
     suite_add_tcase(s, each);
     suite_add_tcase(s, once);
     return s;
