@@ -1207,6 +1207,23 @@ static int wait_for_text(const char *file, const char *needle, int seconds)
     return 0;
 }
 
+/* Start helper_hold_write_lock on path as the children's user; it says
+ * in fault_file when it holds the lock. @return its pid, or -1. */
+static pid_t start_lock_holder(const char *path, const char *fault_file)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        setenv("SHMCACHE_FAULT", "lock.wr.claimed", 1);
+        setenv("SHMCACHE_FAULT_FILE", fault_file, 1);
+        execl(SETPRIV_BIN, SETPRIV_BIN, "--reuid=" RUN_USER, "--regid=" RUN_GROUP,
+              "--clear-groups", "--", th_self, "--helper", "hold_write_lock",
+              path, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
 /* The root parent acts only on the file it opened. A process of the
  * children's user makes the segment's mode differ from the configuration
  * and holds the write lock; a graceful restart makes the parent open the
@@ -1241,16 +1258,8 @@ START_TEST(a_symlink_swapped_in_during_a_graceful_restart_is_not_followed)
     r = PUT(&h, "/kv/kept", NULL, "still served");
     CHECK(&h, r.status == 204, "PUT answered %d%s", r.status, log_tail(&h));
 
-    helper = fork();
-    CHECK(&h, helper >= 0, "fork: %s", strerror(errno));
-    if (helper == 0) {
-        setenv("SHMCACHE_FAULT", "lock.wr.claimed", 1);
-        setenv("SHMCACHE_FAULT_FILE", fault_file, 1);
-        execl(SETPRIV_BIN, SETPRIV_BIN, "--reuid=" RUN_USER, "--regid=" RUN_GROUP,
-              "--clear-groups", "--", th_self, "--helper", "hold_write_lock",
-              path, (char *)NULL);
-        _exit(127);
-    }
+    helper = start_lock_holder(path, fault_file);
+    CHECK(&h, helper > 0, "fork: %s", strerror(errno));
     CHECK(&h, wait_for_text(fault_file, "lock.wr.claimed", 10),
           "the helper did not take the write lock");
 
@@ -1356,6 +1365,59 @@ START_TEST(a_segment_truncated_under_httpd_does_not_kill_the_parent)
     CHECK(&h, r.status == 200 && strcmp(r.body, "a new segment") == 0,
           "GET after the restart: %d '%s'%s", r.status, r.body, log_tail(&h));
 done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* A writer that dies holding the lock is recovered by the next child that
+ * locks, and the module logs it (SC00501, warn, naming the cache) at its
+ * next periodic check, once. */
+START_TEST(a_writer_killed_holding_the_lock_is_logged_as_a_recovery)
+{
+    httpd_t h;
+    const char *path, *fault_file;
+    pid_t helper = 0;
+    int status, i;
+    resp_t r;
+
+    if (!is_root()) {
+        fprintf(stderr, "not root: the helper cannot change user\n");
+        return;
+    }
+    httpd_init(&h, "event");
+    chmod(h.seg, 0777);         /* the helper writes its fault file there */
+    path = apr_pstrcat(th_pool, h.seg, "/main.cache", NULL);
+    fault_file = apr_pstrcat(th_pool, h.seg, "/fault", NULL);
+    write_conf(&h, WITH_API, "size=1M mode=0600 lock-timeout=200", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    r = PUT(&h, "/kv/a", NULL, "1");
+    CHECK(&h, r.status == 204, "PUT answered %d%s", r.status, log_tail(&h));
+    helper = start_lock_holder(path, fault_file);
+    CHECK(&h, helper > 0, "fork: %s", strerror(errno));
+    CHECK(&h, wait_for_text(fault_file, "lock.wr.claimed", 10),
+          "the helper did not take the write lock");
+    kill(helper, SIGKILL);
+    waitpid(helper, &status, 0);
+    helper = 0;
+    r = PUT(&h, "/kv/b", NULL, "2");    /* recovers the lock */
+    CHECK(&h, r.status == 204, "PUT after the kill answered %d%s", r.status,
+          log_tail(&h));
+    for (i = 0; i < 150 && count_in_file(h.errlog, "SC00501") == 0; i++) {
+        GET(&h, "/kv/a");
+        usleep(100000);
+    }
+    CHECK(&h, count_in_file(h.errlog, "SC00501") == 1
+          && count_in_file(h.errlog, "[shmcache:warn]") >= 1
+          && count_in_file(h.errlog, "cache 'main' (") >= 1
+          && count_in_file(h.errlog, "1 lock recovery(ies)") == 1,
+          "the recovery was not logged once%s", log_tail(&h));
+done:
+    if (helper > 0) {
+        kill(helper, SIGKILL);
+        waitpid(helper, &status, 0);
+    }
     httpd_stop(&h);
     httpd_done(&h);
     ck_assert_msg(h.fail == NULL, "%s", h.fail);
@@ -1590,6 +1652,7 @@ Suite *test_suite(void)
     tcase_add_test(once, a_symlink_swapped_in_during_a_graceful_restart_is_not_followed);
     tcase_add_test(once, a_world_writable_mode_needs_the_explicit_opt_in);
     tcase_add_test(once, a_segment_truncated_under_httpd_does_not_kill_the_parent);
+    tcase_add_test(once, a_writer_killed_holding_the_lock_is_logged_as_a_recovery);
     suite_add_tcase(s, each);
     suite_add_tcase(s, once);
     return s;
