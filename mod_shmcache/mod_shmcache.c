@@ -18,9 +18,11 @@
  *                recreated (sc_cache.c). Skipped in the first of httpd's two
  *                startup passes (the double-load guard) and when httpd only
  *                tests or dumps its configuration.
- *   child_init   every child attaches every cache once (needed on Windows,
- *                where children do not inherit mappings; cheap on Unix);
- *                pchild's cleanup detaches.
+ *   child_init   Unix: every child keeps the handles it inherited from
+ *                the parent (it never opens a segment file). Windows, where
+ *                children inherit nothing: every child attaches every cache
+ *                by name. pchild's cleanup detaches either way.
+ *   log_transaction  the periodic check that logs recoveries (sc_watch.c)
  *
  * File order follows mod_socache_shmcb.c: includes, limits, types,
  * helpers, directive handlers, hooks, the command table, register_hooks,
@@ -31,6 +33,7 @@
 
 #include "http_core.h"
 #include "http_main.h"
+#include "http_protocol.h"
 #include "http_request.h"
 #include "ap_provider.h"
 #include "mod_status.h"
@@ -115,8 +118,9 @@ static int parse_ttl(const char *s, apr_uint32_t *out)
     return 1;
 }
 
-/* "0640" -> APR_FPROT_* bits (the octal digits become hex nibbles). */
-static int parse_mode(const char *s, apr_fileperms_t *out)
+/* "0640" -> APR_FPROT_* bits (the octal digits become hex nibbles);
+ * *octal gets the number as written. */
+static int parse_mode(const char *s, apr_fileperms_t *out, unsigned *octal)
 {
     unsigned m = 0;
     const char *p;
@@ -133,6 +137,7 @@ static int parse_mode(const char *s, apr_fileperms_t *out)
     if ((m & 0600) != 0600 || (m & 07111) != 0)
         return 0;
     *out = (apr_fileperms_t)(((m >> 6) & 7) << 8 | ((m >> 3) & 7) << 4 | (m & 7));
+    *octal = m;
     return 1;
 }
 
@@ -196,7 +201,7 @@ static const char *cache_option(cmd_parms *cmd, sc_cache_t *c,
         c->slots_set = 1;
     }
     else if (strcasecmp(key, "mode") == 0) {
-        if (!parse_mode(val, &c->opts.mode))
+        if (!parse_mode(val, &c->opts.mode, &c->mode_octal))
             return apr_psprintf(p, "%s %s: mode=%s: the file mode must be octal "
                                 "like 0600 or 0660, with owner read and write and "
                                 "no execute bits", d, c->name, val);
@@ -233,11 +238,29 @@ static const char *cache_option(cmd_parms *cmd, sc_cache_t *c,
     else
         return apr_psprintf(p, "%s %s: unknown option '%s' (known: size, ttl, "
                             "max-key, max-value, buckets, slots, mode, user, "
-                            "group, lock-timeout)", d, c->name, key);
+                            "group, lock-timeout, and the word "
+                            "allow-world-writable)", d, c->name, key);
     return NULL;
 }
 
-/* ShmcacheCache NAME PATH [key=value ...] */
+/* NULL, or why c's mode cannot be accepted: write for "other" lets every
+ * local user change, destroy or truncate the cache, and take part in its
+ * lock, so it needs the explicit allow-world-writable. */
+static const char *check_world_writable(cmd_parms *cmd, const sc_cache_t *c)
+{
+    if (!(c->opts.mode & APR_FPROT_WWRITE) || c->world_writable_ok)
+        return NULL;
+    return apr_psprintf(cmd->pool, "%s %s (%s): mode=%04o lets every local user "
+                        "write the cache (o+w): any of them could change or "
+                        "destroy the cached data, truncate the file under "
+                        "httpd and hold its lock; use mode=0660 with group= "
+                        "for the users that need it, or add the word "
+                        "allow-world-writable to the directive if every user "
+                        "really must write it", cmd->cmd->name, c->name,
+                        c->where, c->mode_octal);
+}
+
+/* ShmcacheCache NAME PATH [key=value ...] [allow-world-writable] */
 static const char *cmd_cache(cmd_parms *cmd, void *dummy, int argc,
                              char *const argv[])
 {
@@ -277,6 +300,10 @@ static const char *cmd_cache(cmd_parms *cmd, void *dummy, int argc,
                             other->where);
     for (i = 2; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
+        if (strcasecmp(argv[i], "allow-world-writable") == 0) {
+            c->world_writable_ok = 1;
+            continue;
+        }
         if (eq == NULL || eq == argv[i])
             return apr_psprintf(cmd->pool, "%s %s: '%s' is not key=value", d,
                                 c->name, argv[i]);
@@ -286,6 +313,8 @@ static const char *cmd_cache(cmd_parms *cmd, void *dummy, int argc,
         if (err != NULL)
             return err;
     }
+    if ((err = check_world_writable(cmd, c)) != NULL)
+        return err;
     if (c->max_value_set
         && (apr_uint64_t)c->opts.max_value + c->opts.max_key > c->opts.size / 2)
         return apr_psprintf(cmd->pool, "%s %s: max-value=%u and max-key=%u do "
@@ -422,6 +451,7 @@ static int sc_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         || ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL || reg == NULL)
         return OK;
     reg->server = s;
+    reg->watch = sc_watch_get(s);
     for (i = 0; i < reg->caches->nelts; i++) {
         sc_cache_t *c = APR_ARRAY_IDX(reg->caches, i, sc_cache_t *);
         if (sc_cache_prepare(c, s, ptemp) != APR_SUCCESS) {
@@ -437,6 +467,20 @@ static int sc_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
+#ifndef WIN32
+/* Unix: every child keeps the handles it inherited from the parent. */
+static void adopt_all(apr_array_header_t *list, apr_pool_t *pchild)
+{
+    int i;
+
+    for (i = 0; i < list->nelts; i++) {
+        sc_cache_t *c = APR_ARRAY_IDX(list, i, sc_cache_t *);
+        if (c->alias == NULL)
+            sc_cache_adopt(c, pchild);
+    }
+}
+#else
+/* Windows: children inherit nothing, each attaches every cache by name. */
 static void attach_all(apr_array_header_t *list, server_rec *s, apr_pool_t *pchild)
 {
     int i;
@@ -447,25 +491,43 @@ static void attach_all(apr_array_header_t *list, server_rec *s, apr_pool_t *pchi
             sc_cache_attach(c, s, pchild);
     }
 }
+#endif
 
 static void sc_child_init(apr_pool_t *pchild, server_rec *s)
 {
     sc_registry_t *reg = registry;
-    apr_status_t rv;
 
     if (reg == NULL)
         return;
     reg->proc_pool = pchild;
     reg->server = s;
-    rv = apr_thread_mutex_create(&reg->mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, SCLOGNO(00203)
-                     "mod_shmcache: cannot create the attach mutex; caches "
-                     "that fail to attach now stay unavailable in this child");
-        reg->mutex = NULL;
+#ifndef WIN32
+    adopt_all(reg->caches, pchild);
+    adopt_all(reg->instances, pchild);
+#else
+    {
+        apr_status_t rv = apr_thread_mutex_create(&reg->mutex,
+                                                  APR_THREAD_MUTEX_DEFAULT,
+                                                  pchild);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, SCLOGNO(00203)
+                         "mod_shmcache: cannot create the attach mutex; "
+                         "caches that fail to attach now stay unavailable in "
+                         "this child");
+            reg->mutex = NULL;
+        }
     }
     attach_all(reg->caches, s, pchild);
     attach_all(reg->instances, s, pchild);
+#endif
+}
+
+/* End of every request in a child: the periodic recovery check (cheap
+ * unless due: one clock read and one atomic load). */
+static int sc_log_transaction(request_rec *r)
+{
+    sc_watch_tick(r->server);
+    return DECLINED;
 }
 
 /* ------------------------------------------------------------------------
@@ -476,7 +538,7 @@ static const command_rec sc_cmds[] = {
     AP_INIT_TAKE_ARGV("ShmcacheCache", cmd_cache, NULL, RSRC_CONF,
         "ShmcacheCache NAME PATH [size=64M] [ttl=0] [max-key=250] "
         "[max-value=1M] [buckets=N] [slots=N] [mode=0600] [user=U] [group=G] "
-        "[lock-timeout=MS]: declare a shared cache"),
+        "[lock-timeout=MS] [allow-world-writable]: declare a shared cache"),
     AP_INIT_TAKE1("ShmcacheAPICache", cmd_api_cache, NULL, RSRC_CONF | ACCESS_CONF,
         "the cache that the shmcache-api handler serves here (default: the "
         "only declared cache)"),
@@ -496,6 +558,7 @@ static void register_hooks(apr_pool_t *p)
      * call the provider's init; init prepares lazily anyway */
     ap_hook_post_config(sc_post_config, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_child_init(sc_child_init, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_log_transaction(sc_log_transaction, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(sc_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(sc_api_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, sc_status_hook, NULL, NULL,

@@ -7,22 +7,28 @@
  *   parent, post_config  sc_cache_prepare(): attach to what is at the path
  *                        and compare its figures with the configuration.
  *                        Compatible: reuse it (graceful restart, or a
- *                        segment left by a killed httpd). Incompatible, or
- *                        a segment of another format/build, or corrupted:
- *                        remove and create it again, with a notice naming
- *                        what changed. Nothing there: create it. A file that
- *                        is not a segment: refuse (never delete an admin's
- *                        file), unless it is empty/zero-filled, which is
- *                        what a creator killed before writing its header
- *                        leaves. The parent then closes its handle, so no
- *                        mapping is inherited across fork and the parent
- *                        never holds a lock slot while it only supervises.
- *   child, child_init    sc_cache_attach(): one handle per process in a
- *                        subpool of pchild; the library's pool cleanup
- *                        detaches it when the child exits.
- *   any, request time    sc_cache_handle(): the handle of this process;
- *                        attaches lazily (once, under a mutex) when
- *                        child_init could not, or when called in the parent.
+ *                        segment left by a killed httpd) and give it the
+ *                        configured mode and owner through the opened
+ *                        descriptor. Incompatible, or a segment of another
+ *                        format/build, or corrupted: remove and create it
+ *                        again, with a notice naming what changed. Nothing
+ *                        there: create it. A file that is not a segment:
+ *                        refuse (never delete an admin's file). The parent
+ *                        keeps the handle for the generation, under the
+ *                        SIGBUS guard (sc_guard.c) whenever it touches it.
+ *   child, child_init    Unix: sc_cache_adopt() keeps the handle inherited
+ *                        across fork (the library gives the child a lock
+ *                        slot of its own at its first lock call), so no
+ *                        child opens the segment file and the file may stay
+ *                        the parent's alone. Windows, where nothing is
+ *                        inherited: sc_cache_attach() by name, one handle
+ *                        per process in a subpool of pchild.
+ *   any, request time    sc_cache_handle(): the handle of this process.
+ *
+ * Nothing the parent does follows a path that someone else could change:
+ * the library opens without following symlinks and refuses anything but a
+ * regular file, mode and owner are set on the descriptor, and removal
+ * unlinks a name without following it.
  *
  * The segment outlives httpd on purpose: a stop and start, a graceful
  * restart or a crash keeps the contents unless the configuration changed.
@@ -204,58 +210,45 @@ static const char *incompatible(const shmcache_stats_t *st,
     return why;
 }
 
-/* True when the file at path is empty or its first page is all zero: what
- * a creator killed before it wrote the header leaves behind. */
-static int looks_unfinished(const char *path, apr_pool_t *p)
+/* APR permission bits (one nibble per class) as the octal number. */
+static unsigned octal_mode(apr_fileperms_t p)
 {
-    apr_file_t *f;
-    char buf[4096];
-    apr_size_t n = sizeof buf, i;
-
-    if (apr_file_open(&f, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, p) != APR_SUCCESS)
-        return 0;
-    if (apr_file_read(f, buf, &n) != APR_SUCCESS)
-        n = 0;
-    apr_file_close(f);
-    for (i = 0; i < n; i++)
-        if (buf[i] != 0)
-            return 0;
-    return 1;
+    return (unsigned)((((p >> 8) & 7) << 6) | (((p >> 4) & 7) << 3) | (p & 7));
 }
 
-/* Give a reused segment the configured mode and owner. */
-static void fix_perms(sc_cache_t *c, const shmcache_options_t *o,
-                      const apr_finfo_t *fi, server_rec *s)
+/* Give a reused segment the configured mode and owner, through the
+ * descriptor its handle opened (shmcache_perms_set: fchmod, fchown), never
+ * by path: a user who can write the directory may have put a symlink or
+ * another file at the path since the segment was opened. */
+static void fix_perms(sc_cache_t *c, shmcache_t *h, const shmcache_options_t *o,
+                      server_rec *s)
 {
-    apr_status_t rv;
+    apr_uid_t uid = o->set_owner ? o->owner : (apr_uid_t)-1;
+    apr_gid_t gid = o->set_owner ? o->group : (apr_gid_t)-1;
+    apr_status_t rv = shmcache_perms_set(h, o->mode, uid, gid);
 
-    if ((fi->valid & APR_FINFO_PROT) && fi->protection != o->mode) {
-        rv = apr_file_perms_set(c->path, o->mode);
-        ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_INFO : APLOG_WARNING,
-                     rv, s, SCLOGNO(00101) SC_FMT "mode set to 0%03x",
-                     SC_ARGS(c), (unsigned)o->mode);
-    }
-    if (o->set_owner && (fi->valid & APR_FINFO_OWNER)
-        && ((o->owner != (apr_uid_t)-1 && fi->user != o->owner)
-            || (o->group != (apr_gid_t)-1 && fi->group != o->group))) {
-        if (chown(c->path, o->owner, o->group) != 0) {
-            rv = APR_FROM_OS_ERROR(errno);
-            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, SCLOGNO(00102)
-                         SC_FMT "cannot give the segment to uid %ld gid %ld",
-                         SC_ARGS(c), (long)o->owner, (long)o->group);
-        }
-        else
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, SCLOGNO(00103)
-                         SC_FMT "segment given to uid %ld gid %ld",
-                         SC_ARGS(c), (long)o->owner, (long)o->group);
-    }
+    if (rv == APR_ENOTIMPL)         /* Windows: access is a DACL */
+        return;
+    if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, SCLOGNO(00101)
+                     SC_FMT "cannot give the segment its configured mode "
+                     "%04o and owner (uid %ld gid %ld)", SC_ARGS(c),
+                     octal_mode(o->mode), (long)uid, (long)gid);
+    else
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, SCLOGNO(00103)
+                     SC_FMT "mode %04o, uid %ld gid %ld set on the opened "
+                     "segment", SC_ARGS(c), octal_mode(o->mode), (long)uid,
+                     (long)gid);
 }
 
-/* Remove what is at c->path and create a new segment there. plain_unlink:
- * the file was already judged (unfinished, foreign, broken), so it is
- * unlinked without the library's probe, which would refuse it. */
+/* Remove what is at c->path and create a new segment there; *kept gets
+ * its handle (in hp). plain_unlink: the file was already judged (foreign,
+ * broken), so it is unlinked without the library's probe, which would
+ * refuse it. Unlinking removes the name only, whatever it is (a symlink
+ * is not followed). */
 static apr_status_t recreate(sc_cache_t *c, const shmcache_options_t *o,
-                             int plain_unlink, server_rec *s, apr_pool_t *sub)
+                             int plain_unlink, server_rec *s, apr_pool_t *sub,
+                             apr_pool_t *hp, shmcache_t **kept)
 {
     shmcache_t *h;
     apr_status_t rv;
@@ -267,7 +260,7 @@ static apr_status_t recreate(sc_cache_t *c, const shmcache_options_t *o,
                      SC_FMT "cannot remove the old segment", SC_ARGS(c));
         return rv;
     }
-    rv = shmcache_create(&h, c->path, o, sub);
+    rv = shmcache_create(&h, c->path, o, hp);
     if (rv != APR_SUCCESS) {
         char buf[256];
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00105)
@@ -275,7 +268,8 @@ static apr_status_t recreate(sc_cache_t *c, const shmcache_options_t *o,
                      shmcache_strerror(rv, buf, sizeof buf));
         return rv;
     }
-    shmcache_close(h);
+    sc_watch_bind(c, NULL, 1, s);
+    *kept = h;
     return APR_SUCCESS;
 }
 
@@ -304,8 +298,22 @@ static void log_open_failure(sc_cache_t *c, apr_status_t rv, server_rec *s,
                      SC_FMT "cannot attach to the segment: %s", SC_ARGS(c), buf);
 }
 
-static apr_status_t prepare(sc_cache_t *c, server_rec *s, apr_pool_t *sub)
+/* What sc_cache_prepare hands to prepare() through the SIGBUS guard. */
+typedef struct prep_t {
+    sc_cache_t *c;
+    server_rec *s;
+    apr_pool_t *tmp;            /* scratch, destroyed after */
+    apr_pool_t *hp;             /* handles (unmanaged: see sc_cache_prepare) */
+    shmcache_t *kept;           /* the handle the parent keeps, or NULL */
+    apr_status_t rv;
+} prep_t;
+
+/* The body of sc_cache_prepare. Every handle is made in p->hp; the one
+ * that serves the generation is left in p->kept, the others are closed. */
+static apr_status_t prepare(prep_t *p)
 {
+    sc_cache_t *c = p->c;
+    server_rec *s = p->s;
     shmcache_options_t o, ho;
     shmcache_stats_t st;
     shmcache_t *h = NULL;
@@ -319,7 +327,7 @@ static apr_status_t prepare(sc_cache_t *c, server_rec *s, apr_pool_t *sub)
     create_options(c, &o);
     ho = o;
     rv = apr_stat(&fi, c->path, APR_FINFO_LINK | APR_FINFO_TYPE | APR_FINFO_OWNER
-                  | APR_FINFO_PROT, sub);
+                  | APR_FINFO_PROT, p->tmp);
     existed = (rv == APR_SUCCESS || APR_STATUS_IS_INCOMPLETE(rv));
     if (existed && fi.filetype != APR_REG) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00116)
@@ -328,25 +336,27 @@ static apr_status_t prepare(sc_cache_t *c, server_rec *s, apr_pool_t *sub)
                      fi.filetype == APR_LNK ? "a symbolic link" : "a special file");
         return SHMCACHE_EOWNER;
     }
-    /* the parent (root) may attach to a file it gave to the children's
-     * user, and only to that one */
+    /* the parent (root) may attach to a file it gave to another user, and
+     * only to that one; the library opens without following a symlink and
+     * refuses anything but a regular file, so what it opens is judged on
+     * its own descriptor whatever the path became since apr_stat */
     ho.allow_foreign_owner = existed && o.set_owner && (fi.valid & APR_FINFO_USER)
                              && fi.user == o.owner;
     t0 = apr_time_now();
-    rv = shmcache_open(&h, c->path, &ho, sub);
+    rv = shmcache_open(&h, c->path, &ho, p->hp);
 
     if (rv == SHMCACHE_EOWNER && existed) {
         /* a segment of an unexpected owner (User or user= changed): check
          * that it is a segment, never use its contents, make a new one */
         ho.allow_foreign_owner = 1;
-        rv = shmcache_attach(&h, c->path, &ho, sub);
+        rv = shmcache_attach(&h, c->path, &ho, p->hp);
         if (rv == APR_SUCCESS) {
             shmcache_close(h);
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SCLOGNO(00117)
                          SC_FMT "the segment belongs to uid %ld, not to the "
                          "configured owner: recreating it", SC_ARGS(c),
                          (long)fi.user);
-            return recreate(c, &o, 1, s, sub);
+            return recreate(c, &o, 1, s, p->tmp, p->hp, &p->kept);
         }
     }
     if (rv == SHMCACHE_EFORMAT || rv == SHMCACHE_ELAYOUT || rv == SHMCACHE_ECORRUPT) {
@@ -354,15 +364,12 @@ static apr_status_t prepare(sc_cache_t *c, server_rec *s, apr_pool_t *sub)
                      SC_FMT "existing segment is unusable (%s): recreating it, "
                      "its contents are lost", SC_ARGS(c),
                      shmcache_strerror(rv, buf, sizeof buf));
-        return recreate(c, &o, 1, s, sub);
-    }
-    if (rv == SHMCACHE_ENOTCACHE && looks_unfinished(c->path, sub)) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SCLOGNO(00111)
-                     SC_FMT "an empty, unfinished segment (its creator was "
-                     "killed) is in the way: recreating it", SC_ARGS(c));
-        return recreate(c, &o, 1, s, sub);
+        return recreate(c, &o, 1, s, p->tmp, p->hp, &p->kept);
     }
     if (rv != APR_SUCCESS) {
+        /* SHMCACHE_ENOTCACHE included: the library publishes a segment at
+         * the path only once it is complete, so a file there that is not
+         * a segment is someone else's and is never removed */
         log_open_failure(c, rv, s, !existed);
         return rv;
     }
@@ -381,44 +388,136 @@ static apr_status_t prepare(sc_cache_t *c, server_rec *s, apr_pool_t *sub)
                      "keys up to %u bytes, values up to %u bytes, %u slots",
                      SC_ARGS(c), st.size, st.buckets, st.max_key, st.max_value,
                      st.slots);
-        shmcache_close(h);
+        sc_watch_bind(c, &st, 1, s);
+        p->kept = h;
         return APR_SUCCESS;
     }
-    why = incompatible(&st, &o, sub);
-    shmcache_close(h);
+    /* what the old segment went through since it was last observed */
+    sc_watch_bind(c, &st, 0, s);
+    why = incompatible(&st, &o, p->tmp);
     if (why != NULL) {
+        shmcache_close(h);
         /* notice: always logged whatever the LogLevel */
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SCLOGNO(00114)
                      SC_FMT "configuration changed (%s): recreating the "
                      "segment, %" APR_UINT64_T_FMT " entries dropped",
                      SC_ARGS(c), why, st.items);
-        return recreate(c, &o, 0, s, sub);
+        return recreate(c, &o, 0, s, p->tmp, p->hp, &p->kept);
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, SCLOGNO(00115)
                  SC_FMT "reusing the existing segment (%" APR_UINT64_T_FMT
                  " entries, %u processes attached)", SC_ARGS(c), st.items,
                  st.attached);
-    if (existed)
-        fix_perms(c, &o, &fi, s);
+    fix_perms(c, h, &o, s);
+    p->kept = h;
+    return APR_SUCCESS;
+}
+
+static void prepare_guarded(void *baton)
+{
+    prep_t *p = baton;
+
+    p->rv = prepare(p);
+}
+
+static void destroy_guarded(void *baton)
+{
+    apr_pool_destroy(baton);
+}
+
+/* pconf cleanup (end of the generation, in the parent): close the
+ * parent's handle under the guard. A SIGBUS there leaves the handle's
+ * pool abandoned: a few kilobytes and a mapping, once. */
+static apr_status_t release_parent_handle(void *data)
+{
+    sc_cache_t *c = data;
+    sc_attached_t *a = atomic_exchange(&c->att, NULL);
+
+    if (a != NULL && sc_guard_run(destroy_guarded, a->pool))
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, NULL, SCLOGNO(00131)
+                     SC_FMT "the segment file was truncated under the parent "
+                     "(SIGBUS caught while closing it): its handle is "
+                     "abandoned; the next start recreates the segment",
+                     SC_ARGS(c));
     return APR_SUCCESS;
 }
 
 apr_status_t sc_cache_prepare(sc_cache_t *c, server_rec *s, apr_pool_t *ptemp)
 {
-    apr_pool_t *sub;
+    sc_registry_t *reg = sc_registry();
+    prep_t p;
+    sc_attached_t *a;
 
     if (c->prepared)
         return c->prepare_status;
-    apr_pool_create(&sub, ptemp);
-    c->prepare_status = prepare(c, s, sub);
     c->prepared = 1;
-    apr_pool_destroy(sub);      /* closes anything still attached */
-    return c->prepare_status;
+    memset(&p, 0, sizeof p);
+    p.c = c;
+    p.s = s;
+    apr_pool_create(&p.tmp, ptemp);
+    /* Handles live in an unmanaged pool, so that no other pool's
+     * destruction runs their cleanups, which touch the mapping: that pool
+     * is destroyed under the guard, or abandoned after a SIGBUS. */
+    apr_pool_create_unmanaged_ex(&p.hp, NULL, NULL);
+    apr_pool_tag(p.hp, "shmcache_handle");
+    if (sc_guard_run(prepare_guarded, &p)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00130)
+                     SC_FMT "the segment file was truncated while the parent "
+                     "was using it (SIGBUS caught): this cache cannot be used; "
+                     "remove the file or find who truncates it", SC_ARGS(c));
+        p.rv = APR_EGENERAL;    /* p.hp abandoned: see above */
+    }
+    else if (p.kept == NULL)
+        sc_guard_run(destroy_guarded, p.hp);
+    else {
+        a = apr_palloc(p.hp, sizeof *a);
+        a->handle = p.kept;
+        a->pool = p.hp;
+        a->pid = getpid();
+        atomic_store_explicit(&c->att, a, memory_order_release);
+        apr_pool_cleanup_register(reg != NULL ? reg->pool : ptemp, c,
+                                  release_parent_handle, apr_pool_cleanup_null);
+    }
+    apr_pool_destroy(p.tmp);
+    c->prepare_status = p.rv;
+    return p.rv;
 }
 
 /* ------------------------------------------------------------------------
- * Any process: attach, handle
+ * Children: the inherited handle (Unix), or one of their own (Windows)
  * ---------------------------------------------------------------------- */
+
+#ifndef WIN32
+/* pchild cleanup: close the inherited handle in this child, which frees
+ * the lock slot the child took and unmaps its copy of the mapping. */
+static apr_status_t release_child_handle(void *data)
+{
+    sc_cache_t *c = data;
+    sc_attached_t *a = atomic_exchange(&c->att, NULL);
+
+    if (a != NULL)
+        shmcache_close(a->handle);
+    return APR_SUCCESS;
+}
+
+void sc_cache_adopt(sc_cache_t *c, apr_pool_t *pchild)
+{
+    if (atomic_load_explicit(&c->att, memory_order_acquire) != NULL)
+        apr_pool_cleanup_register(pchild, c, release_child_handle,
+                                  apr_pool_cleanup_null);
+}
+
+shmcache_t *sc_cache_handle(sc_cache_t *c, server_rec *s)
+{
+    sc_attached_t *a;
+
+    (void)s;
+    c = sc_cache_target(c);
+    a = atomic_load_explicit(&c->att, memory_order_acquire);
+    return a != NULL ? a->handle : NULL;
+}
+
+#else /* WIN32: children do not inherit mappings; each attaches by name */
 
 /* True when the file at path (not following a symlink) belongs to uid. */
 static int owned_by(const char *path, apr_uid_t uid, apr_pool_t *p)
@@ -505,3 +604,4 @@ shmcache_t *sc_cache_handle(sc_cache_t *c, server_rec *s)
     a = atomic_load_explicit(&c->att, memory_order_acquire);
     return a != NULL ? a->handle : NULL;
 }
+#endif /* WIN32 */

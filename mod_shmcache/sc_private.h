@@ -10,6 +10,8 @@
  *   sc_socache.c         the socache provider "shmcache"
  *   sc_status.c          the shmcache-status handler and mod_status hook
  *   sc_api.c             the opt-in shmcache-api handler (HTTP key API)
+ *   sc_guard.c           the parent's SIGBUS guard around segment access
+ *   sc_watch.c           recoveries counted by the library, logged
  *
  * Every log line carries an id made by SCLOGNO() ("SC" + five digits, one
  * number per call site in the whole module) and names the cache and its
@@ -44,13 +46,18 @@
 #define SC_SOCACHE_MAX_KEY     1024u           /* ids of socache consumers */
 #define SC_API_DEFAULT_MAX_BODY (1024 * 1024)  /* ShmcacheAPIMaxBody */
 
-/* What one process holds on a cache: published as one pointer so a thread
- * sees the handle and the pid that attached it together. */
+/* A handle on a cache: published as one pointer so a thread sees the
+ * handle and its pool together. On Unix it is the parent's, made by
+ * sc_cache_prepare and inherited by every child across fork (the library
+ * gives a child its own lock slot at its first lock call); on Windows each
+ * child attaches its own. */
 typedef struct sc_attached_t {
     shmcache_t *handle;
     apr_pool_t *pool;           /* the handle's pool: its cleanup detaches */
     pid_t pid;                  /* process that attached */
 } sc_attached_t;
+
+typedef struct sc_watch_t sc_watch_t;
 
 /* One cache: a ShmcacheCache declaration, or an socache instance made by
  * a consumer's `shmcache:ARG`. Configuration fields are set while the
@@ -71,6 +78,8 @@ typedef struct sc_cache_t {
                                    the library finds it does not fit) */
     const char *user;           /* user= as written, NULL = httpd's User */
     const char *group;          /* group= as written, NULL = httpd's Group */
+    unsigned mode_octal;        /* mode= as a number, for messages */
+    int world_writable_ok;      /* allow-world-writable given */
     apr_uid_t uid;              /* resolved owner (valid with owner_set) */
     apr_gid_t gid;
     int uid_set, gid_set;
@@ -82,6 +91,7 @@ typedef struct sc_cache_t {
     apr_status_t attach_status;    /* last attach failure, for messages */
     int attach_logged;             /* attach failure already logged */
     apr_time_t attach_tried;       /* last lazy attach attempt */
+    struct sc_watch_slot_t *watch; /* its last logged recoveries, or NULL */
 } sc_cache_t;
 
 /* Everything the module knows in one configuration generation. Lives in
@@ -95,6 +105,7 @@ typedef struct sc_registry_t {
     apr_thread_mutex_t *mutex;      /* guards lazy attach in a child */
     apr_pool_t *proc_pool;          /* pool for handles: pconf, then pchild */
     server_rec *server;             /* main server, once known */
+    sc_watch_t *watch;              /* shared block of sc_watch.c, or NULL */
 } sc_registry_t;
 
 /* Per-directory configuration (the handlers). */
@@ -135,19 +146,58 @@ void sc_cache_defaults(sc_cache_t *c);
 /* Parent, post_config: make the segment at c->path usable with c's
  * configuration: create it, reuse a compatible one (graceful restart, or
  * left by a killed httpd), recreate an incompatible one (logged), refuse a
- * file that is not a segment. Idempotent within a generation; the parent
- * keeps no handle. */
+ * file that is not a segment. The parent keeps the handle for the
+ * generation (closed by a pconf cleanup); children inherit it. Runs under
+ * the SIGBUS guard. Idempotent within a generation. */
 apr_status_t sc_cache_prepare(sc_cache_t *c, server_rec *s, apr_pool_t *ptemp);
 
-/* Child (or parent): attach this process to c; logs failures once. */
+#ifndef WIN32
+/* Child, child_init (Unix): use the handle inherited from the parent and
+ * close it when pchild goes. The child never opens the segment file. */
+void sc_cache_adopt(sc_cache_t *c, apr_pool_t *pchild);
+#else
+/* Child (Windows): attach this process to c by name; logs failures once. */
 apr_status_t sc_cache_attach(sc_cache_t *c, server_rec *s, apr_pool_t *pool);
+#endif
 
-/* This process's handle on c (following socache aliases), attaching
- * lazily if needed, or NULL (logged once). Thread-safe. */
+/* This process's handle on c (following socache aliases), or NULL. Unix:
+ * the parent's, inherited. Windows: attaches lazily if needed (failures
+ * logged once). Thread-safe. */
 shmcache_t *sc_cache_handle(sc_cache_t *c, server_rec *s);
 
 /* The cache that holds the data (c itself or what it aliases). */
 sc_cache_t *sc_cache_target(sc_cache_t *c);
+
+/* sc_guard.c ------------------------------------------------------------ */
+
+typedef void (sc_guard_fn)(void *baton);
+
+/* Parent only (single-threaded): run fn(baton) with SIGBUS caught.
+ * @return 0 when fn returned; 1 when a SIGBUS (a segment file truncated
+ * under its mapping) cut it short: whatever handle fn was using must then
+ * be abandoned, neither used nor closed. A call inside another runs
+ * under the outer guard. */
+int sc_guard_run(sc_guard_fn *fn, void *baton);
+
+/* sc_watch.c ------------------------------------------------------------ */
+
+/* The shared block that remembers the last logged recovery counts (made
+ * once per httpd run in the parent, before any child), or NULL. */
+sc_watch_t *sc_watch_get(server_rec *s);
+
+/* Parent, sc_cache_prepare: give c its slot; log what grew since the last
+ * observation (fresh = a segment just created: remember st, or zeros when
+ * st is NULL). */
+void sc_watch_bind(sc_cache_t *c, const shmcache_stats_t *st, int fresh,
+                   server_rec *s);
+
+/* Any process that took stats of c anyway: log what grew, at most once
+ * per interval (shared by all processes). */
+void sc_watch_observe(sc_cache_t *c, const shmcache_stats_t *st, server_rec *s);
+
+/* Child, end of a request: once per interval (all processes together),
+ * take the stats of every watched cache and log what grew. */
+void sc_watch_tick(server_rec *s);
 
 /* sc_socache.c ---------------------------------------------------------- */
 void sc_socache_register(apr_pool_t *p);

@@ -97,8 +97,8 @@ static void figures(sc_figures_t *f, sc_cache_t *c, request_rec *r)
         f->rv = f->c->attach_status != APR_SUCCESS ? f->c->attach_status
               : f->c->prepare_status != APR_SUCCESS ? f->c->prepare_status
               : APR_EGENERAL;
-    else
-        f->rv = shmcache_stats(h, &f->st);
+    else if ((f->rv = shmcache_stats(h, &f->st)) == APR_SUCCESS)
+        sc_watch_observe(f->c, &f->st, r->server);
 }
 
 static unsigned pct(apr_uint64_t part, apr_uint64_t whole)

@@ -198,6 +198,14 @@ int cmd_remove(cli_t *cli)
     if (APR_STATUS_IS_ENOENT(rv))
         return cli_say(cli, CLI_ERROR, "no cache at %s: nothing to remove",
                        cli->path);
+    /* the probe could not count the attached processes because the
+     * segment does not validate: never read that as "nobody attached" */
+    if (rv == SHMCACHE_ECORRUPT && cli->opt[OPT_FORCE] == NULL)
+        return cli_say(cli, CLI_ERROR, "%s: segment fails validation (corrupt "
+                       "or tampered): not removed, since the processes "
+                       "attached to it cannot be counted; remove it anyway "
+                       "with `shmcache-cli -f %s remove --force`", cli->path,
+                       cli->path);
     return cli_fail(cli, rv, "cannot remove");
 }
 

@@ -25,6 +25,10 @@
 #include <apr_strings.h>
 #include <signal.h>
 #include <string.h>
+#ifndef _WIN32
+#include <setjmp.h>
+#include <unistd.h>
+#endif
 
 static int cmd_help(cli_t *cli);
 
@@ -445,11 +449,83 @@ static int run(cli_t *cli, int argc, const char *const *argv)
     return cli->cmd->fn(cli);
 }
 
+/* ------------------------------------------------------------------------
+ * The SIGBUS guard
+ *
+ * Whoever can write the segment file can also truncate it while we have it
+ * mapped; touching a page past the new end then raises SIGBUS, which would
+ * kill the tool with no word about why. The guard catches it around the
+ * whole command (attach, the command's segment reads and writes, close),
+ * jumps back here, says what happened and exits 3. The handle is then
+ * abandoned, never closed: closing touches the mapping again. Nothing in
+ * the command is half-done in a way that matters to this process, which
+ * exits at once. The only place in the tool that handles signals this way.
+ * ---------------------------------------------------------------------- */
+#ifdef SIGBUS
+static sigjmp_buf bus_jump;
+static volatile sig_atomic_t bus_armed;
+
+static void on_sigbus(int sig)
+{
+    if (bus_armed) {
+        bus_armed = 0;
+        siglongjmp(bus_jump, 1);
+    }
+    signal(sig, SIG_DFL);       /* not ours: die of it as before */
+    raise(sig);
+}
+
+/* Run the command with SIGBUS caught. @return its exit code, or CLI_ERROR
+ * (after saying so) when the segment shrank under it; in that case
+ * *abandoned is set and the caller must not close the handle nor destroy
+ * the pool that owns it. */
+static int run_guarded(cli_t *cli, int argc, const char *const *argv,
+                       int *abandoned)
+{
+    struct sigaction sa, old;
+    volatile int rc = CLI_ERROR;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigbus;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &old);
+    if (sigsetjmp(bus_jump, 1) == 0) {
+        bus_armed = 1;
+        rc = run(cli, argc, argv);
+        if (cli->cache != NULL)
+            shmcache_close(cli->cache);
+        cli->cache = NULL;
+        bus_armed = 0;
+    }
+    else {
+        *abandoned = 1;
+        cli->cache = NULL;
+        rc = cli_say(cli, CLI_ERROR, "%s: the segment file was truncated "
+                     "under us (SIGBUS): stopped; the cache is unusable until "
+                     "it is removed and created again", cli->path);
+    }
+    sigaction(SIGBUS, &old, NULL);
+    return rc;
+}
+#else
+static int run_guarded(cli_t *cli, int argc, const char *const *argv,
+                       int *abandoned)
+{
+    int rc = run(cli, argc, argv);
+
+    (void)abandoned;
+    if (cli->cache != NULL)
+        shmcache_close(cli->cache);
+    cli->cache = NULL;
+    return rc;
+}
+#endif
+
 int main(int argc, const char *const *argv)
 {
     apr_pool_t *pool;
     cli_t *cli;
-    int rc, out_rc;
+    int rc, out_rc, abandoned = 0;
 
     if (apr_app_initialize(&argc, &argv, NULL) != APR_SUCCESS)
         return CLI_ERROR;
@@ -466,12 +542,14 @@ int main(int argc, const char *const *argv)
                                | APR_FOPEN_BUFFERED, pool);
     apr_file_open_flags_stderr(&cli->err, APR_FOPEN_WRITE | APR_FOPEN_BINARY,
                                pool);
-    rc = run(cli, argc, argv);
-    if (cli->cache != NULL)
-        shmcache_close(cli->cache);
+    rc = run_guarded(cli, argc, argv, &abandoned);
     out_rc = cli_finish_output(cli);
     if (rc == CLI_OK)
         rc = out_rc;
+#ifdef SIGBUS
+    if (abandoned)
+        _exit(rc);      /* the pool's cleanups would touch the mapping */
+#endif
     apr_pool_destroy(pool);
     apr_terminate();
     return rc;

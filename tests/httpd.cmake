@@ -14,7 +14,9 @@ endif()
 execute_process(COMMAND ${SHMCACHE_APXS} -q LIBEXECDIR
   OUTPUT_VARIABLE SC_HTTPD_MODULES OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
 
-sc_test(test_httpd TIMEOUT 1500)
+# FAULT: a helper parks inside the write lock (SHMCACHE_FAULT) to hold the
+# parent at a graceful restart.
+sc_test(test_httpd FAULT TIMEOUT 1500)
 target_compile_definitions(test_httpd PRIVATE
   SC_HTTPD_BIN="${SHMCACHE_HTTPD}"
   SC_HTTPD_MODULES="${SC_HTTPD_MODULES}"

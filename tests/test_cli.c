@@ -173,6 +173,27 @@ static void write_file(const char *path, const void *data, apr_size_t len)
     th_ok(apr_file_close(f));
 }
 
+/* The whole file at path as a NUL-terminated pool string ("" if absent). */
+static char *slurp(const char *path)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_size_t n;
+    char *buf;
+
+    if (apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
+                      APR_FPROT_OS_DEFAULT, th_pool) != APR_SUCCESS)
+        return "";
+    th_ok(apr_file_info_get(&fi, APR_FINFO_SIZE, f));
+    n = (apr_size_t)fi.size;
+    buf = apr_pcalloc(th_pool, n + 1);
+    if (n > 0)
+        apr_file_read_full(f, buf, n, &n);
+    apr_file_close(f);
+    buf[n] = '\0';
+    return buf;
+}
+
 /* ---- create, info, remove ---------------------------------------------- */
 
 START_TEST(create_makes_a_cache_that_info_describes_without_the_seed)
@@ -820,6 +841,57 @@ START_TEST(stats_watch_refreshes_with_rates_per_second)
     expect_in(r.out, "per second");
 }
 END_TEST
+
+#ifndef _WIN32
+/* Whoever can write the segment file can truncate it under a running
+ * command. `stats --watch` attaches, prints once, then reads the segment
+ * again every second: the file is cut to 4 KiB after the first figures,
+ * so the next read touches pages that no longer exist. The tool must say
+ * so and exit 3, never die of SIGBUS (exit 135 through the shell, 128 +
+ * signal here). */
+START_TEST(a_segment_truncated_under_a_command_exits_3_not_sigbus)
+{
+    const char *path = NEW_CACHE("trunc", "--size", "1M");
+    const char *outp = th_path("trunc.out"), *errp = th_path("trunc.err");
+    const char *argv[] = {SHMCACHE_CLI_PATH, "-f", path, "stats", "--json",
+                          "--watch", "1", "--count", "4", NULL};
+    apr_procattr_t *attr;
+    apr_file_t *fout, *ferr;
+    apr_proc_t proc;
+    apr_exit_why_e why;
+    apr_finfo_t fi;
+    char *err;
+    int code, i;
+
+    fill(path, 200, "k%d");
+    th_ok(apr_file_open(&fout, outp, APR_FOPEN_WRITE | APR_FOPEN_CREATE
+                        | APR_FOPEN_TRUNCATE, APR_FPROT_OS_DEFAULT, th_pool));
+    th_ok(apr_file_open(&ferr, errp, APR_FOPEN_WRITE | APR_FOPEN_CREATE
+                        | APR_FOPEN_TRUNCATE, APR_FPROT_OS_DEFAULT, th_pool));
+    th_ok(apr_procattr_create(&attr, th_pool));
+    th_ok(apr_procattr_child_out_set(attr, fout, NULL));
+    th_ok(apr_procattr_child_err_set(attr, ferr, NULL));
+    th_ok(apr_procattr_cmdtype_set(attr, APR_PROGRAM));
+    th_ok(apr_proc_create(&proc, argv[0], argv, NULL, attr, th_pool));
+    /* the first figures are out: the command holds the mapping */
+    for (i = 0; i < 100; i++) {
+        if (apr_stat(&fi, outp, APR_FINFO_SIZE, th_pool) == APR_SUCCESS
+            && fi.size > 0)
+            break;
+        apr_sleep(apr_time_from_msec(50));
+    }
+    ck_assert_msg(i < 100, "stats --watch printed nothing in 5 s");
+    ck_assert_int_eq(truncate(path, 4096), 0);
+    th_status(apr_proc_wait(&proc, &code, &why, APR_WAIT), APR_CHILD_DONE);
+    err = slurp(errp);
+    ck_assert_msg(why == APR_PROC_EXIT, "the tool died of signal %d; stderr: "
+                  "%s", code, err);
+    ck_assert_msg(code == 3, "exit %d, wanted 3; stderr: %s", code, err);
+    expect_in(err, path);
+    expect_in(err, "the segment file was truncated under us (SIGBUS)");
+}
+END_TEST
+#endif
 
 START_TEST(check_passes_on_a_healthy_cache)
 {
@@ -1579,6 +1651,9 @@ Suite *test_suite(void)
     tcase_add_test(cmd, stats_json_parses_and_counts_operations);
     tcase_add_test(cmd, stats_watch_refreshes_with_rates_per_second);
     tcase_add_test(cmd, check_passes_on_a_healthy_cache);
+#ifndef _WIN32
+    tcase_add_test(cmd, a_segment_truncated_under_a_command_exits_3_not_sigbus);
+#endif
     tcase_add_test(cmd, check_exits_3_with_a_description_on_a_damaged_cache);
     tcase_add_test(cmd, flush_empties_the_cache);
     suite_add_tcase(s, cmd);

@@ -1046,9 +1046,8 @@ done:
 END_TEST
 
 /* An httpd killed with SIGKILL leaves its segment; the next start reuses
- * it (values kept), recreates a zero-filled file a killed creator left,
- * recreates it when the size changed, and refuses (with a clear message) a
- * file that is not a segment. */
+ * it (values kept), recreates it when the size changed, and refuses (with
+ * a clear message) a file that is not a segment, zero-filled ones too. */
 START_TEST(killed_httpd_leaves_a_segment_that_the_next_start_reuses)
 {
     httpd_t h;
@@ -1064,23 +1063,11 @@ START_TEST(killed_httpd_leaves_a_segment_that_the_next_start_reuses)
     CHECK(&h, r.status == 204, "PUT answered %d", r.status);
     httpd_kill9(&h);
 
-    /* what a creator killed before writing its header leaves */
-    apr_file_remove(stale, th_pool);
-    write_file(stale, "", APR_FPROT_UREAD | APR_FPROT_UWRITE);
-    {
-        apr_file_t *f;
-        apr_off_t off = 65536;
-        apr_file_open(&f, stale, APR_FOPEN_WRITE, APR_FPROT_OS_DEFAULT, th_pool);
-        apr_file_trunc(f, off);
-        apr_file_close(f);
-    }
     CHECK(&h, httpd_start(&h), "httpd did not start again after kill -9%s",
           log_tail(&h));
     r = GET(&h, "/kv/crash");
     CHECK(&h, r.status == 200 && strcmp(r.body, "outlives kill -9") == 0,
           "after kill -9 and start: %d '%s'%s", r.status, r.body, log_tail(&h));
-    CHECK(&h, count_in_file(h.errlog, "SC00111") == 1,
-          "the unfinished segment was not recreated%s", log_tail(&h));
 
     /* killed again, then started with another size: recreated */
     httpd_kill9(&h);
@@ -1104,7 +1091,333 @@ START_TEST(killed_httpd_leaves_a_segment_that_the_next_start_reuses)
     CHECK(&h, count_in_file(h.errlog, "SC00107") == 1
           && strcmp(slurp_file(foreign), "an admin's file, not a cache\n") == 0,
           "foreign file not refused cleanly%s", log_tail(&h));
+
+    /* a zero-filled file is not what a killed creator leaves (the library
+     * publishes a segment at its path only once complete): refused too */
+    apr_file_remove(stale, th_pool);
+    write_file(stale, "", APR_FPROT_UREAD | APR_FPROT_UWRITE);
+    CHECK(&h, truncate(stale, 65536) == 0, "truncate: %s", strerror(errno));
+    write_conf(&h, WITH_API, "size=4M", extra);
+    CHECK(&h, !httpd_start(&h), "httpd started over a zero-filled file");
+    {
+        struct stat sb;
+        CHECK(&h, count_in_file(h.errlog, "SC00107") == 2
+              && stat(stale, &sb) == 0 && sb.st_size == 65536,
+              "zero-filled file not refused cleanly%s", log_tail(&h));
+    }
 done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* On Unix children use the mapping they inherit from the parent and never
+ * open the segment file: a segment that stays root's, mode 0600 (user=root
+ * group=root), serves PUT and GET through several children, and root's CLI
+ * reads it without --allow-foreign-owner. */
+START_TEST(a_root_only_segment_serves_every_child_through_the_inherited_mapping)
+{
+    httpd_t h;
+    apr_hash_t *pids = apr_hash_make(th_pool);
+    const char *path;
+    struct stat sb;
+    resp_t r;
+    int round, i;
+
+    if (!is_root()) {
+        fprintf(stderr, "not root: children run as this user, nothing to show\n");
+        return;
+    }
+    httpd_init(&h, mpms[_i]);
+    path = apr_pstrcat(th_pool, h.seg, "/main.cache", NULL);
+    write_conf(&h, WITH_API, "size=1M user=root group=root", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    CHECK(&h, stat(path, &sb) == 0 && sb.st_uid == 0 && sb.st_gid == 0
+          && (sb.st_mode & 07777) == 0600, "segment is uid %ld gid %ld mode %o",
+          (long)sb.st_uid, (long)sb.st_gid, (unsigned)(sb.st_mode & 07777));
+    r = PUT(&h, "/kv/root-only", NULL, "inherited");
+    CHECK(&h, r.status == 204, "PUT answered %d%s", r.status, log_tail(&h));
+    for (round = 0; round < 5 && apr_hash_count(pids) < 2; round++) {
+        apr_socket_t *socks[12];
+        for (i = 0; i < 12; i++)
+            socks[i] = http_connect(h.port);
+        for (i = 0; i < 12; i++)
+            if (socks[i] != NULL)
+                http_send(socks[i], "GET", "/kv/root-only", NULL, NULL, 0);
+        for (i = 0; i < 12; i++) {
+            if (socks[i] == NULL)
+                continue;
+            http_read(socks[i], &r);
+            CHECK(&h, r.status == 200 && strcmp(r.body, "inherited") == 0,
+                  "GET %d answered %d '%s'%s", i, r.status, r.body, log_tail(&h));
+            apr_hash_set(pids, apr_pstrdup(th_pool, hdr(&r, "X-Shmcache-Pid")),
+                         APR_HASH_KEY_STRING, "");
+        }
+    }
+    CHECK(&h, apr_hash_count(pids) >= 2, "answers came from %u process(es)",
+          apr_hash_count(pids));
+#ifdef SC_CLI_PATH
+    {
+        const char *argv[] = {SC_CLI_PATH, "-f", path, "get", "root-only", NULL};
+        char *out = NULL, *err = NULL;
+        int code = run_cmd(20, argv, &out, &err);
+        CHECK(&h, code == 0 && strcmp(out, "inherited") == 0,
+              "root's shmcache-cli get exited %d, out '%s', err '%s'", code,
+              out, err);
+    }
+#endif
+    CHECK(&h, count_in_file(h.errlog, "SC00120") == 0,
+          "a child tried to attach by path%s", log_tail(&h));
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* Helper, run as the children's user with SHMCACHE_FAULT=lock.wr.claimed:
+ * make the segment differ from the configured mode, then take the write
+ * lock and stay there (the fault point sleeps), as a compromised child
+ * holding the writer word would. argv: PATH. */
+static int helper_hold_write_lock(int argc, const char *const *argv)
+{
+    shmcache_options_t o;
+    shmcache_t *c;
+
+    if (argc < 1 || chmod(argv[0], 0600) != 0)
+        return 2;
+    shmcache_options_init(&o);
+    if (shmcache_attach(&c, argv[0], &o, th_pool) != APR_SUCCESS)
+        return 3;
+    shmcache_set(c, "held", 4, "x", 1, 0, NULL);    /* parks inside */
+    return 4;
+}
+
+/* Wait (at most seconds) until file contains needle. */
+static int wait_for_text(const char *file, const char *needle, int seconds)
+{
+    int i;
+
+    for (i = 0; i < seconds * 10; i++) {
+        if (count_in_file(file, needle) > 0)
+            return 1;
+        usleep(100000);
+    }
+    return 0;
+}
+
+/* Start helper_hold_write_lock on path as the children's user; it says
+ * in fault_file when it holds the lock. @return its pid, or -1. */
+static pid_t start_lock_holder(const char *path, const char *fault_file)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        setenv("SHMCACHE_FAULT", "lock.wr.claimed", 1);
+        setenv("SHMCACHE_FAULT_FILE", fault_file, 1);
+        execl(SETPRIV_BIN, SETPRIV_BIN, "--reuid=" RUN_USER, "--regid=" RUN_GROUP,
+              "--clear-groups", "--", th_self, "--helper", "hold_write_lock",
+              path, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* The root parent acts only on the file it opened. A process of the
+ * children's user makes the segment's mode differ from the configuration
+ * and holds the write lock; a graceful restart makes the parent open the
+ * segment and wait for the lock; meanwhile that user puts a symlink at the
+ * segment path, pointing at a root-owned 0600 file, and lets the lock go
+ * (it is killed). The parent then fixes the mode of what it opened: the
+ * symlink's target keeps its mode and owner, and children keep serving
+ * the segment they inherited although its path is now a symlink. */
+START_TEST(a_symlink_swapped_in_during_a_graceful_restart_is_not_followed)
+{
+    httpd_t h;
+    const char *path, *target, *fault_file;
+    const char *mark = "resuming normal operations";
+    struct stat sb;
+    pid_t helper = 0;
+    int before, status, code;
+    char *out = NULL, *err = NULL;
+    resp_t r;
+
+    if (!is_root()) {
+        fprintf(stderr, "not root: no less-trusted user to play\n");
+        return;
+    }
+    httpd_init(&h, "prefork");
+    chmod(h.seg, 0777);         /* the children's user may write the directory */
+    path = apr_pstrcat(th_pool, h.seg, "/main.cache", NULL);
+    target = apr_pstrcat(th_pool, h.dir, "/root-secret", NULL);
+    fault_file = apr_pstrcat(th_pool, h.seg, "/fault", NULL);
+    write_file(target, "root only\n", APR_FPROT_UREAD | APR_FPROT_UWRITE);
+    write_conf(&h, WITH_API, "size=1M mode=0660 lock-timeout=1000", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    r = PUT(&h, "/kv/kept", NULL, "still served");
+    CHECK(&h, r.status == 204, "PUT answered %d%s", r.status, log_tail(&h));
+
+    helper = start_lock_holder(path, fault_file);
+    CHECK(&h, helper > 0, "fork: %s", strerror(errno));
+    CHECK(&h, wait_for_text(fault_file, "lock.wr.claimed", 10),
+          "the helper did not take the write lock");
+
+    before = count_in_file(h.errlog, mark);
+    kill(h.pid, SIGUSR1);
+    sleep(2);                   /* the parent has opened it and waits */
+    {
+        const char *argv[] = {SETPRIV_BIN, "--reuid=" RUN_USER,
+                              "--regid=" RUN_GROUP, "--clear-groups", "--",
+                              "/bin/ln", "-sfn", target, path, NULL};
+        code = run_cmd(10, argv, &out, &err);
+        CHECK(&h, code == 0, "ln -sfn as " RUN_USER " exited %d: %s", code, err);
+    }
+    kill(helper, SIGKILL);
+    waitpid(helper, &status, 0);
+    helper = 0;
+    CHECK(&h, wait_for_text(h.errlog, "SC00115", 20)
+          && count_in_file(h.errlog, mark) > before,
+          "the graceful restart did not finish%s", log_tail(&h));
+    CHECK(&h, stat(target, &sb) == 0 && sb.st_uid == 0
+          && (sb.st_mode & 07777) == 0600,
+          "the symlink's target became uid %ld mode %o", (long)sb.st_uid,
+          (unsigned)(sb.st_mode & 07777));
+    CHECK(&h, lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode),
+          "the path is no longer the symlink");
+    r = GET(&h, "/kv/kept");
+    CHECK(&h, r.status == 200 && strcmp(r.body, "still served") == 0,
+          "after the swap: %d '%s'%s", r.status, r.body, log_tail(&h));
+done:
+    if (helper > 0) {
+        kill(helper, SIGKILL);
+        waitpid(helper, &status, 0);
+    }
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* A mode giving write to "other" is refused by `apache2 -t` with a message
+ * naming the directive, the file and line, and why; the explicit
+ * allow-world-writable lets it through. */
+START_TEST(a_world_writable_mode_needs_the_explicit_opt_in)
+{
+    httpd_t h;
+    const char *argv[] = {SC_HTTPD_BIN, "-t", "-f", NULL, NULL};
+    char *out = NULL, *err = NULL;
+    int code;
+
+    httpd_init(&h, "event");
+    argv[3] = h.conf;
+    write_conf(&h, WITH_API, "size=1M mode=0666", NULL);
+    code = run_cmd(30, argv, &out, &err);
+    CHECK(&h, code != 0 && strstr(err, "ShmcacheCache main (")
+          && strstr(err, "httpd.conf:")
+          && strstr(err, "mode=0666 lets every local user write the cache (o+w)")
+          && strstr(err, "allow-world-writable"),
+          "mode=0666: apache2 -t exited %d:\n%s%s", code, err, out);
+    write_conf(&h, WITH_API, "size=1M mode=0622", NULL);
+    code = run_cmd(30, argv, &out, &err);
+    CHECK(&h, code != 0 && strstr(err, "mode=0622 lets every local user"),
+          "mode=0622: apache2 -t exited %d:\n%s%s", code, err, out);
+    write_conf(&h, WITH_API, "size=1M mode=0666 allow-world-writable", NULL);
+    code = run_cmd(30, argv, &out, &err);
+    CHECK(&h, code == 0 && strstr(err, "Syntax OK"),
+          "with allow-world-writable: apache2 -t exited %d:\n%s%s", code, err, out);
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* Whoever can write the segment file can truncate it under httpd. The
+ * parent's own segment accesses are guarded: at the next graceful restart
+ * it closes its handle on the truncated segment (SIGBUS caught and
+ * logged), finds the file unusable and makes a new one; the parent never
+ * dies, and the server serves again. */
+START_TEST(a_segment_truncated_under_httpd_does_not_kill_the_parent)
+{
+    httpd_t h;
+    const char *path;
+    resp_t r;
+
+    httpd_init(&h, "prefork");
+    path = apr_pstrcat(th_pool, h.seg, "/main.cache", NULL);
+    write_conf(&h, WITH_API, "size=1M", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    r = PUT(&h, "/kv/before", NULL, "lost with the truncation");
+    CHECK(&h, r.status == 204, "PUT answered %d%s", r.status, log_tail(&h));
+    CHECK(&h, truncate(path, 4096) == 0, "truncate: %s", strerror(errno));
+    CHECK(&h, httpd_graceful(&h), "the graceful restart did not finish%s",
+          log_tail(&h));
+    CHECK(&h, kill(h.pid, 0) == 0, "the parent died%s", log_tail(&h));
+    CHECK(&h, count_in_file(h.errlog, "SC00131") == 1
+          && count_in_file(h.errlog, "SC00110") == 1,
+          "the truncation was not caught and the segment not recreated%s",
+          log_tail(&h));
+    r = PUT(&h, "/kv/after", NULL, "a new segment");
+    CHECK(&h, r.status == 204, "PUT after the restart answered %d%s", r.status,
+          log_tail(&h));
+    r = GET(&h, "/kv/after");
+    CHECK(&h, r.status == 200 && strcmp(r.body, "a new segment") == 0,
+          "GET after the restart: %d '%s'%s", r.status, r.body, log_tail(&h));
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* A writer that dies holding the lock is recovered by the next child that
+ * locks, and the module logs it (SC00501, warn, naming the cache) at its
+ * next periodic check, once. */
+START_TEST(a_writer_killed_holding_the_lock_is_logged_as_a_recovery)
+{
+    httpd_t h;
+    const char *path, *fault_file;
+    pid_t helper = 0;
+    int status, i;
+    resp_t r;
+
+    if (!is_root()) {
+        fprintf(stderr, "not root: the helper cannot change user\n");
+        return;
+    }
+    httpd_init(&h, "event");
+    chmod(h.seg, 0777);         /* the helper writes its fault file there */
+    path = apr_pstrcat(th_pool, h.seg, "/main.cache", NULL);
+    fault_file = apr_pstrcat(th_pool, h.seg, "/fault", NULL);
+    write_conf(&h, WITH_API, "size=1M mode=0600 lock-timeout=200", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    r = PUT(&h, "/kv/a", NULL, "1");
+    CHECK(&h, r.status == 204, "PUT answered %d%s", r.status, log_tail(&h));
+    helper = start_lock_holder(path, fault_file);
+    CHECK(&h, helper > 0, "fork: %s", strerror(errno));
+    CHECK(&h, wait_for_text(fault_file, "lock.wr.claimed", 10),
+          "the helper did not take the write lock");
+    kill(helper, SIGKILL);
+    waitpid(helper, &status, 0);
+    helper = 0;
+    r = PUT(&h, "/kv/b", NULL, "2");    /* recovers the lock */
+    CHECK(&h, r.status == 204, "PUT after the kill answered %d%s", r.status,
+          log_tail(&h));
+    for (i = 0; i < 150 && count_in_file(h.errlog, "SC00501") == 0; i++) {
+        GET(&h, "/kv/a");
+        usleep(100000);
+    }
+    CHECK(&h, count_in_file(h.errlog, "SC00501") == 1
+          && count_in_file(h.errlog, "[shmcache:warn]") >= 1
+          && count_in_file(h.errlog, "cache 'main' (") >= 1
+          && count_in_file(h.errlog, "1 lock recovery(ies)") == 1,
+          "the recovery was not logged once%s", log_tail(&h));
+done:
+    if (helper > 0) {
+        kill(helper, SIGKILL);
+        waitpid(helper, &status, 0);
+    }
     httpd_stop(&h);
     httpd_done(&h);
     ck_assert_msg(h.fail == NULL, "%s", h.fail);
@@ -1333,13 +1646,19 @@ Suite *test_suite(void)
     tcase_add_loop_test(each, ssl_session_is_resumed_through_shmcache, 0, 3);
     tcase_add_loop_test(each, graceful_restart_keeps_values_and_a_new_size_recreates, 0, 3);
     tcase_add_loop_test(each, killed_httpd_leaves_a_segment_that_the_next_start_reuses, 0, 3);
+    tcase_add_loop_test(each, a_root_only_segment_serves_every_child_through_the_inherited_mapping, 0, 3);
     tcase_add_test(once, configtest_rejects_each_bad_directive);
     tcase_add_test(once, api_handler_speaks_http);
+    tcase_add_test(once, a_symlink_swapped_in_during_a_graceful_restart_is_not_followed);
+    tcase_add_test(once, a_world_writable_mode_needs_the_explicit_opt_in);
+    tcase_add_test(once, a_segment_truncated_under_httpd_does_not_kill_the_parent);
+    tcase_add_test(once, a_writer_killed_holding_the_lock_is_logged_as_a_recovery);
     suite_add_tcase(s, each);
     suite_add_tcase(s, once);
     return s;
 }
 
 const th_helper_t test_helpers[] = {
+    {"hold_write_lock", helper_hold_write_lock},
     {NULL, NULL}
 };
