@@ -500,11 +500,18 @@ static apr_status_t release_child_handle(void *data)
     return APR_SUCCESS;
 }
 
+/* Keep the inherited handle for this child, and close the child's copy
+ * of the parent's descriptor of the segment file: a child must not be
+ * able to truncate or re-mode the file through it (the mapping stays). */
 void sc_cache_adopt(sc_cache_t *c, apr_pool_t *pchild)
 {
-    if (atomic_load_explicit(&c->att, memory_order_acquire) != NULL)
-        apr_pool_cleanup_register(pchild, c, release_child_handle,
-                                  apr_pool_cleanup_null);
+    sc_attached_t *a = atomic_load_explicit(&c->att, memory_order_acquire);
+
+    if (a == NULL)
+        return;
+    shmcache_file_close(a->handle);
+    apr_pool_cleanup_register(pchild, c, release_child_handle,
+                              apr_pool_cleanup_null);
 }
 
 shmcache_t *sc_cache_handle(sc_cache_t *c, server_rec *s)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #ifndef _WIN32
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -301,6 +302,44 @@ START_TEST(a_configured_mode_is_applied_exactly)
 }
 END_TEST
 
+/* perms_set acts on the file the handle opened, never on whatever is at
+ * the path now: a file swapped in at the path keeps its mode. Once the
+ * handle's descriptor is closed, perms_set refuses and the cache works. */
+START_TEST(perms_set_changes_the_opened_file_not_the_path)
+{
+    const char *p = th_path("perms"), *moved = th_path("perms-moved");
+    shmcache_options_t o;
+    shmcache_t *c;
+    struct stat st;
+    char buf[4];
+    apr_size_t n;
+    int fd;
+
+    shmcache_options_init(&o);
+    o.size = 1 << 20;
+    th_ok(shmcache_create(&c, p, &o, th_pool));
+    ck_assert_int_eq(rename(p, moved), 0);
+    fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0600);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    th_ok(shmcache_perms_set(c, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                | APR_FPROT_GREAD, (apr_uid_t)-1,
+                             (apr_gid_t)-1));
+    ck_assert_int_eq(stat(moved, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0640);
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0600);     /* the swapped-in file */
+    th_ok(shmcache_file_close(c));
+    th_ok(shmcache_file_close(c));
+    th_status(shmcache_perms_set(c, APR_FPROT_UREAD, (apr_uid_t)-1,
+                                 (apr_gid_t)-1), APR_EBADF);
+    th_ok(shmcache_set(c, "k", 1, "v", 1, 0, NULL));
+    th_ok(shmcache_get_buf(c, "k", 1, buf, sizeof buf, &n, NULL));
+    shmcache_close(c);
+    unlink(moved);
+}
+END_TEST
+
 START_TEST(create_never_follows_a_symlink)
 {
     const char *p = th_path("link"), *target = th_path("target");
@@ -527,6 +566,7 @@ Suite *test_suite(void)
 #ifndef _WIN32
     tcase_add_test(tc, the_file_is_owner_only_by_default_whatever_the_umask);
     tcase_add_test(tc, a_configured_mode_is_applied_exactly);
+    tcase_add_test(tc, perms_set_changes_the_opened_file_not_the_path);
     tcase_add_test(tc, create_never_follows_a_symlink);
     tcase_add_test(tc, attach_never_follows_a_symlink);
     tcase_add_test(tc, a_segment_of_another_user_is_refused_unless_allowed);

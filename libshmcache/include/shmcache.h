@@ -63,8 +63,28 @@
  *   look alive. Share a segment only within one pid namespace.
  * - A process that is stopped (SIGSTOP, a debugger) while holding the lock
  *   is alive: the others wait for it and never steal the lock from a live
- *   process; their calls return SHMCACHE_ETIMEDOUT after 10 x
- *   lock_timeout_ms. A dead holder is taken over after lock_timeout_ms.
+ *   process. Every call that takes the lock returns SHMCACHE_ETIMEDOUT at
+ *   the latest 10 x lock_timeout_ms after it first had to wait, however
+ *   the holders change meanwhile. A dead holder (killed, crashed) is seen
+ *   within milliseconds: a waiter checks the liveness of the holders it
+ *   waits on right after a short spin and then every 2 ms, and takes the
+ *   lock over; the caller that took over a dead writer's lock repairs the
+ *   table and finishes its own call before anyone else gets in.
+ * - Trust: every process that can write the segment file can change any
+ *   byte of the segment at any instant. The library reads each value that
+ *   decides an address, a length, a count or a loop bound once, checks
+ *   it, and uses only the checked copy, so a hostile or buggy writer can
+ *   make calls of other processes fail (SHMCACHE_ECORRUPT, repaired by the
+ *   next write) or wait up to their deadline, and can change or destroy
+ *   cached data, but cannot make them read or write outside the mapping,
+ *   loop without bound, or signal a process. Give write access only to
+ *   processes you would trust with the cached data.
+ * - Truncation: a process that truncates the segment file makes every
+ *   process that touches a page past the new end receive SIGBUS (the OS
+ *   delivers it; a library cannot check the file's size before every
+ *   access at an acceptable cost). Programs that attach segments that
+ *   others can write should catch SIGBUS around their cache calls, as
+ *   shmcache-cli and mod_shmcache's parent do, or not share write access.
  * - A killed process that its parent has not reaped (a zombie) counts as
  *   dead: it holds nothing and its pid cannot be reused until reaped.
  * - No lock upgrade: a thread must not call into the cache from inside an
@@ -216,9 +236,11 @@ typedef struct shmcache_options_t {
     int set_owner;              /**< (create) chown the file to owner/group */
     apr_uid_t owner;            /**< (create) with set_owner, -1 = keep */
     apr_gid_t group;            /**< (create) with set_owner, -1 = keep */
-    apr_uint32_t lock_timeout_ms;   /**< (handle) how long to wait for a
-                                     lock holder before checking whether it is
-                                     alive, default 1000 */
+    apr_uint32_t lock_timeout_ms;   /**< (handle) patience with live lock
+                                     holders: a call gives up with
+                                     SHMCACHE_ETIMEDOUT 10 x this after it
+                                     first waited; default 1000 (dead
+                                     holders are seen within milliseconds) */
     apr_uint32_t attach_timeout_ms; /**< (handle) how long attach waits for
                                      a creator to finish, default 5000 */
     int allow_foreign_owner;    /**< (handle) attach to a file owned by
@@ -383,6 +405,16 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_perms_set(shmcache_t *cache,
                                                   apr_uid_t uid,
                                                   apr_gid_t gid);
 
+/** Close this handle's descriptor of the segment file; the mapping and
+ *  everything else about the handle stay. For a process that inherited
+ *  the handle over fork() and must not be able to truncate or re-mode the
+ *  file through the descriptor (an httpd child of a root parent): it only
+ *  affects this process's copy. Afterwards shmcache_perms_set returns
+ *  APR_EBADF; closing again is a no-op.
+ *  @param cache an open handle.
+ *  @return APR_SUCCESS; SHMCACHE_EINVAL for a closed handle; OS codes. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_file_close(shmcache_t *cache);
+
 /** Remove the segment file at path. Processes still attached keep their
  *  mapping (on Unix) until they close. Refuses files that are not shmcache
  *  segments (SHMCACHE_ENOTCACHE) so a mistyped path deletes nothing.
@@ -392,7 +424,14 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_remove(const char *path,
 
 /** shmcache_remove that, unless force is set, first refuses with
  *  SHMCACHE_EBUSY while live processes are attached; *attached (may be
- *  NULL) receives their number. */
+ *  NULL) receives their number (0 unless the segment was validated).
+ *  Without force, a segment that fails validation is refused with the
+ *  status attach would give (SHMCACHE_ECORRUPT, SHMCACHE_EFORMAT,
+ *  SHMCACHE_ELAYOUT), never counted as having no processes; with force it
+ *  is removed anyway (it is still refused when it is not a segment at all).
+ *  @return APR_SUCCESS; SHMCACHE_EBUSY; APR_ENOENT; SHMCACHE_ENOTCACHE;
+ *  SHMCACHE_ECORRUPT, SHMCACHE_EFORMAT, SHMCACHE_ELAYOUT (without force);
+ *  SHMCACHE_EINVAL; OS codes. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_remove_ex(const char *path, int force,
                                                   apr_uint32_t *attached,
                                                   apr_pool_t *pool);

@@ -252,12 +252,27 @@ apr_status_t shmcache_perms_set(shmcache_t *cache, apr_fileperms_t perms,
 
     if (!usable(cache))
         return SHMCACHE_EINVAL;
+    if (cache->seg->file == NULL)
+        return APR_EBADF;
     if (perms != (apr_fileperms_t)-1)
         rv = sc_os_file_chmod(cache->seg->file, perms);
     if (rv == APR_SUCCESS
         && (uid != (apr_uid_t)-1 || gid != (apr_gid_t)-1))
         rv = sc_os_file_chown(cache->seg->file, uid, gid);
     return rv;
+}
+
+apr_status_t shmcache_file_close(shmcache_t *cache)
+{
+    apr_file_t *f;
+
+    if (!usable(cache))
+        return SHMCACHE_EINVAL;
+    f = cache->seg->file;
+    if (f == NULL)
+        return APR_SUCCESS;
+    cache->seg->file = NULL;
+    return apr_file_close(f);
 }
 
 const char *shmcache_path_get(const shmcache_t *cache)
