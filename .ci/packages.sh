@@ -20,8 +20,9 @@
 #     `apache2ctl configtest` still passes; after the admin's own changes
 #     are undone, a listing of /etc/apache2, /var/lib/apache2 and /usr
 #     (find) equals the one taken before the install.
-# Needs root and apt. The .debs stay in $build (artifacts); their list with
-# sizes is printed at the end. Build dir: $SHMCACHE_PACKAGES_BUILD (default
+# Needs root and apt. The .debs stay in $build (artifacts, with lintian.txt,
+# listing-before.txt, listing-after.txt, listing-installed.diff and
+# listing-purged.diff); their list with sizes is printed at the end. Build dir: $SHMCACHE_PACKAGES_BUILD (default
 # /tmp/build-pkg-deb). Writes /etc/apache2 (a2enmod, a2enconf): run it
 # alone, after the install lane.
 set -euo pipefail
@@ -54,12 +55,8 @@ for p in "${pkgs[@]}"; do
     fail "$p is installed already; remove it first (this lane removes what it installs)"
   fi
 done
-tools=()
-command -v dpkg-shlibdeps >/dev/null || tools+=(dpkg-dev)
-command -v lintian >/dev/null || tools+=(lintian)
-if [ ${#tools[@]} -gt 0 ]; then
-  apt_get install --no-install-recommends "${tools[@]}" >/dev/null
-fi
+# dpkg-shlibdeps (CPack's Depends) and lintian, when missing
+scripts/deps.sh dpkg-dev lintian
 
 # what this lane changes as the admin, undone by undo_admin
 cgi=/usr/lib/cgi-bin/shmcache-packages-slow
@@ -74,8 +71,8 @@ stop_httpds() {
   for pid in "${httpd_pids[@]}"; do
     kill -TERM "$pid" 2>/dev/null || continue
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
   httpd_pids=()
   return 0
@@ -83,18 +80,18 @@ stop_httpds() {
 undo_admin() {
   local m
   if [ "$conf_made" = 1 ]; then
-    a2disconf -q -p -f shmcache-pages >/dev/null 2>&1
+    a2disconf -q -p -f shmcache-pages >/dev/null 2>&1 || true
     rm -f "$pages_conf"
     conf_made=0
   fi
-  for m in "${admin_mods[@]}"; do a2dismod -q -p -f "$m" >/dev/null 2>&1; done
+  for m in "${admin_mods[@]}"; do a2dismod -q -p -f "$m" >/dev/null 2>&1 || true; done
   admin_mods=()
   rm -f "$cgi"
   # the marker directories that this lane's a2enmod/a2enconf (admin) made;
   # the package's own (disabled_by_maint) are its postrm's business
   if [ -f "$work/dirs-before" ]; then
     find /var/lib/apache2 -mindepth 2 -maxdepth 2 -type d -name '*_by_admin' -empty | LC_ALL=C sort \
-      | comm -23 - "$work/dirs-before" | while IFS= read -r d; do rmdir -- "$d"; done
+      | comm -23 - "$work/dirs-before" | while IFS= read -r d; do rmdir -- "$d" || true; done
   fi
   return 0
 }
@@ -148,7 +145,7 @@ dpkg-deb -f "$build"/libshmcache-dev_*.deb Depends | contains "libshmcache0 (=" 
 step "lintian $(lintian --version | cut -d' ' -f2)"
 # root: lintian says it would rather not; the packages are only read
 timeout 600 lintian "${debs[@]}" >"$work/lintian.log" 2>&1 || true
-grep -v 'running with root privileges' "$work/lintian.log" | sed 's/^/  /'
+grep -v 'running with root privileges' "$work/lintian.log" | tee "$build/lintian.txt" | sed 's/^/  /'
 grep -q '^E: ' "$work/lintian.log" && fail "lintian reports errors"
 echo "  lintian: $(grep -c '^E: ' "$work/lintian.log") errors, $(grep -c '^W: ' "$work/lintian.log") warnings"
 
@@ -173,6 +170,9 @@ echo "  $(wc -l < "$work/before") entries"
 
 step "apt-get install ${debs[*]##*/}"
 apt_get install "${debs[@]}" >"$work/install.log" 2>&1 || { cat "$work/install.log"; fail "apt-get install"; }
+# what the install added to the listing (an artifact: $build/listing-installed.diff)
+listing | diff "$work/before" - > "$build/listing-installed.diff" || true
+echo "  the listing gained $(grep -c '^> ' "$build/listing-installed.diff") entries, lost $(grep -c '^< ' "$build/listing-installed.diff")"
 a2query -q -m shmcache || fail "libapache2-mod-shmcache did not enable the module (postinst)"
 [ -e /var/lib/apache2/module/enabled_by_maint/shmcache ] \
   || fail "the module is not recorded as enabled by the package (apache2-maintscript-helper)"
@@ -362,8 +362,10 @@ echo "  apache2ctl configtest after purge: Syntax OK (shmcache-pages.conf enable
 step "the admin's changes undone; listing after the purge"
 undo_admin
 listing > "$work/after"
-if ! diff "$work/before" "$work/after" > "$work/listing.diff"; then
-  sed 's/^/  /' "$work/listing.diff"
+cp "$work/before" "$build/listing-before.txt"
+cp "$work/after" "$build/listing-after.txt"
+if ! diff "$work/before" "$work/after" > "$build/listing-purged.diff"; then
+  sed 's/^/  /' "$build/listing-purged.diff"
   fail "the listing after the purge differs from the one before the install"
 fi
 echo "  $(wc -l < "$work/after") entries, no difference"
