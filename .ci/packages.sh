@@ -227,7 +227,7 @@ complete_cli() {
 # every command of `shmcache-cli --help` is completed
 cmds=$(/usr/bin/shmcache-cli --help | sed -n '/^commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p' | sort | tr '\n' ' ')
 [ -n "$cmds" ] && [ "$(complete_cli shmcache-cli '')" = "$cmds" ] \
-  || fail "completion of commands: '$(complete_cli shmcache-cli '')' vs --help: '$cmds'"
+  || fail "completion of commands: '$(complete_cli shmcache-cli '')' vs --help: '$cmds' (update shmcache-cli/shmcache-cli.bash-completion)"
 
 step "shmcache-cli smoke test"
 seg=/dev/shm/shmcache-packages-$$.cache
