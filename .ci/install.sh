@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# CI lane "install" (issue 9): `cmake --install` into /usr/local on this
-# machine, then use what was installed the way a user would:
+# CI lane "install" (issues 9, 19): first `cmake --install --prefix` into a
+# temporary prefix, and a small program built against it through
+# PKG_CONFIG_PATH (shmcache.pc is relocated: its prefix is the one
+# installed to); then `cmake --install` into /usr/local on this machine,
+# and use what was installed the way a user would:
 #   - the files are where a Debian admin / C developer looks for them;
 #   - examples/worker_pool.c built with `cc $(pkg-config --cflags --libs
 #     shmcache)` against the installed library, and run;
 #   - examples/CMakeLists.txt (find_package(shmcache)) built and run, shared
 #     and static;
-#   - shmcache(3) and shmcache-cli(1) render without groff warnings;
+#   - shmcache(3) and shmcache-cli(1) (compressed) render without groff
+#     warnings, shmcache_get(3) and the other functions' links lead to
+#     shmcache(3); the licence files and bash completion are installed;
 #   - `a2enmod shmcache` + `apache2ctl configtest`, and examples/httpd.conf
 #     passes `apache2 -t`;
 # and finally removes every installed file (install_manifest.txt) and
@@ -33,15 +38,20 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # directories that exist before: the uninstall removes only the ones it made
-find $prefix /etc/apache2 "$(apxs -q LIBEXECDIR)" -xdev -type d 2>/dev/null \
+find $prefix /etc/apache2 "$(apxs -q LIBEXECDIR)" /var/lib/apache2 -xdev -type d 2>/dev/null \
   | sort > "$work/dirs-before"
 was_enabled=0
 [ -e /etc/apache2/mods-enabled/shmcache.load ] && was_enabled=1
 cleanup() {
   local rc=$?
   set +e
-  if [ "$was_enabled" = 0 ] && [ -e /etc/apache2/mods-enabled/shmcache.load ]; then
-    a2dismod -q shmcache >/dev/null
+  if [ "$was_enabled" = 0 ]; then
+    # --purge: no disabled_by_admin/shmcache marker either, then the marker
+    # directories that a2enmod/a2dismod made (the packages lane compares
+    # /var/lib/apache2 before and after)
+    a2dismod -q -p -f shmcache >/dev/null 2>&1
+    find /var/lib/apache2 -mindepth 1 -type d -empty | sort | comm -23 - "$work/dirs-before" \
+      | while IFS= read -r d; do rmdir -- "$d"; done
   fi
   if [ -f "$build/install_manifest.txt" ]; then
     xargs -d '\n' rm -f -- < "$build/install_manifest.txt"
@@ -67,6 +77,70 @@ timeout 300 cmake -S "$src" -B "$build" -DCMAKE_INSTALL_PREFIX=$prefix \
   -DSHMCACHE_BUILD_BENCH=OFF >"$work/configure.log" || { cat "$work/configure.log"; fail configure; }
 timeout 600 cmake --build "$build" -j"$jobs" >"$work/build.log" 2>&1 || { tail -40 "$work/build.log"; fail build; }
 
+step "cmake --install --prefix $work/prefix (runtime, dev), pkg-config from there"
+# only the library's components: the module's files go where httpd looks,
+# whatever the prefix
+rel=$work/prefix
+for comp in runtime dev; do
+  timeout 120 cmake --install "$build" --prefix "$rel" --component "$comp" >>"$work/install-rel.log"
+done
+pcdir=$(dirname "$(find "$rel" -name shmcache.pc | head -1)")
+[ -f "$pcdir/shmcache.pc" ] || fail "no shmcache.pc under $rel"
+[ "$pcdir" = "$rel/lib/pkgconfig" ] || [[ "$pcdir" == "$rel"/lib/*/pkgconfig ]] || fail "shmcache.pc in $pcdir"
+libdir=$(dirname "$pcdir")
+pc() { PKG_CONFIG_PATH=$pcdir pkg-config "$@" shmcache; }
+echo "  PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs shmcache: $(pc --cflags --libs)"
+[ "$(pc --variable=prefix)" = "$rel" ] || fail "shmcache.pc: prefix=$(pc --variable=prefix), not $rel"
+pc --cflags | contains -- "-I$rel/include" || fail "pkg-config --cflags: $(pc --cflags)"
+pc --libs | contains -- "-L$libdir " || fail "pkg-config --libs: $(pc --libs)"
+cat > "$work/prefix-check.c" <<'C'
+/* built against the relocated install: create, set, get, remove */
+#include <apr_general.h>
+#include <shmcache.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(void)
+{
+    apr_pool_t *pool;
+    shmcache_t *cache;
+    shmcache_options_t opts;
+    char path[64], buf[16];
+    apr_size_t len = 0;
+    apr_status_t rv;
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    snprintf(path, sizeof path, "/dev/shm/shmcache-prefix-%ld.cache", (long)getpid());
+    shmcache_options_init(&opts);
+    opts.size = 1 << 20;
+    rv = shmcache_create(&cache, path, &opts, pool);
+    if (rv == APR_SUCCESS)
+        rv = shmcache_set(cache, "k", 1, "relocated", 9, 0, NULL);
+    if (rv == APR_SUCCESS)
+        rv = shmcache_get_buf(cache, "k", 1, buf, sizeof buf, &len, NULL);
+    if (rv == APR_SUCCESS)
+        shmcache_close(cache);
+    shmcache_remove(path, pool);
+    if (rv != APR_SUCCESS || len != 9 || memcmp(buf, "relocated", 9) != 0) {
+        char err[128];
+        printf("failed: %s\n", shmcache_strerror(rv, err, sizeof err));
+        return 1;
+    }
+    printf("ok: %.*s\n", (int)len, buf);
+    apr_terminate();
+    return 0;
+}
+C
+# shellcheck disable=SC2046
+cc -Wall -Wextra -Werror -o "$work/prefix-check" "$work/prefix-check.c" \
+  $(pc --cflags --libs) -Wl,-rpath,"$libdir" || fail "prefix-check does not build against $rel"
+ldd "$work/prefix-check" | contains "libshmcache.so.0 => $libdir/libshmcache.so.0" \
+  || { ldd "$work/prefix-check"; fail "prefix-check does not use $libdir/libshmcache.so.0"; }
+out=$(timeout 30 "$work/prefix-check") || fail "prefix-check: $out"
+echo "  prefix-check: $out"
+[ "$out" = "ok: relocated" ] || fail "prefix-check: $out"
+rm -rf "$rel"
+
 step "cmake --install"
 timeout 120 cmake --install "$build" >"$work/install.log"
 ldconfig
@@ -77,8 +151,11 @@ for f in $prefix/lib/libshmcache.so.0 $prefix/lib/libshmcache.so $prefix/lib/lib
          $prefix/lib/cmake/shmcache/shmcache-config.cmake \
          $prefix/lib/cmake/shmcache/shmcache-config-version.cmake \
          $prefix/lib/cmake/shmcache/shmcache-targets.cmake \
-         $prefix/bin/shmcache-cli $prefix/share/man/man1/shmcache-cli.1 \
-         $prefix/share/man/man3/shmcache.3 \
+         $prefix/bin/shmcache-cli $prefix/share/man/man1/shmcache-cli.1.gz \
+         $prefix/share/man/man3/shmcache.3.gz $prefix/share/man/man3/shmcache_get.3.gz \
+         $prefix/share/bash-completion/completions/shmcache-cli \
+         $prefix/share/doc/libshmcache0/copyright $prefix/share/doc/libshmcache-dev/copyright \
+         $prefix/share/doc/shmcache-tools/copyright $prefix/share/doc/libapache2-mod-shmcache/copyright \
          "$apxs_libexec/mod_shmcache.so" \
          /etc/apache2/mods-available/shmcache.load /etc/apache2/mods-available/shmcache.conf; do
   [ -e "$f" ] || fail "not installed: $f"
@@ -88,11 +165,19 @@ soname=$(readelf -d $prefix/lib/libshmcache.so | sed -n 's/.*SONAME.*\[\(.*\)\]/
 ldconfig -p | contains "libshmcache.so.0 .*$prefix/lib/libshmcache.so.0" \
   || fail "ldconfig does not know $prefix/lib/libshmcache.so.0"
 
-step "man pages render"
-for m in $prefix/share/man/man3/shmcache.3 $prefix/share/man/man1/shmcache-cli.1; do
-  warn=$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$m" 2>&1 || true)
+step "man pages render, one link per function"
+for m in $prefix/share/man/man3/shmcache.3.gz $prefix/share/man/man1/shmcache-cli.1.gz; do
+  warn=$(zcat "$m" | LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z 2>&1 || true)
   [ -z "$warn" ] || fail "groff warnings in $m: $warn"
 done
+# every public function of shmcache.h has its link to shmcache(3)
+funcs=$(grep -ozE 'SHMCACHE_DECLARE\([^)]*\)[[:space:]*]*shmcache_[a-z0-9_]+[[:space:]]*\(' \
+  libshmcache/include/shmcache.h | tr '\0' '\n' | grep -oE 'shmcache_[a-z0-9_]+' | sort -u)
+[ "$(wc -l <<<"$funcs")" -ge 10 ] || fail "functions of shmcache.h: $funcs"
+for f in $funcs; do
+  [ "$(readlink "$prefix/share/man/man3/$f.3.gz")" = shmcache.3.gz ] || fail "no man link $f.3.gz"
+done
+man -M $prefix/share/man -w 3 shmcache_get | contains "man3/shmcache.3.gz" || fail "man -w shmcache_get"
 
 step "example with pkg-config"
 # no PKG_CONFIG_PATH: Debian's pkg-config searches $prefix/lib/pkgconfig
@@ -140,7 +225,7 @@ cat "$work/configtest.log"
 grep -q "Syntax OK" "$work/configtest.log" || fail "apache2ctl configtest"
 timeout 30 apache2ctl -M 2>/dev/null | contains shmcache_module || fail "shmcache_module not loaded"
 if [ "$was_enabled" = 0 ]; then
-  a2dismod -q shmcache >/dev/null
+  a2dismod -q -p shmcache >/dev/null
 fi
 
 step "examples/httpd.conf passes apache2 -t"
