@@ -712,7 +712,7 @@ typedef struct tamper_t {
 /* A pause of a few hundred nanoseconds to a few microseconds, random. */
 static void tiny_pause(tamper_t *t)
 {
-    volatile unsigned spin = (unsigned)below(&t->rs, 1500);
+    volatile unsigned spin = (unsigned)below(&t->rs, 400);
 
     while (spin > 0)
         spin--;
@@ -1043,6 +1043,37 @@ static void tamper_entry(tamper_t *t)
     tiny_pause(t);
 }
 
+/* Words held hostile together, to be put back together. */
+typedef struct held_t {
+    _Atomic uint32_t *w;
+    apr_uint32_t old, hostile;
+} held_t;
+
+#define HOLD_MAX 8
+
+/* Make *w hostile now, remembering its value in h[*n]. */
+static void hold(held_t *h, int *n, _Atomic uint32_t *w, apr_uint32_t hostile)
+{
+    h[*n].w = w;
+    h[*n].old = atomic_load(w);
+    h[*n].hostile = hostile;
+    atomic_store(w, hostile);
+    (*n)++;
+}
+
+/* After a moment, put back every held word the library has not written
+ * since (last held first, so a word held twice gets its first value). */
+static void release_held(tamper_t *t, held_t *h, int n)
+{
+    tiny_pause(t);
+    while (n-- > 0) {
+        apr_uint32_t cur = h[n].hostile;
+        atomic_compare_exchange_strong(h[n].w, &cur, h[n].old);
+        t->flips++;
+    }
+    tiny_pause(t);
+}
+
 /* Chain links: entries' next words and bucket words (self-loops,
  * 2-cycles, out-of-range granules). */
 static void tamper_chain(tamper_t *t)
@@ -1086,44 +1117,87 @@ static void tamper_chain(tamper_t *t)
         t->flips++;
         break;
     }
-    default:                        /* an entry's next: itself or wild */
-        flip32(t, word32(&t->m, e + offsetof(sc_entry_sh_t, next)),
-               below(&t->rs, 2) ? (apr_uint32_t)(e / 8)
-                                : hostile_granule(t, (apr_uint32_t)(e / 8)));
+    default: {                      /* entries' next: themselves or wild */
+        held_t held[HOLD_MAX];
+        int n = 0, k;
+        for (k = 0; k < HOLD_MAX; k++, e = t->entries[below(&t->rs, t->nentries)])
+            if (still_entry(t, e))
+                hold(held, &n, word32(&t->m, e + offsetof(sc_entry_sh_t, next)),
+                     below(&t->rs, 2) ? (apr_uint32_t)(e / 8)
+                                      : hostile_granule(t, (apr_uint32_t)(e / 8)));
+        release_held(t, held, n);
         break;
+    }
     }
 }
 
-/* Allocator block headers in the data region: sizes and prev links. */
+/* A hostile header word for the block whose header is word w. */
+static apr_uint32_t hostile_size(tamper_t *t, apr_uint32_t word)
+{
+    apr_uint32_t size = word & 0x7FFFFFFFu, hostile;
+
+    switch (below(&t->rs, 5)) {
+    case 0: hostile = 0x7FFFFFFFu; break;
+    case 1: hostile = size + 1; break;
+    case 2: hostile = size + 16384; break;      /* runs into the guard */
+    case 3: hostile = 0; break;
+    default: return word ^ 0x80000000u;         /* the free bit */
+    }
+    if (hostile != 0 && below(&t->rs, 4) == 0)
+        hostile |= 0x80000000u;
+    return hostile;
+}
+
+/* The header granule of a block a malloc is about to take: the head of
+ * a non-empty free list (0 when none is found inside the data region). */
+static apr_uint64_t head_block(tamper_t *t)
+{
+    const apr_uint32_t *heads = &alloc_of(&t->m)->heads[0][0];
+    apr_uint64_t lo = t->m.hdr.data_off / 8;
+    apr_uint64_t hi = (t->m.hdr.data_off + t->m.hdr.data_size) / 8 - 2;
+    unsigned k = (unsigned)below(&t->rs, SC_ALLOC_FL_COUNT * SC_ALLOC_SL_COUNT), j;
+
+    for (j = 0; j < SC_ALLOC_FL_COUNT * SC_ALLOC_SL_COUNT; j++) {
+        apr_uint64_t h = heads[(k + j) % (SC_ALLOC_FL_COUNT * SC_ALLOC_SL_COUNT)];
+        if (h >= lo && h <= hi)
+            return h;
+    }
+    return 0;
+}
+
+/* Allocator block headers in the data region: sizes and prev links. Half
+ * the time of a block that a malloc is about to take (a free-list head),
+ * toggled several times in a row (a check and a later read of the same
+ * word must disagree to catch a second read); else of any block. */
 static void tamper_block(tamper_t *t)
 {
-    apr_uint64_t p, h;
-    apr_uint32_t size, hostile;
+    apr_uint64_t h = 0, p;
     _Atomic uint32_t *w;
+    apr_uint32_t hostile;
+    int k, times = 1;
 
-    if (t->nblocks == 0)
-        return;
-    p = t->blocks[below(&t->rs, t->nblocks)];
-    if (!still_block(t, p))
-        return;
-    h = p / 8 - 1;
-    w = word32(&t->m, h * 8);
-    size = atomic_load(w) & 0x7FFFFFFFu;
     if (below(&t->rs, 2)) {
-        switch (below(&t->rs, 5)) {
-        case 0: hostile = 0x7FFFFFFFu; break;
-        case 1: hostile = size + 1; break;
-        case 2: hostile = size + 16384;  break;   /* runs into the guard */
-        case 3: hostile = 0; break;
-        default: hostile = atomic_load(w) ^ 0x80000000u; break;  /* free bit */
-        }
-        if (hostile != 0 && below(&t->rs, 4) == 0)
-            hostile |= 0x80000000u;
-        flip32(t, w, hostile);
-    } else {
-        flip32(t, word32(&t->m, h * 8 + 4),
-               below(&t->rs, 2) ? (apr_uint32_t)h : hostile_granule(t, (apr_uint32_t)h));
+        h = head_block(t);
+        times = 16;
     }
+    if (h == 0) {
+        if (t->nblocks == 0)
+            return;
+        p = t->blocks[below(&t->rs, t->nblocks)];
+        if (!still_block(t, p))
+            return;
+        h = p / 8 - 1;
+    }
+    if (below(&t->rs, 2)) {
+        w = word32(&t->m, h * 8);
+        hostile = hostile_size(t, atomic_load(w));
+    } else {
+        w = word32(&t->m, h * 8 + 4);
+        hostile = below(&t->rs, 2) ? (apr_uint32_t)h
+                                   : hostile_granule(t, (apr_uint32_t)h);
+    }
+    for (k = 0; k < times; k++)
+        flip32(t, w, hostile);
 }
 
 /* Put back every field with a fixed valid value (the rest is left as the
