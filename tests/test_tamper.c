@@ -34,7 +34,10 @@
  * one field class: SHMCACHE_TAMPER_ONLY=header (allocator, lock,
  * entry-lengths, chain-links, block-headers). SHMCACHE_TAMPER_NO_PROBE=1
  * leaves out the remove probe (a probe that removes the segment in use
- * stops every other check of the case: this shows what lies behind it). Linux only (the tamperer maps the
+ * stops every other check of the case: this shows what lies behind it).
+ * SHMCACHE_TAMPER_DRY=1 makes the tamperer idle: a control run of the
+ * same load, which must pass on any machine (a failure then is the
+ * harness's or the machine's, not the library's defence). Linux only (the tamperer maps the
  * file with mmap and probes slots by pid); elsewhere the suite is empty.
  */
 #include "harness.h"
@@ -282,7 +285,11 @@ static const char *exit_meaning(int rc)
     case 7:  return "could not set up (attach or map)";
     case 8:  return "left a cache that fails check";
     case 9:  return "saw a wrong answer";
-    default: return rc > 128 ? "died of a signal" : "failed";
+    default:
+        return rc > 128 ? apr_psprintf(th_pool, "died of signal %d (a crash, or a "
+                                       "sanitizer report with abort_on_error)",
+                                       rc - 128)
+                        : "failed";
     }
 }
 
@@ -371,10 +378,11 @@ static const char *status_name(apr_status_t rv)
  * The operations helper's bookkeeping: every call timed and counted
  * ---------------------------------------------------------------------- */
 
-#define MAX_SEEN 24
+#define MAX_SEEN 96
 
 typedef struct op_log_t {
-    apr_status_t seen[MAX_SEEN];   /* distinct statuses, with counts */
+    apr_status_t seen[MAX_SEEN];   /* distinct (call, status) pairs, */
+    const char *seen_op[MAX_SEEN]; /* with counts */
     unsigned long count[MAX_SEEN];
     int nseen;
     unsigned long calls;
@@ -399,18 +407,19 @@ static void call_begin(const char *op)
     atomic_store(&call_started, apr_time_now());
 }
 
-/* Note one status in the table. */
-static void tally(apr_status_t rv)
+/* Note one status of call op in the table. */
+static void tally(const char *op, apr_status_t rv)
 {
     int i;
 
     for (i = 0; i < oplog.nseen; i++)
-        if (oplog.seen[i] == rv) {
+        if (oplog.seen[i] == rv && oplog.seen_op[i] == op) {
             oplog.count[i]++;
             return;
         }
     if (oplog.nseen < MAX_SEEN) {
         oplog.seen[oplog.nseen] = rv;
+        oplog.seen_op[oplog.nseen] = op;
         oplog.count[oplog.nseen++] = 1;
     }
 }
@@ -425,7 +434,7 @@ static apr_status_t call_end(const status_set_t *set, apr_status_t rv)
 
     atomic_store(&call_started, 0);
     oplog.calls++;
-    tally(rv);
+    tally(set->op, rv);
     if (us > oplog.slowest_us) {
         oplog.slowest_us = us;
         oplog.slowest_op = set->op;
@@ -488,21 +497,42 @@ static void start_watchdog(apr_uint32_t lock_ms)
     apr_thread_create(&thr, attr, watchdog, NULL, th_pool);
 }
 
-/* One line per helper: calls, statuses seen, the slowest call. */
+/* Two lines per helper: calls, statuses seen (summed over calls), the
+ * slowest call; then which calls returned ECORRUPT or ETIMEDOUT. */
 static void print_log(const char *who)
 {
-    char line[1024];
+    apr_status_t st[MAX_SEEN];
+    unsigned long cnt[MAX_SEEN];
+    char line[2048];
     apr_size_t n;
-    int i;
+    int i, j, k = 0;
 
+    for (i = 0; i < oplog.nseen; i++) {
+        for (j = 0; j < k && st[j] != oplog.seen[i]; j++)
+            ;
+        if (j == k) {
+            st[k] = oplog.seen[i];
+            cnt[k++] = 0;
+        }
+        cnt[j] += oplog.count[i];
+    }
     n = (apr_size_t)apr_snprintf(line, sizeof line, "tamper: %s: %lu calls, "
                                  "slowest %s %ld ms;", who, oplog.calls,
                                  oplog.slowest_op ? oplog.slowest_op : "-",
                                  oplog.slowest_us / 1000);
-    for (i = 0; i < oplog.nseen && n < sizeof line - 40; i++)
+    for (j = 0; j < k && n < sizeof line - 40; j++)
         n += (apr_size_t)apr_snprintf(line + n, sizeof line - n, " %s %lu",
-                                      status_name(oplog.seen[i]), oplog.count[i]);
+                                      status_name(st[j]), cnt[j]);
     fprintf(stderr, "%s\n", line);
+    n = 0;
+    line[0] = '\0';
+    for (i = 0; i < oplog.nseen && n < sizeof line - 60; i++)
+        if (oplog.seen[i] == SHMCACHE_ECORRUPT || oplog.seen[i] == SHMCACHE_ETIMEDOUT)
+            n += (apr_size_t)apr_snprintf(line + n, sizeof line - n, " %s:%s %lu",
+                                          oplog.seen_op[i], status_name(oplog.seen[i]),
+                                          oplog.count[i]);
+    if (n > 0)
+        fprintf(stderr, "tamper: %s: failures by call:%s\n", who, line);
 }
 
 /* ------------------------------------------------------------------------
@@ -616,7 +646,7 @@ static void do_probe(const char *path, apr_pool_t *p)
     if (rv == APR_SUCCESS) {
         atomic_store(&call_started, 0);
         oplog.calls++;
-        tally(rv);
+        tally(ST_PROBE.op, rv);
         fprintf(stderr, "tamper: remove_ex(force=0) removed the segment while "
                 "this process (pid %d) was attached (it counted %u attached)\n",
                 (int)getpid(), (unsigned)n);
@@ -1233,6 +1263,8 @@ static int tamper_helper(int argc, const char *const *argv)
         return 7;
     t.next_plant = started + 300000;
     end = started + apr_time_from_sec(atol(argv[2]));
+    while (getenv("SHMCACHE_TAMPER_DRY") != NULL && apr_time_now() < end)
+        apr_sleep(10000);
     while (apr_time_now() < end) {
         if (apr_time_now() >= next_refresh) {
             refresh_targets(&t);
