@@ -1197,19 +1197,18 @@ static apr_uint64_t head_block(tamper_t *t)
 
 /* Allocator block headers in the data region: sizes and prev links. Half
  * the time of a block that a malloc is about to take (a free-list head),
- * toggled several times in a row (a check and a later read of the same
- * word must disagree to catch a second read); else of any block. */
+ * else of any block (an entry a store is about to free, or a neighbour);
+ * toggled several times in a row: a check and a later read of the same
+ * word must disagree to catch a second read. */
 static void tamper_block(tamper_t *t)
 {
     apr_uint64_t h = 0, p;
     _Atomic uint32_t *w;
     apr_uint32_t hostile;
-    int k, times = 1;
+    int k;
 
-    if (below(&t->rs, 2)) {
+    if (below(&t->rs, 2))
         h = head_block(t);
-        times = 16;
-    }
     if (h == 0) {
         if (t->nblocks == 0)
             return;
@@ -1226,7 +1225,7 @@ static void tamper_block(tamper_t *t)
         hostile = below(&t->rs, 2) ? (apr_uint32_t)h
                                    : hostile_granule(t, (apr_uint32_t)h);
     }
-    for (k = 0; k < times; k++)
+    for (k = 0; k < 16; k++)
         flip32(t, w, hostile);
 }
 
