@@ -11,14 +11,24 @@
  * it can, with tiny random pauses; meanwhile OPS_HELPERS operations
  * helpers run every public call in a loop (get, get_buf, get_meta, set,
  * add, replace, cas, incr, delete, touch, iterate, scan, stats, check,
- * flush, attach + close, and the remove probe without force). Every call
- * is timed against 10 x lock_timeout_ms (shmcache.h, Caveats) plus a
+ * flush, attach + close, and the remove probe without force, which must
+ * never remove the segment while its caller is attached). The classes:
+ * header region offsets, sizes and limits; the allocator's bounds,
+ * bitmaps and list heads; the lock's slot count, writer word (a free
+ * slot, a slot out of range, live slots that take turns) and sequence
+ * word; entries' key and value lengths; chain links and bucket words
+ * (self-loops, 2-cycles, wild granules); allocator block headers. Outside
+ * the header and lock classes the tamperer also plants a dead writer
+ * every 150 ms, so that repair runs while the fields flip. Every call is
+ * timed against 10 x lock_timeout_ms (shmcache.h, Caveats) plus a
  * scheduling margin; a watchdog thread names a call that overstays and
  * ends a helper whose call never returns. Every process maps segments
  * between PROT_NONE guard pages (tests/guard_pages.c). At the end of each
  * case a settle helper checks the cache and, if it is damaged, mends it by
  * the repair that a planted dead writer triggers (or, failing that, a
- * flush), within bounded time; the cache must then pass check.
+ * flush), within bounded time; the cache must then pass check. Each
+ * helper prints its calls, the statuses it saw (and which calls returned
+ * ECORRUPT or ETIMEDOUT) and its slowest call; the tamperer its flips.
  *
  * Crafted-repair cases: chains that no correct writer makes (a duplicate
  * key that links to itself, a 2-cycle, a self-loop, duplicates along a
@@ -37,8 +47,10 @@
  * stops every other check of the case: this shows what lies behind it).
  * SHMCACHE_TAMPER_DRY=1 makes the tamperer idle: a control run of the
  * same load, which must pass on any machine (a failure then is the
- * harness's or the machine's, not the library's defence). Linux only (the tamperer maps the
- * file with mmap and probes slots by pid); elsewhere the suite is empty.
+ * harness's or the machine's, not the library's defence).
+ *
+ * Linux only (the tamperer maps the file with mmap and judges slots by
+ * pid); elsewhere the suite is empty.
  */
 #include "harness.h"
 
@@ -665,7 +677,7 @@ static int ops_helper(int argc, const char *const *argv)
     apr_pool_t *p;
     apr_uint64_t rs;
     apr_uint32_t cursor = 0;
-    apr_time_t end;
+    apr_time_t end, next_flush;
     unsigned long i;
     char key[32], who[32];
     int tries;
@@ -684,6 +696,7 @@ static int ops_helper(int argc, const char *const *argv)
     if (c == NULL)
         return 7;
     end = apr_time_now() + apr_time_from_sec(atol(argv[1]));
+    next_flush = apr_time_now() + 300000 * (apr_time_t)atol(argv[2]);
     apr_pool_create(&p, th_pool);
     for (i = 0; apr_time_now() < end && oplog.removed_in_use == 0; i++) {
         key_name(key, sizeof key, (unsigned)below(&rs, NKEYS));
@@ -699,8 +712,10 @@ static int ops_helper(int argc, const char *const *argv)
             if (getenv("SHMCACHE_TAMPER_NO_PROBE") == NULL)
                 do_probe(argv[0], p);
         }
-        if (i % 400 == 399)
+        if (apr_time_now() >= next_flush) {     /* occasionally: it empties */
             TIMED(&ST_FLUSH, shmcache_flush(c));
+            next_flush = apr_time_now() + 700000;
+        }
     }
     shmcache_close(c);
     apr_snprintf(who, sizeof who, "ops %s (pid %d)", argv[2], (int)getpid());
