@@ -678,6 +678,7 @@ static int ops_helper(int argc, const char *const *argv)
     apr_uint64_t rs;
     apr_uint32_t cursor = 0;
     apr_time_t end, next_flush;
+    apr_status_t rv = APR_SUCCESS;
     unsigned long i;
     char key[32], who[32];
     int tries;
@@ -689,12 +690,19 @@ static int ops_helper(int argc, const char *const *argv)
     shmcache_options_init(&o);
     o.lock_timeout_ms = LOCK_MS;
     o.attach_timeout_ms = 200;
-    /* the header may be mid-flip: a refused attach is fine, try again */
-    for (tries = 0; tries < 200; tries++)
-        if (TIMED(&ST_ATTACH, shmcache_attach(&c, argv[0], &o, th_pool)) == APR_SUCCESS)
+    /* the tamperer waits for this attach, but a helper started late may
+     * meet a header mid-flip: a refused attach is fine, try again */
+    for (tries = 0; tries < 200; tries++) {
+        rv = TIMED(&ST_ATTACH, shmcache_attach(&c, argv[0], &o, th_pool));
+        if (rv == APR_SUCCESS)
             break;
-    if (c == NULL)
+        apr_sleep(1000);
+    }
+    if (c == NULL) {
+        fprintf(stderr, "tamper: ops %s: no attach in 200 tries, last: %s\n",
+                argv[2], status_name(rv));
         return 7;
+    }
     end = apr_time_now() + apr_time_from_sec(atol(argv[1]));
     next_flush = apr_time_now() + 300000 * (apr_time_t)atol(argv[2]);
     apr_pool_create(&p, th_pool);
@@ -818,18 +826,18 @@ static void flip_fixed64(tamper_t *t, _Atomic uint64_t *w, apr_uint64_t valid,
 static void refresh_targets(tamper_t *t)
 {
     const sc_header_sh_t *h = &t->m.hdr;
-    sc_alloc_sh_t a;
+    sc_alloc_t al;
     apr_uint64_t cursor = 0;
     sc_alloc_block_t blk;
     int steps = 0;
 
     memcpy(t->snap, t->m.base, t->m.size);
-    memcpy(&a, t->snap + h->alloc_off, sizeof a);
-    a.begin = (apr_uint32_t)(h->data_off / SC_ALLOC_ALIGN);
-    a.end = (apr_uint32_t)((h->data_off + h->data_size) / SC_ALLOC_ALIGN);
     t->nentries = t->nblocks = 0;
+    if (sc_alloc_bind(&al, t->snap, (sc_alloc_sh_t *)(t->snap + h->alloc_off),
+                      h->data_off, h->data_off + h->data_size) != APR_SUCCESS)
+        return;
     do {
-        if (sc_alloc_walk_locked(t->snap, &a, &cursor, &blk) != APR_SUCCESS)
+        if (sc_alloc_walk_locked(&al, &cursor, &blk) != APR_SUCCESS)
             break;
         if (t->nblocks < 256)
             t->blocks[t->nblocks++] = blk.payload;
@@ -1257,8 +1265,25 @@ static void restore_fixed(tamper_t *t)
     lock_of(&t->m)->nslots = h->nslots;
 }
 
-/* Helper: argv = path, class index, seconds, seed. Tampers until the time
- * is up, restores the fixed fields, prints its counts. */
+/* Wait (at most 5 s) until the operations helpers hold their slots, so
+ * that each starts from a clean attach (later attaches meet the flips). */
+static void await_operations(const tamper_t *t)
+{
+    apr_time_t end = apr_time_now() + apr_time_from_sec(5);
+    apr_uint32_t i, live;
+
+    do {
+        for (i = 0, live = 0; i < t->m.hdr.nslots; i++)
+            live += slot_live(&t->m, i) ? 1u : 0u;
+        if (live >= OPS_HELPERS)
+            return;
+        apr_sleep(2000);
+    } while (apr_time_now() < end);
+}
+
+/* Helper: argv = path, class index, seconds, seed. Waits for the
+ * operations helpers, tampers until the time is up, restores the fixed
+ * fields, prints its counts. */
 static int tamper_helper(int argc, const char *const *argv)
 {
     tamper_t t;
@@ -1275,6 +1300,8 @@ static int tamper_helper(int argc, const char *const *argv)
     t.snap = malloc(t.m.size);
     if (t.snap == NULL)
         return 7;
+    await_operations(&t);
+    started = apr_time_now();
     t.next_plant = started + 300000;
     end = started + apr_time_from_sec(atol(argv[2]));
     while (getenv("SHMCACHE_TAMPER_DRY") != NULL && apr_time_now() < end)
