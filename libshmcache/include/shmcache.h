@@ -183,6 +183,23 @@ extern "C" {
 /** The number would overflow (incr past 2^64-1 is not an error: it wraps;
  *  this is for sizes and counts given to create). */
 #define SHMCACHE_EOVERFLOW  (SHMCACHE_START_ERROR + 21)
+/** shmcache_lease_get: the caller now holds the key's lease: compute the
+ *  value and store it with shmcache_lease_set, or give the lease up with
+ *  shmcache_lease_release. Not an error. A stale value may come with it
+ *  (meta->stale). */
+#define SHMCACHE_LEASED     (SHMCACHE_START_ERROR + 22)
+/** shmcache_lease_get: the value returned is stale (past its soft expiry)
+ *  and another caller holds the lease to refresh it. Not an error. */
+#define SHMCACHE_STALE      (SHMCACHE_START_ERROR + 23)
+/** shmcache_lease_get: the key has no value and another live caller holds
+ *  its lease; no value came within the wait asked for. */
+#define SHMCACHE_ELEASED    (SHMCACHE_START_ERROR + 24)
+/** The value's computation failed: the lease holder this caller waited
+ *  for released it as failed (or the compute callback failed). */
+#define SHMCACHE_ECOMPUTE   (SHMCACHE_START_ERROR + 25)
+/** shmcache_get_or_compute of a key this thread is already computing
+ *  (a callback asked for its own key): refused instead of deadlocking. */
+#define SHMCACHE_ERECURSE   (SHMCACHE_START_ERROR + 26)
 #define SHMCACHE_END_ERROR  (SHMCACHE_START_ERROR + 99)
 
 /** True when status is one of the library's own codes. */
@@ -254,6 +271,9 @@ typedef struct shmcache_meta_t {
     apr_uint32_t ttl;           /**< seconds left, SHMCACHE_TTL_FOREVER if
                                      never expires */
     apr_size_t value_len;       /**< length of the stored value */
+    int stale;                  /**< past its soft expiry (see the lease
+                                     functions); 0 for entries stored
+                                     without one */
 } shmcache_meta_t;
 
 /** Figures returned by shmcache_stats. Counters are totals since creation
@@ -321,10 +341,45 @@ typedef struct shmcache_stats_t {
                                          the first SHMCACHE_STATS_READER_PIDS
                                          of them are in reader_pids */
     apr_int64_t reader_pids[8];     /**< SHMCACHE_STATS_READER_PIDS entries */
+    /* leases */
+    apr_uint64_t leases_granted;    /**< leases handed to a caller */
+    apr_uint64_t lease_waits;       /**< calls that waited for another
+                                         caller's lease */
+    apr_uint64_t lease_timeouts;    /**< of those, gave up at their limit */
+    apr_uint64_t stale_answers;     /**< stale values served while another
+                                         caller refreshed them */
+    apr_uint64_t leases_dead;       /**< leases taken over from a dead
+                                         holder */
 } shmcache_stats_t;
 
 /** How many reader pids shmcache_stats_t lists. */
 #define SHMCACHE_STATS_READER_PIDS 8
+
+/** Options of the lease calls (shmcache_lease_opts_init sets the
+ *  defaults). */
+typedef struct shmcache_lease_opts_t {
+    apr_uint32_t lease_ttl;     /**< seconds a lease lives when its holder
+                                     neither stores nor releases it (and
+                                     stays alive); default 30 */
+    apr_uint32_t wait_ms;       /**< how long a caller that finds another
+                                     caller's lease (and no value) waits for
+                                     the value before SHMCACHE_ELEASED; 0 =
+                                     do not wait; default 10000 */
+} shmcache_lease_opts_t;
+
+/** Callback of shmcache_get_or_compute: compute the value of key into
+ *  *value (allocated from pool) and *value_len, and choose its *ttl and
+ *  *stale_ttl (seconds, as shmcache_lease_set takes them; both start at
+ *  SHMCACHE_TTL_DEFAULT and 0). Called with no lock held; it may call
+ *  shmcache_get_or_compute for other keys. A status other than
+ *  APR_SUCCESS stores nothing and fails the lease (callers waiting for it
+ *  get SHMCACHE_ECOMPUTE). */
+typedef apr_status_t (shmcache_compute_fn)(void *baton, const void *key,
+                                           apr_size_t key_len, void **value,
+                                           apr_size_t *value_len,
+                                           apr_uint32_t *ttl,
+                                           apr_uint32_t *stale_ttl,
+                                           apr_pool_t *pool);
 
 /** Callback of shmcache_iterate. Called with the lock released, on a copy
  *  of the entry. Return 0 to go on, anything else to stop (that value is
@@ -387,6 +442,110 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_open(shmcache_t **cache,
  *  The segment and its contents stay. The handle is invalid afterwards.
  *  Closing twice, or closing NULL, returns SHMCACHE_EINVAL. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_close(shmcache_t *cache);
+
+/* ------------------------------------------------------------------------
+ * Leases: one caller computes a missing value, the others wait or are
+ * served the stale one.
+ *
+ * A lease is the right to compute a key's value. shmcache_lease_get hands
+ * it to exactly one caller when the key has no value, or when its value is
+ * stale (stored with a stale_ttl, and past ttl): the others wait for the
+ * value (up to wait_ms, sleeping, with no lock held) or, when a stale
+ * value exists, are served it at once (SHMCACHE_STALE). The holder stores
+ * the value with shmcache_lease_set, which ends the lease and wakes the
+ * waiters. A lease ends by itself after lease_ttl; a lease whose holder
+ * process died is taken over at once by the next caller (the holder is
+ * recorded as pid + start time, and judged as lock holders are). Leases
+ * live in the segment, so they work across processes, threads and faces
+ * (the CLI's fetch, the module's key API); they are local to the segment.
+ * ---------------------------------------------------------------------- */
+
+/** Fill *opts with the defaults (lease_ttl 30 s, wait_ms 10000). */
+SHMCACHE_DECLARE(void) shmcache_lease_opts_init(shmcache_lease_opts_t *opts);
+
+/** Get key's value, or the lease to compute it.
+ *  @param cache an open handle.
+ *  @param key, key_len the key (1..max_key bytes, binary-safe).
+ *  @param opts lease TTL and wait; NULL for the defaults.
+ *  @param value out: the value, copied into pool and NUL-terminated (not
+ *         counted in *value_len); NULL when none came with the status.
+ *  @param value_len out (may be NULL): its length.
+ *  @param meta out (may be NULL): its metadata (meta->stale).
+ *  @param token out: with SHMCACHE_LEASED, the lease to hand to
+ *         shmcache_lease_set or shmcache_lease_release; else 0.
+ *  @param pool for the value.
+ *  @return APR_SUCCESS (a fresh value); SHMCACHE_LEASED (the caller holds
+ *  the lease; *value is the stale value or NULL); SHMCACHE_STALE (a stale
+ *  value; another caller is refreshing it); SHMCACHE_ELEASED (no value,
+ *  and another caller's lease did not end within wait_ms);
+ *  SHMCACHE_ECOMPUTE (the lease waited for was released as failed);
+ *  SHMCACHE_EKEYLEN; SHMCACHE_EINVAL; SHMCACHE_ETTL (lease_ttl);
+ *  SHMCACHE_ENOMEM; SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_lease_get(shmcache_t *cache,
+                                                  const void *key,
+                                                  apr_size_t key_len,
+                                                  const shmcache_lease_opts_t *opts,
+                                                  void **value,
+                                                  apr_size_t *value_len,
+                                                  shmcache_meta_t *meta,
+                                                  apr_uint64_t *token,
+                                                  apr_pool_t *pool);
+
+/** Store the value computed under lease token and end the lease: the
+ *  value is fresh for ttl seconds (SHMCACHE_TTL_DEFAULT, FOREVER or
+ *  seconds) and then stale for stale_ttl more seconds (0: never stale),
+ *  during which shmcache_lease_get serves it to every caller but the one
+ *  it hands the refresh lease. The value is stored even when the lease has
+ *  lapsed or was taken over meanwhile (the newer holder's value will
+ *  replace it). Wakes the callers waiting for the key.
+ *  @return APR_SUCCESS; SHMCACHE_EKEYLEN; SHMCACHE_EVALLEN; SHMCACHE_ETTL;
+ *  SHMCACHE_EINVAL; SHMCACHE_ENOMEM; SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_lease_set(shmcache_t *cache,
+                                                  const void *key,
+                                                  apr_size_t key_len,
+                                                  apr_uint64_t token,
+                                                  const void *value,
+                                                  apr_size_t value_len,
+                                                  apr_uint32_t ttl,
+                                                  apr_uint32_t stale_ttl);
+
+/** Give lease token up without a value. With failed, the callers waiting
+ *  for this lease get SHMCACHE_ECOMPUTE (a later caller takes a new
+ *  lease); without, one of them gets the lease. Wakes the waiters.
+ *  @return APR_SUCCESS; SHMCACHE_NOTFOUND (the lease had lapsed or was
+ *  taken over); SHMCACHE_EKEYLEN; SHMCACHE_EINVAL; SHMCACHE_ECORRUPT;
+ *  SHMCACHE_ETIMEDOUT. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_lease_release(shmcache_t *cache,
+                                                      const void *key,
+                                                      apr_size_t key_len,
+                                                      apr_uint64_t token,
+                                                      int failed);
+
+/** Get key's value, computing it with fn when it is missing (or stale and
+ *  this caller gets the refresh lease): exactly one caller across all
+ *  processes computes; the others wait for its value (opts->wait_ms) or
+ *  are served the stale one. fn runs with no lock held and may itself call
+ *  shmcache_get_or_compute for other keys; for a key this thread is
+ *  already computing, the call returns SHMCACHE_ERECURSE at once. Two
+ *  computations that wait for each other across processes (A computes x
+ *  and needs y, B computes y and needs x) end when wait_ms runs out.
+ *  @param fn, baton the computation (see shmcache_compute_fn).
+ *  Other parameters as shmcache_lease_get.
+ *  @return APR_SUCCESS (*value fresh, or just computed and stored);
+ *  SHMCACHE_STALE (*value stale, being refreshed by another caller); fn's
+ *  own status when fn failed (nothing stored); SHMCACHE_ERECURSE;
+ *  SHMCACHE_ECOMPUTE; SHMCACHE_ELEASED; a store's status (ENOMEM...) with
+ *  *value still set to the computed value; and as shmcache_lease_get. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_get_or_compute(shmcache_t *cache,
+                                                       const void *key,
+                                                       apr_size_t key_len,
+                                                       const shmcache_lease_opts_t *opts,
+                                                       shmcache_compute_fn *fn,
+                                                       void *baton,
+                                                       void **value,
+                                                       apr_size_t *value_len,
+                                                       shmcache_meta_t *meta,
+                                                       apr_pool_t *pool);
 
 /** Set the segment file's permission bits and owner through the
  *  descriptor this handle opened (fchmod, fchown), never by path: a file

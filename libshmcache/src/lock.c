@@ -898,3 +898,41 @@ apr_uint32_t sc_lock_count_attached(const sc_lock_sh_t *sh, apr_uint32_t nslots,
     }
     return count;
 }
+
+/* The lock's judgement of a holder, for leases (see lock.h). */
+int sc_lock_proc_alive(const sc_proc_id_t *who)
+{
+    return sc_os_proc_alive(who);
+}
+
+/* This handle's process identity, after the fork check (see lock.h). */
+apr_status_t sc_lock_self(sc_lock_t *l, sc_proc_id_t *who)
+{
+    apr_status_t rv = check_fork(l);
+
+    if (rv == APR_SUCCESS)
+        *who = l->self;
+    return rv;
+}
+
+uint32_t sc_lock_lease_seq(const sc_lock_t *l)
+{
+    return atomic_load(&l->sh->lease_seq);              /* seq_cst */
+}
+
+/* Sleep on the lease word (Dekker with sc_lock_lease_notify, as the
+ * writer word's sleepers). */
+void sc_lock_lease_wait(sc_lock_t *l, uint32_t seen, apr_uint32_t us)
+{
+    atomic_fetch_add(&l->sh->lease_sleepers, 1);        /* seq_cst */
+    if (atomic_load(&l->sh->lease_seq) == seen)
+        sc_os_wait(&l->sh->lease_seq, seen, us);
+    atomic_fetch_sub(&l->sh->lease_sleepers, 1);
+}
+
+void sc_lock_lease_notify(sc_lock_t *l)
+{
+    atomic_fetch_add(&l->sh->lease_seq, 1);             /* seq_cst */
+    if (atomic_load(&l->sh->lease_sleepers) != 0)
+        sc_os_wake(&l->sh->lease_seq, 1);
+}

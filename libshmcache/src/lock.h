@@ -118,7 +118,10 @@ typedef struct sc_lock_sh_t {
     _Atomic uint64_t dead_readers; /* read holds of dead slots dropped */
     _Atomic uint64_t retired_hits; /* counters of slots that were released */
     _Atomic uint64_t retired_misses;
-    apr_uint64_t pad1[2];
+    _Atomic uint32_t lease_seq;    /* bumped when a lease ends; callers
+                                      waiting for a lease sleep on it */
+    _Atomic uint32_t lease_sleepers;
+    apr_uint64_t pad1;
 } sc_lock_sh_t;
 
 /* Process-local: this handle's view of the lock. */
@@ -199,6 +202,27 @@ static inline int sc_lock_seq_valid(const sc_lock_t *l, uint64_t seq)
     return (seq & 1u) == 0
         && atomic_load_explicit(&l->sh->seq, memory_order_relaxed) == seq;
 }
+
+/* Whether the process who (pid + start time, as a lock slot records it)
+ * is alive: the judgement the lock makes of its holders, for others that
+ * record holders in the segment (leases). 0 for an identity that cannot
+ * name one process. */
+int sc_lock_proc_alive(const sc_proc_id_t *who);
+
+/* This handle's process identity (after a fork, the child's: its slot is
+ * claimed now). Returns SHMCACHE_ESLOTS when a forked child cannot get a
+ * slot. */
+apr_status_t sc_lock_self(sc_lock_t *l, sc_proc_id_t *who);
+
+/* Leases: the word that callers waiting for another caller's lease sleep
+ * on, without holding the lock. sc_lock_lease_seq reads it;
+ * sc_lock_lease_wait sleeps at most us microseconds while it still reads
+ * seen (returns early on a change, or spuriously); sc_lock_lease_notify
+ * bumps it and wakes the sleepers (after a lease was completed or
+ * released). */
+uint32_t sc_lock_lease_seq(const sc_lock_t *l);
+void sc_lock_lease_wait(sc_lock_t *l, uint32_t seen, apr_uint32_t us);
+void sc_lock_lease_notify(sc_lock_t *l);
 
 /* Figures for stats: live attached slots, current read holds, the writer's
  * pid (0 if none), and the retired + live read-path counters summed.

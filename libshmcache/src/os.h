@@ -63,6 +63,14 @@ apr_uint64_t sc_os_thread_self(void);
 #define SC_HOT_INLINE static inline
 #endif
 
+/* Thread-local storage class (C11 _Thread_local; MSVC before C11 mode
+ * spells it __declspec(thread)). */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define SC_THREAD_LOCAL __declspec(thread)
+#else
+#define SC_THREAD_LOCAL _Thread_local
+#endif
+
 /* Tell the CPU this thread is spinning on a word (x86 PAUSE, ARM
  * YIELD): the sibling hyperthread gets the core, and leaving the loop
  * does not flush the pipeline. */

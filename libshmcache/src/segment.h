@@ -44,7 +44,9 @@
 #include "lock.h"
 
 #define SC_MAGIC          "SHMCACHE"   /* 8 bytes, no NUL */
-#define SC_FORMAT_VERSION 2u   /* 2: the lock's sequence word (optimistic reads) */
+#define SC_FORMAT_VERSION 3u   /* 2: the lock's sequence word (optimistic
+                                  reads); 3: entries carry a soft expiry,
+                                  leases, lease counters */
 #define SC_HEADER_SIZE    4096u
 
 #define SC_STATE_INIT  0x494E4954u     /* "INIT": being initialised */
@@ -57,6 +59,12 @@ typedef struct sc_counters_sh_t {
     apr_uint64_t sets, adds, replaces, cas_ops, deletes, incrs, touches;
     apr_uint64_t set_failures, evictions, expirations, flushes;
     apr_uint64_t repairs, resets, init_recoveries;
+    /* leases (lease.c) */
+    apr_uint64_t leases_granted;   /* leases handed to a caller */
+    apr_uint64_t lease_waits;      /* calls that waited for another's lease */
+    apr_uint64_t lease_timeouts;   /* of those, gave up at their wait limit */
+    apr_uint64_t stale_answers;    /* stale values served during a refresh */
+    apr_uint64_t leases_dead;      /* leases taken from a dead holder */
     apr_uint64_t longest_chain;    /* longest chain an insert has built since
                                       creation or the last flush */
 } sc_counters_sh_t;

@@ -16,6 +16,7 @@
 #include "os.h"
 #include "segment.h"
 #include "table.h"
+#include "lease.h"
 
 #include <apr_strings.h>
 #include <string.h>
@@ -633,7 +634,7 @@ apr_status_t shmcache_delete(shmcache_t *cache, const void *key,
     rv = write_begin(cache);
     if (rv != APR_SUCCESS)
         return rv;
-    rv = sc_table_delete_locked(&cache->table, key, key_len,
+    rv = sc_table_delete_locked(&cache->table, key, key_len, 0,
                                 sc_table_now(&cache->table));
     return write_end(cache, rv);
 }
@@ -692,6 +693,327 @@ apr_status_t shmcache_flush(shmcache_t *cache)
     cache->table.hdr->counters.flushes++;
     sc_lock_wrunlock(&cache->lock);
     return rv;
+}
+
+/* ------------------------------------------------------------------------
+ * Leases (lease.h): decided under the write lock, waited for without it
+ * ---------------------------------------------------------------------- */
+
+/* A waiter for another caller's lease checks the holder's liveness this
+ * often (it is woken at once when a lease ends), and looks at the lease
+ * again under the lock at least this often (a lease lapses at its TTL,
+ * which has whole-second granularity, without anyone waking waiters). */
+#define LEASE_CHECK_US 2000
+#define LEASE_RELOOK_US 250000
+
+void shmcache_lease_opts_init(shmcache_lease_opts_t *opts)
+{
+    opts->lease_ttl = 30;
+    opts->wait_ms = 10000;
+}
+
+/* Copy a found value into pool for a lease call (the write lock held). */
+static void lease_copy(shmcache_t *c, const sc_found_t *f, apr_uint32_t now,
+                       sink_t *s)
+{
+    if (f->entry == NULL) {
+        *s->value = NULL;
+        if (s->value_len != NULL)
+            *s->value_len = 0;
+        return;
+    }
+    copy_out(c, f, now, s);
+}
+
+/* One lease decision under the write lock (req->awaited set by the
+ * caller); the value, if any, copied out into s. */
+static apr_status_t lease_try(shmcache_t *c, sc_lease_req_t *req,
+                              apr_uint32_t lease_ttl, sink_t *s,
+                              sc_lease_t *lease)
+{
+    sc_found_t f;
+    apr_uint32_t now = sc_table_now(&c->table);
+    apr_status_t rv = sc_table_expiry(&c->table, lease_ttl, now,
+                                      &req->lease_expires);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = write_begin(c);
+    if (rv != APR_SUCCESS)
+        return rv;
+    f.entry = NULL;
+    rv = sc_lease_acquire_locked(&c->table, req, now, &f, lease);
+    if (rv == APR_SUCCESS || rv == SHMCACHE_LEASED || rv == SHMCACHE_STALE)
+        lease_copy(c, &f, now, s);
+    return write_end(c, rv);
+}
+
+/* Count a lease wait, or a wait that gave up (write lock, briefly). */
+static void count_lease(shmcache_t *c, int timed_out)
+{
+    if (write_begin(c) != APR_SUCCESS)
+        return;
+    if (timed_out)
+        c->table.hdr->counters.lease_timeouts++;
+    else
+        c->table.hdr->counters.lease_waits++;
+    sc_lock_wrunlock(&c->lock);
+}
+
+/* Sleep, with no lock held, until a lease ends (any: the word is shared),
+ * the holder of *lease dies, LEASE_RELOOK_US passed, or deadline. Returns
+ * 0 at the deadline, 1 when the caller should look again. */
+static int lease_wait(shmcache_t *c, const sc_lease_t *lease,
+                      uint32_t seen, apr_time_t deadline)
+{
+    apr_time_t relook = apr_time_now() + LEASE_RELOOK_US;
+
+    for (;;) {
+        apr_time_t now = apr_time_now(), left = deadline - now;
+        if (left <= 0)
+            return 0;
+        if (now >= relook)
+            return 1;
+        sc_lock_lease_wait(&c->lock, seen,
+                           left < LEASE_CHECK_US ? (apr_uint32_t)left
+                                                 : LEASE_CHECK_US);
+        if (sc_lock_lease_seq(&c->lock) != seen
+            || !sc_lock_proc_alive(&lease->holder))
+            return 1;
+    }
+}
+
+/* The lease calls' fast path: an ordinary get (without the lock when it
+ * can), answering APR_SUCCESS for a fresh value; SHMCACHE_NOTFOUND when
+ * the value is missing or stale (the lease decision follows, under the
+ * write lock); or another failure. */
+static apr_status_t fresh_hit(shmcache_t *c, const void *key,
+                              apr_size_t key_len, sink_t *s)
+{
+    shmcache_meta_t m, *caller = s->meta;
+    apr_status_t rv;
+
+    s->meta = &m;
+    s->count = 1;
+    rv = get_into(c, key, key_len, s);
+    s->meta = caller;
+    s->count = 0;
+    if (rv == APR_SUCCESS && m.stale)
+        rv = SHMCACHE_NOTFOUND;
+    else if (rv == APR_SUCCESS && caller != NULL)
+        *caller = m;
+    return rv;
+}
+
+/* Arguments of the lease calls. */
+static apr_status_t check_lease_args(shmcache_t *c, const void *key,
+                                     apr_size_t key_len, void **value,
+                                     apr_uint64_t *token, apr_pool_t *pool)
+{
+    if (value == NULL || token == NULL || pool == NULL)
+        return SHMCACHE_EINVAL;
+    *value = NULL;
+    *token = 0;
+    return check_key(c, key, key_len);
+}
+
+apr_status_t shmcache_lease_get(shmcache_t *cache, const void *key,
+                                apr_size_t key_len,
+                                const shmcache_lease_opts_t *opts,
+                                void **value, apr_size_t *value_len,
+                                shmcache_meta_t *meta, apr_uint64_t *token,
+                                apr_pool_t *pool)
+{
+    shmcache_lease_opts_t dflt;
+    sc_lease_req_t req;
+    sc_lease_t lease;
+    sink_t s = {0};
+    apr_time_t deadline;
+    int waited = 0;
+    apr_status_t rv = check_lease_args(cache, key, key_len, value, token, pool);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (opts == NULL) {
+        shmcache_lease_opts_init(&dflt);
+        opts = &dflt;
+    }
+    s.pool = pool;
+    s.value = value;
+    s.value_len = value_len;
+    s.meta = meta;
+    rv = fresh_hit(cache, key, key_len, &s);
+    if (rv != SHMCACHE_NOTFOUND)
+        return rv;
+    rv = sc_lock_self(&cache->lock, &req.self);
+    if (rv != APR_SUCCESS)
+        return rv;
+    req.key = key;
+    req.key_len = key_len;
+    req.awaited = 0;
+    deadline = apr_time_now() + apr_time_from_msec(opts->wait_ms);
+    for (;;) {
+        uint32_t seen = sc_lock_lease_seq(&cache->lock);
+        rv = lease_try(cache, &req, opts->lease_ttl, &s, &lease);
+        if (rv != SHMCACHE_ELEASED)
+            break;
+        if (!waited && opts->wait_ms > 0)
+            count_lease(cache, 0);
+        waited = 1;
+        req.awaited = lease.token;
+        if (opts->wait_ms == 0 || !lease_wait(cache, &lease, seen, deadline)) {
+            if (opts->wait_ms > 0)
+                count_lease(cache, 1);
+            break;
+        }
+    }
+    if (rv == SHMCACHE_LEASED)
+        *token = lease.token;
+    return rv;
+}
+
+/* Wake the callers waiting for a lease of this segment. */
+static void lease_ended(shmcache_t *c)
+{
+    sc_lock_lease_notify(&c->lock);
+}
+
+apr_status_t shmcache_lease_set(shmcache_t *cache, const void *key,
+                                apr_size_t key_len, apr_uint64_t token,
+                                const void *value, apr_size_t value_len,
+                                apr_uint32_t ttl, apr_uint32_t stale_ttl)
+{
+    sc_store_t op;
+    apr_uint32_t now, fresh;
+    apr_status_t rv;
+
+    if (!usable(cache) || key == NULL || (value == NULL && value_len > 0))
+        return SHMCACHE_EINVAL;
+    rv = sc_table_check_sizes(&cache->table, key_len, value_len);
+    if (rv != APR_SUCCESS)
+        return rv;
+    memset(&op, 0, sizeof op);
+    op.mode = SC_STORE_SET;
+    op.key = key;
+    op.key_len = key_len;
+    op.value = value;
+    op.value_len = value_len;
+    now = sc_table_now(&cache->table);
+    rv = sc_table_expiry(&cache->table, ttl, now, &fresh);
+    if (rv == APR_SUCCESS && stale_ttl > SHMCACHE_TTL_MAX)
+        rv = SHMCACHE_ETTL;
+    if (rv != APR_SUCCESS)
+        return rv;
+    /* fresh until fresh (or forever), then stale for stale_ttl more */
+    op.stale = stale_ttl != 0 && fresh != 0 ? fresh : 0;
+    op.expires = op.stale != 0 ? fresh + stale_ttl : fresh;
+    rv = write_begin(cache);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = sc_table_store_locked(&cache->table, &op, now, NULL);
+    if (rv == APR_SUCCESS && token != 0)
+        sc_lease_complete_locked(&cache->table, key, key_len, token, now);
+    rv = write_end(cache, rv);
+    lease_ended(cache);
+    return rv;
+}
+
+apr_status_t shmcache_lease_release(shmcache_t *cache, const void *key,
+                                    apr_size_t key_len, apr_uint64_t token,
+                                    int failed)
+{
+    apr_status_t rv = check_key(cache, key, key_len);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = write_begin(cache);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = sc_lease_release_locked(&cache->table, key, key_len, token, failed,
+                                 sc_table_now(&cache->table));
+    rv = write_end(cache, rv);
+    lease_ended(cache);
+    return rv;
+}
+
+/* The keys this thread is computing right now (get-or-compute), innermost
+ * first: a callback that asks for its own key is refused, not deadlocked
+ * on its own lease. */
+typedef struct computing_t {
+    const shmcache_t *cache;
+    const void *key;
+    apr_size_t key_len;
+    const struct computing_t *outer;
+} computing_t;
+
+static SC_THREAD_LOCAL const computing_t *computing;
+
+static int being_computed(const shmcache_t *c, const void *key,
+                          apr_size_t key_len)
+{
+    const computing_t *k;
+
+    for (k = computing; k != NULL; k = k->outer)
+        if (k->cache->seg == c->seg && k->key_len == key_len
+            && memcmp(k->key, key, key_len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Run fn for key (this thread holds its lease), marked as being computed. */
+static apr_status_t run_compute(shmcache_t *c, const void *key,
+                                apr_size_t key_len, shmcache_compute_fn *fn,
+                                void *baton, void **value,
+                                apr_size_t *value_len, apr_uint32_t *ttl,
+                                apr_uint32_t *stale_ttl, apr_pool_t *pool)
+{
+    computing_t me;
+    apr_status_t rv;
+
+    me.cache = c;
+    me.key = key;
+    me.key_len = key_len;
+    me.outer = computing;
+    computing = &me;
+    rv = fn(baton, key, key_len, value, value_len, ttl, stale_ttl, pool);
+    computing = me.outer;
+    return rv;
+}
+
+apr_status_t shmcache_get_or_compute(shmcache_t *cache, const void *key,
+                                     apr_size_t key_len,
+                                     const shmcache_lease_opts_t *opts,
+                                     shmcache_compute_fn *fn, void *baton,
+                                     void **value, apr_size_t *value_len,
+                                     shmcache_meta_t *meta, apr_pool_t *pool)
+{
+    apr_uint64_t token;
+    apr_uint32_t ttl = SHMCACHE_TTL_DEFAULT, stale_ttl = 0;
+    apr_size_t len = 0;
+    void *v = NULL;
+    apr_status_t rv;
+
+    if (fn == NULL)
+        return SHMCACHE_EINVAL;
+    if (usable(cache) && key != NULL && being_computed(cache, key, key_len))
+        return SHMCACHE_ERECURSE;
+    rv = shmcache_lease_get(cache, key, key_len, opts, value, value_len, meta,
+                            &token, pool);
+    if (rv != SHMCACHE_LEASED)
+        return rv;
+    rv = run_compute(cache, key, key_len, fn, baton, &v, &len, &ttl,
+                     &stale_ttl, pool);
+    if (rv != APR_SUCCESS) {
+        shmcache_lease_release(cache, key, key_len, token, 1);
+        return rv;
+    }
+    *value = v;
+    if (value_len != NULL)
+        *value_len = len;
+    if (meta != NULL)
+        meta->stale = 0;
+    return shmcache_lease_set(cache, key, key_len, token, v, len, ttl,
+                              stale_ttl);
 }
 
 /* ------------------------------------------------------------------------
@@ -846,6 +1168,11 @@ static void stats_counters(const sc_counters_sh_t *k, shmcache_stats_t *st)
     st->repairs = k->repairs;
     st->resets = k->resets;
     st->init_recoveries = k->init_recoveries;
+    st->leases_granted = k->leases_granted;
+    st->lease_waits = k->lease_waits;
+    st->lease_timeouts = k->lease_timeouts;
+    st->stale_answers = k->stale_answers;
+    st->leases_dead = k->leases_dead;
 }
 
 static void stats_lock(const shmcache_t *c, shmcache_stats_t *st)

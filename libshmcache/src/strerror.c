@@ -31,7 +31,16 @@ static const char *const messages[] = {
     "other processes are still attached to the segment",
     "every process slot of the segment is held by a live process",
     "a size or count overflows the format's limits",
+    "this caller holds the key's lease: compute and store the value",
+    "the value is stale; another caller is refreshing it",
+    "another caller holds the key's lease and no value came in time",
+    "the value's computation failed (its lease was released as failed)",
+    "the key is already being computed by this thread (recursive "
+        "get-or-compute)",
 };
+_Static_assert(sizeof messages / sizeof messages[0]
+                   == SHMCACHE_ERECURSE - SHMCACHE_START_ERROR + 1,
+               "one message per status, in order");
 
 char *shmcache_strerror(apr_status_t status, char *buf, apr_size_t buf_size)
 {

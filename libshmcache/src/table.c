@@ -85,11 +85,22 @@ static int expired(const sc_entry_sh_t *e, apr_uint32_t now)
     return x != 0 && now >= x;
 }
 
+_Static_assert(sizeof(sc_entry_sh_t) == SC_ENTRY_HDR, "entry header size");
+
+/* The entry v is the one of key (hash tag, length, bytes) with flags. */
 static int same_key(const view_t *v, apr_uint32_t tag, const void *key,
-                    apr_size_t len)
+                    apr_size_t len, unsigned flags)
 {
     return v->e->tag == tag && v->key_len == len
+           && (v->e->flags & SC_ENTRY_LEASE) == flags
            && memcmp(v->key, key, len) == 0;
+}
+
+/* Past its soft expiry (a stale value). */
+static int is_stale(const sc_entry_sh_t *e, apr_uint32_t now)
+{
+    apr_uint32_t x = e->stale;
+    return x != 0 && now >= x;
 }
 
 /* Brent's cycle detector for a chain walk: call looped() with each granule
@@ -130,7 +141,7 @@ static apr_uint32_t chain_length(const sc_table_t *t, apr_uint32_t g,
  * the entry. Returns SHMCACHE_NOTFOUND or SHMCACHE_ECORRUPT otherwise. */
 SC_HOT_INLINE apr_status_t find(const sc_table_t *t, apr_uint64_t h,
                                 const void *key, apr_size_t len,
-                                apr_uint32_t **link, view_t *v)
+                                unsigned flags, apr_uint32_t **link, view_t *v)
 {
     apr_uint32_t *at = &t->buckets[h & t->mask];
     apr_uint32_t tag = (apr_uint32_t)(h >> 32);
@@ -145,7 +156,7 @@ SC_HOT_INLINE apr_status_t find(const sc_table_t *t, apr_uint64_t h,
         if (!view(t, g, v) || ++steps > limit
             || (steps > LOOP_AFTER && looped(&loop, g)))
             return SHMCACHE_ECORRUPT;
-        if (same_key(v, tag, key, len)) {
+        if (same_key(v, tag, key, len, flags)) {
             *link = at;
             return APR_SUCCESS;
         }
@@ -229,15 +240,17 @@ apr_status_t sc_table_check_sizes(const sc_table_t *t, apr_size_t key_len,
 
 /* Find a live entry and fill *found (visited as it is now): the lookup
  * of a locked get and an optimistic one alike. */
-apr_status_t sc_table_peek(const sc_table_t *t, const void *key,
-                           apr_size_t key_len, apr_uint32_t now,
-                           sc_found_t *found)
+/* Find the live entry of key with flags and fill *found (visited as it is
+ * now): every lookup, locked or optimistic. */
+SC_HOT_INLINE apr_status_t lookup(const sc_table_t *t, const void *key,
+                                  apr_size_t key_len, unsigned flags,
+                                  apr_uint32_t now, sc_found_t *found)
 {
     apr_uint32_t *link;
     view_t v;
     apr_status_t rv;
 
-    rv = find(t, hash_key(t, key, key_len), key, key_len, &link, &v);
+    rv = find(t, hash_key(t, key, key_len), key, key_len, flags, &link, &v);
     if (rv != APR_SUCCESS)
         return rv;
     if (expired(v.e, now))
@@ -246,7 +259,22 @@ apr_status_t sc_table_peek(const sc_table_t *t, const void *key,
     found->value = v.value;
     found->value_len = v.value_len;
     found->visited = atomic_load_explicit(&v.e->visited, memory_order_relaxed);
+    found->stale = is_stale(v.e, now);
     return APR_SUCCESS;
+}
+
+apr_status_t sc_table_peek(const sc_table_t *t, const void *key,
+                           apr_size_t key_len, apr_uint32_t now,
+                           sc_found_t *found)
+{
+    return lookup(t, key, key_len, 0, now, found);
+}
+
+apr_status_t sc_table_find_locked(const sc_table_t *t, const void *key,
+                                  apr_size_t key_len, unsigned flags,
+                                  apr_uint32_t now, sc_found_t *found)
+{
+    return lookup(t, key, key_len, flags, now, found);
 }
 
 apr_status_t sc_table_get_locked(const sc_table_t *t, const void *key,
@@ -270,6 +298,7 @@ void sc_table_meta(const sc_table_t *t, const sc_entry_sh_t *e,
 
     meta->version = e->version;
     meta->value_len = value_len;
+    meta->stale = is_stale(e, now);
     if (x == 0) {
         meta->expires = 0;
         meta->ttl = SHMCACHE_TTL_FOREVER;
@@ -351,7 +380,8 @@ static apr_status_t remove_entry(sc_table_t *t, const view_t *v)
     apr_uint32_t *link;
     view_t found;
     apr_uint64_t h = hash_key(t, v->key, v->key_len);
-    apr_status_t rv = find(t, h, v->key, v->key_len, &link, &found);
+    apr_status_t rv = find(t, h, v->key, v->key_len,
+                           v->e->flags & SC_ENTRY_LEASE, &link, &found);
 
     /* the chain must lead to this very block */
     if (rv != APR_SUCCESS || found.g != v->g)
@@ -481,9 +511,11 @@ static apr_status_t admit(const sc_store_t *op, const view_t *v, int live)
     }
 }
 
-static void count_store(sc_counters_sh_t *c, sc_store_mode_t mode)
+static void count_store(sc_counters_sh_t *c, const sc_store_t *op)
 {
-    switch (mode) {
+    if (op->flags & SC_ENTRY_LEASE)
+        return;                     /* lease.c counts leases */
+    switch (op->mode) {
     case SC_STORE_ADD: c->adds++; break;
     case SC_STORE_REPLACE: c->replaces++; break;
     case SC_STORE_CAS: c->cas_ops++; break;
@@ -502,10 +534,11 @@ static void fill_entry(sc_table_t *t, apr_uint64_t off, apr_uint64_t h,
     e->tag = (apr_uint32_t)(h >> 32);
     e->version = version;
     e->expires = op->expires;
+    e->stale = op->stale;
     e->value_len = (apr_uint32_t)op->value_len;
     e->key_len = (apr_uint16_t)op->key_len;
     atomic_store_explicit(&e->visited, 0, memory_order_relaxed);
-    e->flags = 0;
+    e->flags = (uint8_t)(op->flags & SC_ENTRY_LEASE);
     memcpy(key, op->key, op->key_len);
     if (op->value_len > 0)
         memcpy(key + op->key_len, op->value, op->value_len);
@@ -555,7 +588,7 @@ apr_status_t sc_table_store_locked(sc_table_t *t, const sc_store_t *op,
     int evicted, have;
     apr_status_t rv;
 
-    rv = find(t, h, op->key, op->key_len, &link, &v);
+    rv = find(t, h, op->key, op->key_len, op->flags, &link, &v);
     if (rv != APR_SUCCESS && rv != SHMCACHE_NOTFOUND)
         return rv;
     have = rv == APR_SUCCESS;
@@ -569,7 +602,7 @@ apr_status_t sc_table_store_locked(sc_table_t *t, const sc_store_t *op,
     SC_FAULT_POINT("table.set.allocated");
     if (evicted) {
         /* eviction may have removed the old entry or its predecessor */
-        rv = find(t, h, op->key, op->key_len, &link, &v);
+        rv = find(t, h, op->key, op->key_len, op->flags, &link, &v);
         if (rv != APR_SUCCESS && rv != SHMCACHE_NOTFOUND)
             return rv;
         have = rv == APR_SUCCESS;
@@ -581,21 +614,22 @@ apr_status_t sc_table_store_locked(sc_table_t *t, const sc_store_t *op,
         *version = ver;
 done:
     if (rv == APR_SUCCESS)
-        count_store(&t->hdr->counters, op->mode);
+        count_store(&t->hdr->counters, op);
     else if (rv != SHMCACHE_ECORRUPT)
         t->hdr->counters.set_failures++;
     return rv;
 }
 
 apr_status_t sc_table_delete_locked(sc_table_t *t, const void *key,
-                                    apr_size_t key_len, apr_uint32_t now)
+                                    apr_size_t key_len, unsigned flags,
+                                    apr_uint32_t now)
 {
     apr_uint32_t *link;
     view_t v;
     int was_live;
     apr_status_t rv;
 
-    rv = find(t, hash_key(t, key, key_len), key, key_len, &link, &v);
+    rv = find(t, hash_key(t, key, key_len), key, key_len, flags, &link, &v);
     if (rv != APR_SUCCESS)
         return rv;
     was_live = !expired(v.e, now);
@@ -606,7 +640,8 @@ apr_status_t sc_table_delete_locked(sc_table_t *t, const void *key,
         t->hdr->counters.expirations++;
         return SHMCACHE_NOTFOUND;
     }
-    t->hdr->counters.deletes++;
+    if (flags == 0)
+        t->hdr->counters.deletes++;
     return APR_SUCCESS;
 }
 
@@ -663,6 +698,7 @@ apr_status_t sc_table_incr_locked(sc_table_t *t, const void *key,
     sc_store_t op;
     sc_found_t f;
     apr_uint64_t n;
+    apr_uint32_t stale = 0;
     char digits[21];
     apr_status_t rv;
 
@@ -674,6 +710,7 @@ apr_status_t sc_table_incr_locked(sc_table_t *t, const void *key,
             return SHMCACHE_ENOTNUM;
         n = apply_delta(n, delta);
         expires = f.entry->expires;
+        stale = f.entry->stale;
     }
     else if (rv == SHMCACHE_NOTFOUND)
         n = *initial;
@@ -686,6 +723,7 @@ apr_status_t sc_table_incr_locked(sc_table_t *t, const void *key,
     op.value = digits;
     op.value_len = format_u64(n, digits);
     op.expires = expires;
+    op.stale = stale;
     rv = sc_table_store_locked(t, &op, now, NULL);
     if (rv != APR_SUCCESS)
         return rv;
@@ -733,7 +771,7 @@ apr_status_t sc_table_scan_locked(const sc_table_t *t, apr_uint32_t *cursor,
             if (!view(t, g, &v) || ++steps > limit || looped(&loop, g)
                 || (hash_key(t, v.key, v.key_len) & t->mask) != b)
                 return SHMCACHE_ECORRUPT;
-            if (!expired(v.e, now)) {
+            if (!expired(v.e, now) && !(v.e->flags & SC_ENTRY_LEASE)) {
                 int stop = fn(baton, v.e, v.key, v.key_len, v.value,
                               v.value_len, now);
                 if (stop != 0) {
@@ -936,7 +974,8 @@ static int dup_before(const sc_table_t *t, apr_uint32_t head, apr_uint64_t n,
     view_t w;
 
     while (n-- > 0 && head != 0 && view(t, head, &w)) {
-        if (same_key(&w, v->e->tag, v->key, v->key_len))
+        if (same_key(&w, v->e->tag, v->key, v->key_len,
+                     v->e->flags & SC_ENTRY_LEASE))
             return 1;
         head = w.e->next;
     }

@@ -13,12 +13,19 @@
  *
  * An entry in the segment (8-byte aligned, in an allocator block):
  *
- *   0        4        8                16       20        24     26  27  28
- *   +--------+--------+----------------+--------+---------+------+---+---+----
- *   | next   | tag    | version        | expires| value_  | key_ |vis|flg| key
- *   | granule| hash>>32|               | (sec)  | len     | len  |   |   | bytes
- *   +--------+--------+----------------+--------+---------+------+---+---+----
- *                                                         ... then value bytes
+ *   0        4        8                16       20       24       28   30  31  32
+ *   +--------+--------+----------------+--------+--------+--------+----+---+---+---
+ *   | next   | tag    | version        | expires| stale  | value_ |key_|vis|flg|key
+ *   | granule|hash>>32|                | (sec)  | (sec)  | len    |len |   |   |bytes
+ *   +--------+--------+----------------+--------+--------+--------+----+---+---+---
+ *                                                           ... then value bytes
+ *
+ * expires is the hard expiry (the entry is gone after it); stale, when not
+ * 0, the soft one: from then on the value is stale (served to all but one
+ * caller while that one refreshes it, lease.c). An entry with
+ * SC_ENTRY_LEASE in flags is a lease (lease.c), not a value: it shares its
+ * key's chain, every lookup says which of the two it wants, and scans
+ * skip leases.
  *
  * Eviction: a CLOCK hand walks the allocator's blocks in address order.
  * A reader only sets the entry's visited byte (and only when it is clear,
@@ -47,13 +54,15 @@ typedef struct sc_entry_sh_t {
     apr_uint32_t tag;              /* high 32 bits of the key's hash */
     apr_uint64_t version;          /* for cas; unique per write */
     apr_uint32_t expires;          /* seconds since epoch, 0 = never */
+    apr_uint32_t stale;            /* stale from then on, 0 = never */
     apr_uint32_t value_len;
     uint16_t key_len;
     _Atomic uint8_t visited;       /* set by readers, cleared by the hand */
-    uint8_t flags;                 /* reserved, 0 */
+    uint8_t flags;                 /* SC_ENTRY_* */
 } sc_entry_sh_t;
 
-#define SC_ENTRY_HDR 28u           /* bytes before the key */
+#define SC_ENTRY_HDR 32u           /* bytes before the key */
+#define SC_ENTRY_LEASE 0x01u       /* a lease, not a value (lease.c) */
 
 /* Process-local: the table as this process sees it. Configuration is
  * copied from the validated header at attach and never re-read, so a
@@ -85,7 +94,9 @@ typedef struct sc_store_t {
     const void *value;
     apr_size_t value_len;
     apr_uint32_t expires;
+    apr_uint32_t stale;            /* soft expiry, 0 = never stale */
     apr_uint64_t expected;         /* SC_STORE_CAS only */
+    unsigned flags;                /* 0 for a value, SC_ENTRY_LEASE */
 } sc_store_t;
 
 /* A found entry (pointers into the segment, valid while the lock is
@@ -95,6 +106,7 @@ typedef struct sc_found_t {
     const char *value;
     apr_uint32_t value_len;
     int visited;                   /* the entry's visited byte was set */
+    int stale;                     /* past its soft expiry */
 } sc_found_t;
 
 /* Bind t to a validated segment, from its validated header copy
@@ -125,6 +137,13 @@ apr_status_t sc_table_get_locked(const sc_table_t *t, const void *key,
                                  apr_size_t key_len, apr_uint32_t now,
                                  int mark, sc_found_t *found);
 
+/* Find the live entry of key with the given flags (0: a value,
+ * SC_ENTRY_LEASE: a lease), writing nothing. Returns APR_SUCCESS,
+ * SHMCACHE_NOTFOUND or SHMCACHE_ECORRUPT. */
+apr_status_t sc_table_find_locked(const sc_table_t *t, const void *key,
+                                  apr_size_t key_len, unsigned flags,
+                                  apr_uint32_t now, sc_found_t *found);
+
 /* As sc_table_get_locked without marking, and writing nothing: for an
  * optimistic read (lock.h), which holds no lock. What it finds may be
  * torn by a concurrent writer (even SHMCACHE_ECORRUPT may be a false
@@ -148,9 +167,12 @@ void sc_table_meta(const sc_table_t *t, const sc_entry_sh_t *e,
 apr_status_t sc_table_store_locked(sc_table_t *t, const sc_store_t *op,
                                    apr_uint32_t now, apr_uint64_t *version);
 
-/* Remove key: APR_SUCCESS, SHMCACHE_NOTFOUND or SHMCACHE_ECORRUPT. */
+/* Remove key's value (flags 0) or lease (SC_ENTRY_LEASE): APR_SUCCESS,
+ * SHMCACHE_NOTFOUND (also for an expired one, which is reclaimed) or
+ * SHMCACHE_ECORRUPT. Only values count as deletes in the counters. */
 apr_status_t sc_table_delete_locked(sc_table_t *t, const void *key,
-                                    apr_size_t key_len, apr_uint32_t now);
+                                    apr_size_t key_len, unsigned flags,
+                                    apr_uint32_t now);
 
 /* incr as shmcache_incr documents; expires is used only when creating. */
 apr_status_t sc_table_incr_locked(sc_table_t *t, const void *key,
@@ -175,7 +197,7 @@ typedef int (sc_table_copy_fn)(void *baton, const sc_entry_sh_t *e,
                                const char *value, apr_uint32_t value_len,
                                apr_uint32_t now);
 
-/* Call fn for the live entries of buckets [*cursor, *cursor + max), and
+/* Call fn for the live values (never leases) of buckets [*cursor, *cursor + max), and
  * advance *cursor (0 when the end is reached). Returns APR_SUCCESS,
  * SHMCACHE_ECORRUPT, or fn's non-zero value (cast) when fn stopped. */
 apr_status_t sc_table_scan_locked(const sc_table_t *t, apr_uint32_t *cursor,
