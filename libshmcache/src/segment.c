@@ -27,6 +27,7 @@ static apr_uint32_t layout_word(void)
         (apr_uint32_t)sizeof(sc_lock_sh_t),
         (apr_uint32_t)sizeof(sc_slot_sh_t),
         (apr_uint32_t)sizeof(sc_alloc_sh_t),
+        (apr_uint32_t)sizeof(sc_queues_sh_t),
         SC_ALLOC_OVERHEAD, SC_ALLOC_ALIGN,
         (apr_uint32_t)sizeof(void *) /* 32/64-bit builds may not share */
     };
@@ -75,7 +76,9 @@ static apr_status_t plan_header(sc_header_sh_t *h, const shmcache_options_t *o)
     h->lock_size = ROUND_UP(sc_lock_region_size(h->nslots), SC_CACHE_LINE);
     h->buckets_off = h->lock_off + h->lock_size;
     h->buckets_size = ROUND_UP((apr_uint64_t)h->nbuckets * 4, SC_CACHE_LINE);
-    h->alloc_off = h->buckets_off + h->buckets_size;
+    h->ghost_off = h->buckets_off + h->buckets_size;
+    h->ghost_size = h->buckets_size;
+    h->alloc_off = h->ghost_off + h->ghost_size;
     h->alloc_size = ROUND_UP(sizeof(sc_alloc_sh_t), SC_CACHE_LINE);
     h->data_off = ROUND_UP(h->alloc_off + h->alloc_size, SC_PAGE);
     /* the metadata must leave a data region of at least half the segment */
@@ -253,7 +256,10 @@ static apr_status_t check_regions(const sc_segment_t *seg)
         || h->nbuckets < 64 || (h->nbuckets & (h->nbuckets - 1)) != 0
         || h->buckets_off != h->lock_off + h->lock_size
         || h->buckets_size < (apr_uint64_t)h->nbuckets * 4
-        || h->alloc_off != h->buckets_off + h->buckets_size
+        || h->ghost_size > h->size
+        || h->ghost_off != h->buckets_off + h->buckets_size
+        || h->ghost_size < (apr_uint64_t)h->nbuckets * 4
+        || h->alloc_off != h->ghost_off + h->ghost_size
         || h->alloc_size < sizeof(sc_alloc_sh_t)
         || h->data_off < h->alloc_off + h->alloc_size
         || h->data_off % SC_PAGE != 0

@@ -11,14 +11,17 @@
  * Layout (byte offsets from the base; every region starts on a 64-byte
  * line, the data region on a page):
  *
- *   0            4096                                            size
- *   +------------+-----------+---------------+--------------+---------+
- *   | header     | lock      | bucket array  | allocator    | data    |
- *   | sc_header_ | sc_lock_  | nbuckets x    | sc_alloc_sh_t| entries |
- *   | sh_t       | sh_t +    | uint32 granule| (TLSF lists) | (blocks)|
- *   |            | slots[N]  | offsets       |              |         |
- *   +------------+-----------+---------------+--------------+---------+
- *   lock_off     buckets_off    alloc_off      data_off
+ *   0            4096                                                         size
+ *   +------------+-----------+---------------+-----------+--------------+---------+
+ *   | header     | lock      | bucket array  | ghost     | allocator    | data    |
+ *   | sc_header_ | sc_lock_  | nbuckets x    | nbuckets x| sc_alloc_sh_t| entries |
+ *   | sh_t       | sh_t +    | uint32 granule| uint32    | (TLSF lists) | (blocks)|
+ *   |            | slots[N]  | offsets       | key tags  |              |         |
+ *   +------------+-----------+---------------+-----------+--------------+---------+
+ *   lock_off     buckets_off    ghost_off     alloc_off      data_off
+ *
+ * The ghost is the eviction policy's memory of keys recently evicted from
+ * its probation queue (table.c): one 32-bit key tag per slot.
  *
  * Creation is race-free and never exposes a half-built segment: the
  * creator builds and initialises the whole segment in a file of its own,
@@ -46,7 +49,8 @@
 #define SC_MAGIC          "SHMCACHE"   /* 8 bytes, no NUL */
 #define SC_FORMAT_VERSION 3u   /* 2: the lock's sequence word (optimistic
                                   reads); 3: entries carry a soft expiry,
-                                  leases, lease counters */
+                                  leases and queue links; the ghost region,
+                                  the queues, lease counters */
 #define SC_HEADER_SIZE    4096u
 
 #define SC_STATE_INIT  0x494E4954u     /* "INIT": being initialised */
@@ -69,6 +73,15 @@ typedef struct sc_counters_sh_t {
                                       creation or the last flush */
 } sc_counters_sh_t;
 
+/* In the segment: the eviction policy's two FIFO queues (table.c): [0]
+ * probation (new entries), [1] main (entries that proved themselves).
+ * Entries link through their qprev/qnext granules; head is the newest. */
+typedef struct sc_queues_sh_t {
+    apr_uint32_t head[2], tail[2]; /* entry granules, 0 = empty */
+    apr_uint64_t bytes[2];         /* entry bytes on each */
+    apr_uint64_t count[2];
+} sc_queues_sh_t;
+
 /* In the segment: the header, at offset 0. */
 typedef struct sc_header_sh_t {
     char magic[8];                 /* SC_MAGIC */
@@ -83,6 +96,7 @@ typedef struct sc_header_sh_t {
     /* regions: byte offsets and sizes */
     apr_uint64_t lock_off, lock_size;
     apr_uint64_t buckets_off, buckets_size;
+    apr_uint64_t ghost_off, ghost_size;
     apr_uint64_t alloc_off, alloc_size;
     apr_uint64_t data_off, data_size;
     /* configuration fixed at creation */
@@ -93,8 +107,9 @@ typedef struct sc_header_sh_t {
     apr_uint32_t default_ttl;
     apr_uint32_t pad1;
     sc_counters_sh_t counters;
-    apr_uint64_t hand;             /* eviction hand: a payload offset */
+    apr_uint64_t hand;             /* address sweep for room: a payload offset */
     apr_uint64_t sweep;            /* expiry sweep cursor: a payload offset */
+    sc_queues_sh_t queues;         /* the eviction queues (table.c) */
 } sc_header_sh_t;
 
 /* Process-local: one mapping of a segment.

@@ -422,7 +422,7 @@ SC_HOT_INLINE apr_status_t copy_out(shmcache_t *c, const sc_found_t *f,
     return APR_SUCCESS;
 }
 
-/* A get under the read lock (marks the entry visited when it counts). */
+/* A get under the read lock (raises the entry's frequency when it counts). */
 static apr_status_t get_locked(shmcache_t *c, const void *key,
                                apr_size_t key_len, sink_t *s)
 {
@@ -445,7 +445,7 @@ static apr_status_t get_locked(shmcache_t *c, const void *key,
  * sequence seq. Returns 1 with the answer in *rv when no writer ran
  * meanwhile; 0 when it was torn by a writer, the lookup looked wrong
  * (perhaps torn too: the locked get tells), or the entry must be marked
- * visited, which takes the lock. A pool sink may have had a value
+ * read (its frequency raised), which takes the lock. A pool sink may have had a value
  * allocated for nothing. */
 SC_HOT_INLINE int try_optimistic(shmcache_t *c, apr_uint64_t seq,
                                  const void *key, apr_size_t key_len,
@@ -458,8 +458,8 @@ SC_HOT_INLINE int try_optimistic(shmcache_t *c, apr_uint64_t seq,
     now = sc_table_now(&c->table);
     r = sc_table_peek(&c->table, key, key_len, now, &f);
     if (r == APR_SUCCESS) {
-        if (s->count && !f.visited)
-            return 0;
+        if (s->count && f.freq < SC_FREQ_MAX)
+            return 0;               /* its frequency must be raised */
         r = copy_out(c, &f, now, s);
     }
     if ((r != APR_SUCCESS && r != SHMCACHE_NOTFOUND

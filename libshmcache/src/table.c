@@ -20,9 +20,18 @@
 #define G2B(g) ((apr_uint64_t)(g) << 3)
 #define B2G(b) ((apr_uint32_t)((b) >> 3))
 
-/* A CLOCK hand passes at most this many recently-read entries per store
- * before it evicts regardless: bounded work per set. */
-#define SC_MAX_SKIPS 256u
+/* A store moves at most this many read entries between or within the
+ * queues before it evicts regardless: bounded work per set. */
+#define SC_MAX_SKIPS 32u
+
+/* Queue evictions after which a store that still finds no contiguous
+ * block turns to evicting in address order (table.h, Eviction). */
+#define SC_LOCAL_AFTER 8u
+
+/* The probation queue's share of the data region: a tenth. */
+#define SMALL_SHARE 10u
+
+enum { Q_SMALL = 0, Q_MAIN = 1 };
 
 /* Blocks the expiry sweep examines per allocation miss. */
 #define SC_SWEEP_BLOCKS 64u
@@ -171,6 +180,7 @@ apr_status_t sc_table_bind(sc_table_t *t, sc_segment_t *seg)
     t->base = seg->base;
     t->hdr = seg->hdr;
     t->buckets = (apr_uint32_t *)(seg->base + h->buckets_off);
+    t->ghost = (apr_uint32_t *)(seg->base + h->ghost_off);
     t->data_lo = h->data_off;
     t->data_hi = h->data_off + h->data_size;
     t->max_entries = h->data_size / (SC_ENTRY_HDR + SC_ALLOC_OVERHEAD + 1) + 1;
@@ -191,6 +201,8 @@ apr_status_t sc_table_init_locked(sc_table_t *t)
 {
     memset(t->buckets, 0, ((apr_size_t)t->mask + 1) * sizeof *t->buckets);
     ORDERED();
+    memset(t->ghost, 0, ((apr_size_t)t->mask + 1) * sizeof *t->ghost);
+    memset(&t->hdr->queues, 0, sizeof t->hdr->queues);
     t->hdr->counters.items = 0;
     t->hdr->counters.longest_chain = 0;
     t->hdr->hand = 0;
@@ -258,7 +270,7 @@ SC_HOT_INLINE apr_status_t lookup(const sc_table_t *t, const void *key,
     found->entry = v.e;
     found->value = v.value;
     found->value_len = v.value_len;
-    found->visited = atomic_load_explicit(&v.e->visited, memory_order_relaxed);
+    found->freq = atomic_load_explicit(&v.e->freq, memory_order_relaxed);
     found->stale = is_stale(v.e, now);
     return APR_SUCCESS;
 }
@@ -283,10 +295,11 @@ apr_status_t sc_table_get_locked(const sc_table_t *t, const void *key,
 {
     apr_status_t rv = sc_table_peek(t, key, key_len, now, found);
 
-    /* a reader writes only this byte, and only when it is clear */
-    if (rv == APR_SUCCESS && mark && !found->visited)
-        atomic_store_explicit(&((sc_entry_sh_t *)found->entry)->visited, 1,
-                              memory_order_relaxed);
+    /* a reader writes only this byte, and only when it changes (readers
+     * racing here may lose a step: a frequency, not a count) */
+    if (rv == APR_SUCCESS && mark && found->freq < SC_FREQ_MAX)
+        atomic_store_explicit(&((sc_entry_sh_t *)found->entry)->freq,
+                              (uint8_t)(found->freq + 1), memory_order_relaxed);
     return rv;
 }
 
@@ -307,6 +320,110 @@ void sc_table_meta(const sc_table_t *t, const sc_entry_sh_t *e,
         meta->expires = apr_time_from_sec(t->epoch + (apr_int64_t)x);
         meta->ttl = x > now ? x - now - 1 : 0;
     }
+}
+
+/* ------------------------------------------------------------------------
+ * Eviction queues and ghost (table.h, Eviction). Every granule read from
+ * the queues goes through view() before it is followed; a bad one is
+ * SHMCACHE_ECORRUPT, and repair rebuilds the queues from the chains.
+ * ---------------------------------------------------------------------- */
+
+static int queue_of(const sc_entry_sh_t *e)
+{
+    return (e->flags & SC_ENTRY_MAIN) ? Q_MAIN : Q_SMALL;
+}
+
+/* Bytes an entry accounts for on its queue. */
+static apr_uint64_t entry_bytes(const view_t *v)
+{
+    return (apr_uint64_t)SC_ENTRY_HDR + v->key_len + v->value_len;
+}
+
+/* Put v at the head (newest end) of queue q. */
+static apr_status_t q_push(sc_table_t *t, const view_t *v, int q)
+{
+    sc_queues_sh_t *qs = &t->hdr->queues;
+    apr_uint32_t old = qs->head[q];
+    view_t o;
+
+    if (old != 0 && !view(t, old, &o))
+        return SHMCACHE_ECORRUPT;
+    v->e->qprev = 0;
+    v->e->qnext = old;
+    v->e->flags = (uint8_t)((v->e->flags & ~SC_ENTRY_MAIN)
+                            | (q == Q_MAIN ? SC_ENTRY_MAIN : 0));
+    if (old != 0)
+        o.e->qprev = v->g;
+    else
+        qs->tail[q] = v->g;
+    qs->head[q] = v->g;
+    qs->count[q]++;
+    qs->bytes[q] += entry_bytes(v);
+    return APR_SUCCESS;
+}
+
+/* Take v off its queue. */
+static apr_status_t q_unlink(sc_table_t *t, const view_t *v)
+{
+    sc_queues_sh_t *qs = &t->hdr->queues;
+    int q = queue_of(v->e);
+    apr_uint32_t p = v->e->qprev, n = v->e->qnext;
+    view_t pv, nv;
+
+    if ((p != 0 && !view(t, p, &pv)) || (n != 0 && !view(t, n, &nv)))
+        return SHMCACHE_ECORRUPT;
+    if (p != 0)
+        pv.e->qnext = n;
+    else
+        qs->head[q] = n;
+    if (n != 0)
+        nv.e->qprev = p;
+    else
+        qs->tail[q] = p;
+    qs->count[q]--;
+    qs->bytes[q] -= entry_bytes(v);
+    return APR_SUCCESS;
+}
+
+/* The ghost slot and tag of hash h (a tag is never 0: 0 is an empty slot). */
+static apr_uint32_t *ghost_slot(const sc_table_t *t, apr_uint64_t h,
+                                apr_uint32_t *tag)
+{
+    *tag = (apr_uint32_t)(h >> 32) | 1u;
+    return &t->ghost[(h >> 7) & t->mask];
+}
+
+/* Remember that the key of hash h was evicted from probation. */
+static void ghost_put(sc_table_t *t, apr_uint64_t h)
+{
+    apr_uint32_t tag, *slot = ghost_slot(t, h, &tag);
+
+    *slot = tag;
+}
+
+/* Whether the key of hash h was evicted from probation recently (and
+ * forget it: it is coming back). */
+static int ghost_take(sc_table_t *t, apr_uint64_t h)
+{
+    apr_uint32_t tag, *slot = ghost_slot(t, h, &tag);
+
+    if (*slot != tag)
+        return 0;
+    *slot = 0;
+    return 1;
+}
+
+/* The queue a store should evict from now. */
+static int victim_queue(const sc_table_t *t)
+{
+    const sc_queues_sh_t *qs = &t->hdr->queues;
+    apr_uint64_t small_target = (t->data_hi - t->data_lo) / SMALL_SHARE;
+
+    if (qs->count[Q_SMALL] == 0)
+        return Q_MAIN;
+    if (qs->count[Q_MAIN] == 0 || qs->bytes[Q_SMALL] >= small_target)
+        return Q_SMALL;
+    return Q_MAIN;
 }
 
 /* Payload offset of the first allocated block at or after cursor (a block
@@ -363,14 +480,20 @@ static apr_status_t entry_free(sc_table_t *t, apr_uint32_t g)
     return sc_alloc_free_locked(&t->alloc, off);
 }
 
-/* Unlink the entry *link points at and free it. */
+/* Unlink the entry *link points at from its chain and its queue, and
+ * free it. */
 static apr_status_t unlink_free(sc_table_t *t, apr_uint32_t *link,
                                 const view_t *v)
 {
+    apr_status_t rv;
+
     *link = v->e->next;
     ORDERED();
     SC_FAULT_POINT("table.unlinked");
     t->hdr->counters.items--;
+    rv = q_unlink(t, v);
+    if (rv != APR_SUCCESS)
+        return rv;
     return entry_free(t, v->g);
 }
 
@@ -389,45 +512,101 @@ static apr_status_t remove_entry(sc_table_t *t, const view_t *v)
     return unlink_free(t, link, v);
 }
 
-/* Evict one entry at the CLOCK hand: expired or unvisited ones go; a
- * visited one has its bit cleared and is passed (at most SC_MAX_SKIPS per
- * store, counted in *skips). Returns APR_SUCCESS when an entry was
- * reclaimed, SHMCACHE_ENOMEM when there is nothing to reclaim. */
+/* Give the read entry v at the old end of queue q another turn (it moves
+ * from probation to main, or goes round main with its frequency lowered). */
+static apr_status_t second_chance(sc_table_t *t, const view_t *v, int q,
+                                  unsigned f)
+{
+    apr_status_t rv = q_unlink(t, v);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    atomic_store_explicit(&v->e->freq, (uint8_t)(q == Q_SMALL ? 0 : f - 1),
+                          memory_order_relaxed);
+    return q_push(t, v, Q_MAIN);
+}
+
+/* Evict the entry v (the old end of queue q, or the address sweep's): a
+ * probation victim's key goes into the ghost; the address sweep resumes
+ * after it. */
+static apr_status_t evict_entry(sc_table_t *t, const view_t *v, int q,
+                                apr_uint32_t now)
+{
+    apr_uint64_t pos = G2B(v->g), next;
+    sc_alloc_block_t blk;
+
+    if (expired(v->e, now))
+        t->hdr->counters.expirations++;
+    else {
+        t->hdr->counters.evictions++;
+        if (q == Q_SMALL)
+            ghost_put(t, hash_key(t, v->key, v->key_len));
+    }
+    if (sc_alloc_walk_locked(&t->alloc, &pos, &blk) != APR_SUCCESS
+        || next_allocated(t, pos, &next) != APR_SUCCESS)
+        return SHMCACHE_ECORRUPT;
+    t->hdr->hand = next;
+    SC_FAULT_POINT("table.evict.chosen");
+    return remove_entry(t, v);
+}
+
+/* Evict one entry by the queues (table.h, Eviction), moving read entries
+ * on as it goes (at most SC_MAX_SKIPS per store, counted in *skips).
+ * Returns APR_SUCCESS when an entry was evicted, SHMCACHE_ENOMEM when
+ * there is none. */
 static apr_status_t evict_one(sc_table_t *t, apr_uint32_t now,
                               apr_uint32_t *skips)
 {
-    apr_uint64_t pos = t->hdr->hand, steps = 0;
-    apr_uint64_t limit = 2 * max_entries(t) + SC_MAX_SKIPS;
+    apr_uint64_t steps = 0, limit = SC_MAX_SKIPS + 2;
+    view_t v;
+
+    while (++steps <= limit) {
+        int q;
+        unsigned f;
+        apr_status_t rv;
+        if (t->hdr->counters.items == 0)
+            return SHMCACHE_ENOMEM;
+        q = victim_queue(t);
+        if (!view(t, t->hdr->queues.tail[q], &v) || queue_of(v.e) != q)
+            return SHMCACHE_ECORRUPT;
+        f = atomic_load_explicit(&v.e->freq, memory_order_relaxed);
+        if (f == 0 || expired(v.e, now) || *skips >= SC_MAX_SKIPS)
+            return evict_entry(t, &v, q, now);
+        rv = second_chance(t, &v, q, f);
+        if (rv != APR_SUCCESS)
+            return rv;
+        (*skips)++;
+    }
+    return SHMCACHE_ECORRUPT;
+}
+
+/* Evict the next allocated entry in address order from the sweep cursor
+ * (the hand), whatever its queue: victims side by side coalesce, so a
+ * large item finds contiguous room. Returns APR_SUCCESS, SHMCACHE_ENOMEM
+ * (nothing left) or SHMCACHE_ECORRUPT. */
+static apr_status_t evict_local(sc_table_t *t, apr_uint32_t now)
+{
+    apr_uint64_t pos = t->hdr->hand;
     sc_alloc_block_t blk;
     view_t v;
 
     if (t->hdr->counters.items == 0)
         return SHMCACHE_ENOMEM;
-    for (;;) {
-        apr_uint64_t next;
-        if (++steps > limit
-            || sc_alloc_walk_locked(&t->alloc, &pos, &blk) != APR_SUCCESS)
-            return SHMCACHE_ECORRUPT;
+    if (pos != 0 && next_allocated(t, pos, &pos) != APR_SUCCESS)
+        return SHMCACHE_ECORRUPT;
+    if (pos == 0) {                  /* from the start: its first entry */
+        apr_uint64_t c = 0;
+        do {
+            if (sc_alloc_walk_locked(&t->alloc, &c, &blk) != APR_SUCCESS)
+                return SHMCACHE_ECORRUPT;
+        } while (blk.is_free && c != 0);
         if (blk.is_free)
-            continue;
-        if (!view(t, B2G(blk.payload), &v))
             return SHMCACHE_ECORRUPT;
-        if (!expired(v.e, now) && *skips < SC_MAX_SKIPS
-            && atomic_load_explicit(&v.e->visited, memory_order_relaxed)) {
-            atomic_store_explicit(&v.e->visited, 0, memory_order_relaxed);
-            (*skips)++;
-            continue;
-        }
-        if (next_allocated(t, pos, &next) != APR_SUCCESS)
-            return SHMCACHE_ECORRUPT;
-        t->hdr->hand = next;
-        if (expired(v.e, now))
-            t->hdr->counters.expirations++;
-        else
-            t->hdr->counters.evictions++;
-        SC_FAULT_POINT("table.evict.chosen");
-        return remove_entry(t, &v);
+        pos = blk.payload;
     }
+    if (!view(t, B2G(pos), &v))
+        return SHMCACHE_ECORRUPT;
+    return evict_entry(t, &v, queue_of(v.e), now);
 }
 
 /* Reclaim the expired entries among the next SC_SWEEP_BLOCKS blocks from
@@ -472,7 +651,7 @@ static apr_status_t alloc_entry(sc_table_t *t, apr_uint64_t need,
                                 apr_uint32_t now, apr_uint64_t *off,
                                 int *evicted)
 {
-    apr_uint32_t skips = 0;
+    apr_uint32_t skips = 0, victims = 0;
     apr_status_t rv;
 
     *evicted = 0;
@@ -486,7 +665,8 @@ static apr_status_t alloc_entry(sc_table_t *t, apr_uint64_t need,
         rv = sc_alloc_malloc_locked(&t->alloc, need, off);
         if (rv != SHMCACHE_ENOMEM)
             return rv;
-        rv = evict_one(t, now, &skips);
+        rv = ++victims <= SC_LOCAL_AFTER ? evict_one(t, now, &skips)
+                                         : evict_local(t, now);
         if (rv != APR_SUCCESS)
             return rv;
         *evicted = 1;
@@ -537,7 +717,9 @@ static void fill_entry(sc_table_t *t, apr_uint64_t off, apr_uint64_t h,
     e->stale = op->stale;
     e->value_len = (apr_uint32_t)op->value_len;
     e->key_len = (apr_uint16_t)op->key_len;
-    atomic_store_explicit(&e->visited, 0, memory_order_relaxed);
+    e->qprev = 0;
+    e->qnext = 0;
+    atomic_store_explicit(&e->freq, 0, memory_order_relaxed);
     e->flags = (uint8_t)(op->flags & SC_ENTRY_LEASE);
     memcpy(key, op->key, op->key_len);
     if (op->value_len > 0)
@@ -555,6 +737,24 @@ static void note_chain(sc_table_t *t, apr_uint32_t head)
         t->hdr->counters.longest_chain = n;
 }
 
+/* Put the new entry nv on a queue: where the entry it replaces was, with
+ * its frequency (old), or on probation, or on main when its key is in the
+ * ghost (it was evicted from probation recently and is back). */
+static apr_status_t enqueue_new(sc_table_t *t, const view_t *nv,
+                                apr_uint64_t h, const view_t *old)
+{
+    apr_status_t rv;
+    int q;
+
+    if (old == NULL)
+        return q_push(t, nv, ghost_take(t, h) ? Q_MAIN : Q_SMALL);
+    q = queue_of(old->e);
+    atomic_store_explicit(&nv->e->freq, atomic_load_explicit(
+        &old->e->freq, memory_order_relaxed), memory_order_relaxed);
+    rv = q_unlink(t, old);
+    return rv == APR_SUCCESS ? q_push(t, nv, q) : rv;
+}
+
 /* Link the filled entry at off in place of the one *link points at (when
  * old is non-NULL) or at the head of its bucket, then free the old one. */
 static apr_status_t link_entry(sc_table_t *t, apr_uint64_t off, apr_uint64_t h,
@@ -562,7 +762,11 @@ static apr_status_t link_entry(sc_table_t *t, apr_uint64_t off, apr_uint64_t h,
 {
     sc_entry_sh_t *e = (sc_entry_sh_t *)(t->base + off);
     apr_uint32_t *head = &t->buckets[h & t->mask];
+    view_t nv;
+    apr_status_t rv;
 
+    if (!view(t, B2G(off), &nv))      /* just filled: cannot fail */
+        return SHMCACHE_ECORRUPT;
     e->next = old != NULL ? old->e->next : *head;
     ORDERED();
     SC_FAULT_POINT("table.set.filled");
@@ -570,13 +774,14 @@ static apr_status_t link_entry(sc_table_t *t, apr_uint64_t off, apr_uint64_t h,
         *link = B2G(off);
         ORDERED();
         SC_FAULT_POINT("table.set.linked");
-        return entry_free(t, old->g);
+        rv = enqueue_new(t, &nv, h, old);
+        return rv == APR_SUCCESS ? entry_free(t, old->g) : rv;
     }
     *head = B2G(off);
     ORDERED();
     t->hdr->counters.items++;
     note_chain(t, *head);
-    return APR_SUCCESS;
+    return enqueue_new(t, &nv, h, NULL);
 }
 
 apr_status_t sc_table_store_locked(sc_table_t *t, const sc_store_t *op,
@@ -919,6 +1124,61 @@ static apr_status_t check_chain(const sc_table_t *t, apr_uint64_t b,
     return APR_SUCCESS;
 }
 
+/* Check queue q: a well-linked list of entries (each an allocated block
+ * of *bits, cleared as met, so an entry met twice is caught) flagged for
+ * q, whose count and bytes match its header; adds its length to *total. */
+static apr_status_t check_queue(const sc_table_t *t, int q, bits_t *bits,
+                                apr_uint64_t *total, char *why,
+                                apr_size_t size)
+{
+    const sc_queues_sh_t *qs = &t->hdr->queues;
+    apr_uint32_t g = qs->head[q], prev = 0;
+    apr_uint64_t n = 0, bytes = 0, limit = max_entries(t);
+    view_t v;
+
+    while (g != 0) {
+        if (++n > limit || !view(t, g, &v) || !bit_get(bits, G2B(g)))
+            return fail(why, size, "eviction queue %" APR_UINT64_T_FMT
+                        " reaches offset %" APR_UINT64_T_FMT ", which is not "
+                        "an entry, or is queued twice", (apr_uint64_t)q,
+                        G2B(g));
+        bit_put(bits, G2B(g), 0);
+        if (queue_of(v.e) != q || v.e->qprev != prev)
+            return fail(why, size, "entry at offset %" APR_UINT64_T_FMT " is "
+                        "on eviction queue %" APR_UINT64_T_FMT " with a wrong "
+                        "flag or back link", G2B(g), (apr_uint64_t)q);
+        bytes += entry_bytes(&v);
+        prev = g;
+        g = v.e->qnext;
+    }
+    if (qs->tail[q] != prev || qs->count[q] != n || qs->bytes[q] != bytes)
+        return fail(why, size, "eviction queue %" APR_UINT64_T_FMT ": its tail, "
+                    "count or bytes (%" APR_UINT64_T_FMT ") disagree with its "
+                    "entries", (apr_uint64_t)q, n);
+    *total += n;
+    return APR_SUCCESS;
+}
+
+/* Every linked entry is on exactly one queue (the chains were checked:
+ * the allocated blocks are exactly the linked entries). */
+static apr_status_t check_queues(const sc_table_t *t, bits_t *bits,
+                                 apr_uint64_t linked, char *why,
+                                 apr_size_t size)
+{
+    apr_uint64_t allocated, queued = 0;
+    apr_status_t rv = mark_allocated(t, bits, &allocated);
+
+    if (rv == APR_SUCCESS)
+        rv = check_queue(t, Q_SMALL, bits, &queued, why, size);
+    if (rv == APR_SUCCESS)
+        rv = check_queue(t, Q_MAIN, bits, &queued, why, size);
+    if (rv == APR_SUCCESS && queued != linked)
+        rv = fail(why, size, "%" APR_UINT64_T_FMT " entries are linked but %"
+                  APR_UINT64_T_FMT " are on the eviction queues", linked,
+                  queued);
+    return rv;
+}
+
 /* A cursor is 0 or the payload of an allocated block. */
 static int cursor_ok(const sc_table_t *t, const bits_t *bits, apr_uint64_t c)
 {
@@ -960,6 +1220,8 @@ apr_status_t sc_table_check_locked(const sc_table_t *t, char *why,
         rv = fail(why, why_size, "item count says %" APR_UINT64_T_FMT
                   " but %" APR_UINT64_T_FMT " entries are linked",
                   t->hdr->counters.items, linked);
+    else
+        rv = check_queues(t, &bits, linked, why, why_size);
 done:
     free(bits.b);
     return rv;
@@ -1030,6 +1292,28 @@ static apr_uint64_t repair_chain(sc_table_t *t, apr_uint64_t b, bits_t *alloc,
     return kept;
 }
 
+/* Put every entry of the (repaired) chains back on the queue its flag
+ * names, after a writer died with the queues half-changed. Their order
+ * on each queue is lost (bucket order), their frequency kept. */
+static apr_status_t rebuild_queues(sc_table_t *t, apr_uint64_t kept)
+{
+    apr_uint64_t b, steps = 0;
+    apr_status_t rv = APR_SUCCESS;
+    view_t v;
+
+    memset(&t->hdr->queues, 0, sizeof t->hdr->queues);
+    for (b = 0; b <= t->mask && rv == APR_SUCCESS; b++) {
+        apr_uint32_t g = t->buckets[b];
+        while (g != 0 && rv == APR_SUCCESS) {
+            if (++steps > kept || !view(t, g, &v))
+                return SHMCACHE_ECORRUPT;
+            rv = q_push(t, &v, queue_of(v.e));
+            g = v.e->next;
+        }
+    }
+    return rv;
+}
+
 static int is_live(void *baton, apr_uint64_t payload)
 {
     return bit_get(baton, payload);
@@ -1062,6 +1346,9 @@ static apr_status_t try_repair(sc_table_t *t)
     if (rv != APR_SUCCESS)
         goto done;
     t->hdr->counters.items = kept;
+    rv = rebuild_queues(t, kept);
+    if (rv != APR_SUCCESS)
+        goto done;
     if (!cursor_ok(t, &live, t->hdr->hand))
         t->hdr->hand = 0;
     if (!cursor_ok(t, &live, t->hdr->sweep))

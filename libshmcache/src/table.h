@@ -13,12 +13,12 @@
  *
  * An entry in the segment (8-byte aligned, in an allocator block):
  *
- *   0        4        8                16       20       24       28   30  31  32
- *   +--------+--------+----------------+--------+--------+--------+----+---+---+---
- *   | next   | tag    | version        | expires| stale  | value_ |key_|vis|flg|key
- *   | granule|hash>>32|                | (sec)  | (sec)  | len    |len |   |   |bytes
- *   +--------+--------+----------------+--------+--------+--------+----+---+---+---
- *                                                           ... then value bytes
+ *   0       4       8              16      20      24      28      32      36   38  39  40
+ *   +-------+-------+--------------+-------+-------+-------+-------+-------+----+---+---+---
+ *   | next  | tag   | version      |expires| stale |value_ | qprev | qnext |key_|frq|flg|key
+ *   |granule|hash>>32               | (sec) | (sec) | len   |granule|granule|len |   |   |...
+ *   +-------+-------+--------------+-------+-------+-------+-------+-------+----+---+---+---
+ *                                                                   ... then value bytes
  *
  * expires is the hard expiry (the entry is gone after it); stale, when not
  * 0, the soft one: from then on the value is stale (served to all but one
@@ -27,13 +27,22 @@
  * key's chain, every lookup says which of the two it wants, and scans
  * skip leases.
  *
- * Eviction: a CLOCK hand walks the allocator's blocks in address order.
- * A reader only sets the entry's visited byte (and only when it is clear,
- * so hot entries cost no write at all). The hand reclaims expired entries
- * first, clears the visited byte of a recently read entry and passes it,
- * and evicts the first unvisited one; physically adjacent victims coalesce,
- * so a large item finds contiguous room within a bounded sweep. The hand
- * always rests on an allocated block (or 0 = region start).
+ * Eviction (S3-FIFO, adapted to variable sizes and to readers that may
+ * not write shared lists): every entry is on one of two FIFO queues,
+ * linked through qprev/qnext: probation (new entries) and main (entries
+ * read while on probation, or whose key was evicted from probation
+ * recently: the ghost, one 32-bit key tag per bucket in its own region,
+ * remembers those). A reader only raises the entry's frequency byte (0..3,
+ * and only when it changes: a hot entry costs no write at all). A store
+ * that needs room evicts from probation while probation holds more than a
+ * tenth of the data region, else from main: probation's oldest entry moves
+ * to main if it was read, else it goes (its tag into the ghost); main's
+ * oldest is reinserted with its frequency lowered if it was read, else it
+ * goes. Work per store is bounded (SC_MAX_SKIPS moves). When the evictions
+ * free enough bytes but no contiguous block (a large item, a fragmented
+ * region), the store evicts in address order from the last victim on, so
+ * that victims coalesce: a large item finds room in bounded work. Expired
+ * entries are reclaimed before anything is evicted.
  *
  * Locking: *_locked functions need the segment lock: the read lock for
  * sc_table_get_locked, sc_table_scan_locked and sc_table_stats_locked, the
@@ -56,13 +65,17 @@ typedef struct sc_entry_sh_t {
     apr_uint32_t expires;          /* seconds since epoch, 0 = never */
     apr_uint32_t stale;            /* stale from then on, 0 = never */
     apr_uint32_t value_len;
+    apr_uint32_t qprev, qnext;     /* neighbours on its eviction queue */
     uint16_t key_len;
-    _Atomic uint8_t visited;       /* set by readers, cleared by the hand */
+    _Atomic uint8_t freq;          /* raised by readers, up to SC_FREQ_MAX;
+                                      lowered by eviction */
     uint8_t flags;                 /* SC_ENTRY_* */
 } sc_entry_sh_t;
 
-#define SC_ENTRY_HDR 32u           /* bytes before the key */
+#define SC_ENTRY_HDR 40u           /* bytes before the key */
 #define SC_ENTRY_LEASE 0x01u       /* a lease, not a value (lease.c) */
+#define SC_ENTRY_MAIN 0x02u        /* on the main queue, else probation */
+#define SC_FREQ_MAX 3u
 
 /* Process-local: the table as this process sees it. Configuration is
  * copied from the validated header at attach and never re-read, so a
@@ -71,6 +84,7 @@ typedef struct sc_table_t {
     char *base;
     sc_header_sh_t *hdr;
     apr_uint32_t *buckets;
+    apr_uint32_t *ghost;           /* nbuckets key tags */
     sc_alloc_t alloc;              /* bound to the data region */
     apr_uint64_t data_lo, data_hi; /* data region, byte offsets */
     apr_uint64_t max_entries;      /* most entries the region can hold */
@@ -105,7 +119,7 @@ typedef struct sc_found_t {
     const sc_entry_sh_t *entry;
     const char *value;
     apr_uint32_t value_len;
-    int visited;                   /* the entry's visited byte was set */
+    unsigned freq;                 /* the entry's frequency byte, as read */
     int stale;                     /* past its soft expiry */
 } sc_found_t;
 
@@ -131,7 +145,7 @@ apr_status_t sc_table_expiry(const sc_table_t *t, apr_uint32_t ttl,
 apr_status_t sc_table_check_sizes(const sc_table_t *t, apr_size_t key_len,
                                   apr_size_t value_len);
 
-/* Find a live (unexpired) entry; mark it visited when mark is set.
+/* Find a live (unexpired) entry; raise its frequency when mark is set.
  * Returns APR_SUCCESS, SHMCACHE_NOTFOUND or SHMCACHE_ECORRUPT. */
 apr_status_t sc_table_get_locked(const sc_table_t *t, const void *key,
                                  apr_size_t key_len, apr_uint32_t now,
