@@ -30,6 +30,13 @@
  * interrupted, is settled by reading the key once before the replacement
  * does anything else. Workers write their figures to the board with plain
  * stores (no pipes, no locks): reporting never blocks an operation.
+ * Each write of an owned key or counter is read back at once (read your
+ * own write; the read also marks the fresh entry visited, so the eviction
+ * hand, which keeps the 4 MiB cache full, rarely takes the keys the checks
+ * rely on: an evicted shared counter is reported and left unchecked).
+ * Lanes pause PAUSE_US between calls: 24 lanes calling flat out on a
+ * 2-core machine measure the scheduler, not the library (without a single
+ * kill, calls then reach 0.9 s, and the killer's 5 ms sleeps take 50 ms).
  * At the end the test prints kills, operations, recoveries, dead readers,
  * repairs, resets, evictions, owned misses, latency p50/p99/p99.9/max,
  * entries before/after, and the entries lost around each kill that
@@ -45,6 +52,9 @@
  * CK_RUN_CASE=threads or CK_RUN_CASE=processes runs one mode,
  * CK_RUN_CASE=recovery the timed tests). Run under ctest with a longer
  * --timeout when the soak runs over four minutes per mode.
+ * SHMCACHE_SOAK_PAUSE_US=N changes the lanes' pause (0: flat out);
+ * SHMCACHE_SOAK_KILL=0 runs the same load without kills (the machine's
+ * own latency, to compare with).
  */
 #include "harness.h"
 
@@ -89,7 +99,7 @@
 #define NSHARED 4                  /* counters every lane increments */
 #define SEEN_BITS (1u << 23)       /* increment results checked per counter */
 #define SCAN_BUCKETS 64
-#define PAUSE_US 100               /* between a lane's calls; see lane_run */
+#define PAUSE_US 100               /* between a lane's calls (see the top) */
 #define VALUE_MAGIC 0x534Bu        /* "SK" */
 #define DELETING UINT64_MAX        /* pending: a delete is in flight */
 
