@@ -453,13 +453,14 @@ static void churn_get_meta(lane_t *l, const char *key, apr_size_t klen)
     tally(l, rv);
 }
 
-/* set, add or replace; one store in ten expires within seconds. */
+/* set, add or replace; one store in fifty expires within seconds. Stores
+ * outnumber deletes and expiries so that the cache stays full. */
 static void churn_store(lane_t *l, const char *key, apr_size_t klen,
                         apr_uint32_t r)
 {
     apr_size_t vlen = value_make(l->vbuf, key, klen, r,
                                  next_rand(&l->seed) % (CHURN_MAXVAL - 64));
-    apr_uint32_t ttl = r % 10 == 0 ? 1 + r % 3 : SHMCACHE_TTL_DEFAULT;
+    apr_uint32_t ttl = r % 50 == 0 ? 1 + r % 3 : SHMCACHE_TTL_DEFAULT;
     apr_status_t rv;
 
     if (r % 5 == 0)
@@ -854,13 +855,13 @@ static void step(lane_t *l)
     else if (op < 370)
         churn_get_meta(l, key, klen);
     else if (op < 520)
-        churn_store(l, key, klen, r2);
+        churn_store(l, key, klen, r >> 10);
     else if (op < 550)
-        churn_cas(l, key, klen, r2);
-    else if (op < 590)
+        churn_cas(l, key, klen, r >> 10);
+    else if (op < 565)
         churn_delete(l, key, klen);
-    else if (op < 610)
-        churn_touch(l, key, klen, r2);
+    else if (op < 585)
+        churn_touch(l, key, klen, r >> 10);
     else if (op < 740)
         owned_read(l, k, 0);
     else if (op < 820)
@@ -1032,6 +1033,7 @@ typedef struct soak_t {
     unsigned kills, stats_failures;
     uint64_t items_start;
     uint64_t evictions_start;
+    uint64_t free_start;           /* allocator bytes free then */
     /* entries lost around kills that recovered a dead writer, and around
      * the others (the noise of concurrent deletes and expiries) */
     double lost_sum, lost_max, noise_sum;
@@ -1358,7 +1360,8 @@ static void soak_finish(soak_t *s, const char *mode, long seconds)
            APR_UINT64_T_FMT " us; the test's slowest stats after a kill %"
            APR_UINT64_T_FMT " us\n"
            "  entries: %" APR_UINT64_T_FMT " when the kills began, %"
-           APR_UINT64_T_FMT " at the end; lost around a writer's recovery: "
+           APR_UINT64_T_FMT " at the end (%" APR_UINT64_T_FMT " and %"
+           APR_UINT64_T_FMT " KiB free); lost around a writer's recovery: "
            "mean %.2f%%, worst %.2f%% over %u; around other kills (noise): "
            "mean %.2f%% over %u\n"
            "  wrong values read %" APR_UINT64_T_FMT ", stored %"
@@ -1371,6 +1374,7 @@ static void soak_finish(soak_t *s, const char *mode, long seconds)
            st.evictions - s->evictions_start, st.expirations, p50, p99, p999,
            t->max_us, t->slow,
            t->attach_max_us, s->after_kill_max_us, s->items_start, st.items,
+           s->free_start >> 10, st.bytes_free >> 10,
            s->lost_n ? 100 * s->lost_sum / s->lost_n : 0.0,
            100 * s->lost_max, s->lost_n,
            s->noise_n ? 100 * s->noise_sum / s->noise_n : 0.0, s->noise_n,
@@ -1420,6 +1424,7 @@ static void soak_run(const char *mode, int nworkers, int threads)
     st = stats_now(s);
     s->items_start = st.items;
     s->evictions_start = st.evictions;
+    s->free_start = st.bytes_free;
     end = apr_time_now() + apr_time_from_sec(seconds);
     while (apr_time_now() < end)
         if (th_env_long("SHMCACHE_SOAK_KILL", 1))
