@@ -39,8 +39,10 @@
  * kill, calls then reach 0.9 s, and the killer's 5 ms sleeps take 50 ms).
  * At the end the test prints kills, operations, recoveries, dead readers,
  * repairs, resets, evictions, owned misses, latency p50/p99/p99.9/max,
- * entries before/after, and the entries lost around each kill that
- * recovered a dead writer.
+ * entries before/after, and the fraction of entries lost across each
+ * recovery of a dead writer: a thread of the test takes stats every 2 ms
+ * (the killer itself never waits for a recovery), and compares the item
+ * counts of the two samples around each one.
  *
  * The timed recovery tests: with the default lock timeout (1000 ms), a
  * helper parked at a fault point while holding the lock (one writer, one
@@ -91,6 +93,7 @@
 #define KILL_MIN_US 1000
 #define KILL_MAX_US 10000
 #define WARMUP_MS 500
+#define SAMPLE_US 2000             /* the test's stats, for entries lost */
 #define CACHE_SIZE (6u << 20)      /* the churn keys need more */
 #define NCHURN 6000                /* keys every lane reads and writes */
 #define CHURN_MAXVAL 3000
@@ -1030,15 +1033,20 @@ typedef struct soak_t {
                                              each respawn: bounded memory */
     apr_uint32_t seed;
     apr_time_t deadline;           /* workers stop by themselves then */
-    unsigned kills, stats_failures;
+    unsigned kills;
+    /* the sampler thread: the test's own stats, every SAMPLE_US */
+    apr_thread_t *sampler;
+    _Atomic uint32_t sampling;
+    unsigned stats_failures;
     uint64_t items_start;
     uint64_t evictions_start;
     uint64_t free_start;           /* allocator bytes free then */
-    /* entries lost around kills that recovered a dead writer, and around
-     * the others (the noise of concurrent deletes and expiries) */
+    /* entries lost between samples with a dead writer's recovery in
+     * between, and between the others (the noise of concurrent deletes
+     * and expiries); written by the sampler thread only */
     double lost_sum, lost_max, noise_sum;
     unsigned lost_n, noise_n;
-    uint64_t after_kill_max_us;    /* the test's slowest stats after a kill */
+    uint64_t stats_max_us;         /* the sampler's slowest stats */
 } soak_t;
 
 /* Start worker i (its lanes' identity is i), in its own pool. */
@@ -1131,20 +1139,24 @@ static soak_t *soak_start(const char *tag, int nworkers, int threads)
 }
 
 /* The cache's figures; a failure is counted (the soak goes on, with the
- * workers running, and fails at the end). */
+ * workers running, and fails at the end). Timed. */
 static shmcache_stats_t stats_now(soak_t *s)
 {
     shmcache_stats_t st;
+    uint64_t t0 = now_us();
 
     memset(&st, 0, sizeof st);
     if (shmcache_stats(s->cache, &st) != APR_SUCCESS)
         s->stats_failures++;
+    t0 = now_us() - t0;
+    if (t0 > s->stats_max_us)
+        s->stats_max_us = t0;
     return st;
 }
 
-/* Note the entries lost between before and after, the figures around one
- * kill: as loss when a dead writer was recovered in between, else as the
- * noise of the workers' own deletes and expiries. */
+/* Note the entries lost between two samples: as loss when a dead writer
+ * was recovered in between, else as the noise of the workers' own deletes
+ * and expiries over the same few milliseconds. */
 static void note_loss(soak_t *s, const shmcache_stats_t *before,
                       const shmcache_stats_t *after)
 {
@@ -1164,25 +1176,48 @@ static void note_loss(soak_t *s, const shmcache_stats_t *before,
     }
 }
 
-/* Kill one worker at a random moment 1-10 ms from now, take the cache's
- * figures around the kill (the stats after it waits out any recovery),
- * start its replacement. */
+/* Read the shared counters: marks them visited, so that a counter whose
+ * incrementing lane was killed before its read-back is not left to the
+ * eviction hand for long. */
+static void visit_shared_counters(soak_t *s)
+{
+    char key[32], buf[32];
+    apr_size_t n;
+    unsigned c;
+
+    for (c = 0; c < NSHARED; c++)
+        shmcache_get_buf(s->cache, key, shared_counter_key(key, c), buf,
+                         sizeof buf, &n, NULL);
+}
+
+/* The sampler: takes the cache's figures every SAMPLE_US until told to
+ * stop, on a thread of its own so that the killer never waits for a
+ * recovery (kills go on landing while one is under way). */
+static void *APR_THREAD_FUNC sample(apr_thread_t *t, void *data)
+{
+    soak_t *s = data;
+    shmcache_stats_t prev = stats_now(s), cur;
+
+    while (atomic_load(&s->sampling)) {
+        apr_sleep(SAMPLE_US);
+        visit_shared_counters(s);
+        cur = stats_now(s);
+        if (prev.size != 0 && cur.size != 0)
+            note_loss(s, &prev, &cur);
+        prev = cur;
+    }
+    return NULL;
+}
+
+/* Kill one worker at a random moment 1-10 ms from now and start its
+ * replacement. */
 static void kill_one(soak_t *s)
 {
     int i = (int)(next_rand(&s->seed) % (apr_uint32_t)s->nworkers);
-    shmcache_stats_t before, after;
-    uint64_t t0;
 
     apr_sleep(KILL_MIN_US + next_rand(&s->seed) % (KILL_MAX_US - KILL_MIN_US));
-    before = stats_now(s);
     kill_and_reap(&s->workers[i]);
     s->kills++;
-    t0 = now_us();
-    after = stats_now(s);
-    if (now_us() - t0 > s->after_kill_max_us)
-        s->after_kill_max_us = now_us() - t0;
-    if (before.size != 0 && after.size != 0)
-        note_loss(s, &before, &after);
     worker_start(s, i);
 }
 
@@ -1357,12 +1392,12 @@ static void soak_finish(soak_t *s, const char *mode, long seconds)
            "  latency us: p50 %" APR_UINT64_T_FMT ", p99 %" APR_UINT64_T_FMT
            ", p99.9 %" APR_UINT64_T_FMT ", max %" APR_UINT64_T_FMT
            "; calls over 1 s %" APR_UINT64_T_FMT "; slowest attach %"
-           APR_UINT64_T_FMT " us; the test's slowest stats after a kill %"
+           APR_UINT64_T_FMT " us; the test's slowest stats %"
            APR_UINT64_T_FMT " us\n"
            "  entries: %" APR_UINT64_T_FMT " when the kills began, %"
            APR_UINT64_T_FMT " at the end (%" APR_UINT64_T_FMT " and %"
            APR_UINT64_T_FMT " KiB free); lost around a writer's recovery: "
-           "mean %.2f%%, worst %.2f%% over %u; around other kills (noise): "
+           "mean %.2f%%, worst %.2f%% over %u samples; elsewhere (noise): "
            "mean %.2f%% over %u\n"
            "  wrong values read %" APR_UINT64_T_FMT ", stored %"
            APR_UINT64_T_FMT "; owned-key violations %" APR_UINT64_T_FMT
@@ -1373,7 +1408,7 @@ static void soak_finish(soak_t *s, const char *mode, long seconds)
            st.lock_recoveries, st.dead_readers, st.repairs, st.resets,
            st.evictions - s->evictions_start, st.expirations, p50, p99, p999,
            t->max_us, t->slow,
-           t->attach_max_us, s->after_kill_max_us, s->items_start, st.items,
+           t->attach_max_us, s->stats_max_us, s->items_start, st.items,
            s->free_start >> 10, st.bytes_free >> 10,
            s->lost_n ? 100 * s->lost_sum / s->lost_n : 0.0,
            100 * s->lost_max, s->lost_n,
@@ -1418,6 +1453,7 @@ static void soak_run(const char *mode, int nworkers, int threads)
     soak_t *s = soak_start(mode, nworkers, threads);
     long seconds = soak_seconds();
     shmcache_stats_t st;
+    apr_status_t trv;
     apr_time_t end;
 
     apr_sleep(apr_time_from_msec(WARMUP_MS));
@@ -1425,12 +1461,17 @@ static void soak_run(const char *mode, int nworkers, int threads)
     s->items_start = st.items;
     s->evictions_start = st.evictions;
     s->free_start = st.bytes_free;
+    s->stats_max_us = 0;
+    atomic_store(&s->sampling, 1);
+    th_ok(apr_thread_create(&s->sampler, NULL, sample, s, th_pool));
     end = apr_time_now() + apr_time_from_sec(seconds);
     while (apr_time_now() < end)
         if (th_env_long("SHMCACHE_SOAK_KILL", 1))
             kill_one(s);
         else
             apr_sleep(10000);      /* the machine's baseline, no kills */
+    atomic_store(&s->sampling, 0);
+    apr_thread_join(&trv, s->sampler);
     soak_finish(s, mode, seconds);
 }
 
