@@ -32,7 +32,7 @@
  * stores (no pipes, no locks): reporting never blocks an operation.
  * Each write of an owned key or counter is read back at once (read your
  * own write; the read also marks the fresh entry visited, so the eviction
- * hand, which keeps the 4 MiB cache full, rarely takes the keys the checks
+ * hand, which keeps the 6 MiB cache full, rarely takes the keys the checks
  * rely on: an evicted shared counter is reported and left unchecked).
  * Lanes pause PAUSE_US between calls: 24 lanes calling flat out on a
  * 2-core machine measure the scheduler, not the library (without a single
@@ -94,7 +94,7 @@
 #define KILL_MAX_US 10000
 #define WARMUP_MS 500
 #define SAMPLE_US 2000             /* the test's stats, for entries lost */
-#define CACHE_SIZE (6u << 20)      /* the churn keys need more */
+#define CACHE_SIZE (6u << 20)      /* the churn keys would fill 9 MiB */
 #define NCHURN 6000                /* keys every lane reads and writes */
 #define CHURN_MAXVAL 3000
 #define NOWNED 8                   /* keys each lane alone writes */
