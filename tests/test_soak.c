@@ -3,22 +3,29 @@
  * cache, under a stream of SIGKILLs and against single dead holders.
  *
  * The random-kill soak. Worker processes (this binary re-executed) run a
- * random mix of every operation of the public API on one cache small enough
- * that sets evict all the time; the test process sends SIGKILL to a random
+ * random mix of every operation of the public API on two segments: the
+ * cache, small enough that sets evict all the time, and the ledger, which
+ * holds the keys whose every write is accounted for and which nothing
+ * fills, so nothing is ever evicted there and a missing key is a lost
+ * write, never an eviction. The test process sends SIGKILL to a random
  * worker every 1-10 ms and starts a replacement at once. Two modes, one
- * test each: six processes of four threads sharing one handle per process,
- * and twenty-four single-threaded processes. What is checked:
+ * test each: six processes of four threads sharing one handle (per
+ * segment) per process, and twenty-four single-threaded processes. What is
+ * checked:
  *  - every value carries its key and a checksum: a wrong or torn value read
  *    anywhere (get, get_buf, scan, iterate) is counted;
- *  - owned keys: each worker thread (a "lane") has keys that only it writes
- *    and a counter that only it increments, and remembers in the shared
- *    board file what it last stored. A miss is allowed (eviction, counted),
- *    an older, deleted or never-written value, or a counter that moved by
- *    anything but its own increments, is a violation;
- *  - shared counters that every lane increments: the sum of the lanes'
- *    confirmed increments must match the final value, and no increment
- *    result may be handed out twice (a bitmap per counter: a lost
- *    increment makes the counter hand out a number again);
+ *  - owned keys (ledger): each worker thread (a "lane") has keys that only
+ *    it writes and a counter that only it increments, and remembers in the
+ *    shared board file what it last stored. An older, deleted or
+ *    never-written value, a confirmed value gone, or a counter that moved
+ *    by anything but its own increments, is a violation; only the key a
+ *    killed lane was writing may be found either way;
+ *  - shared counters (ledger) that every lane increments: the sum of the
+ *    lanes' confirmed increments must match the final value, and no
+ *    increment result may be handed out twice (a bitmap per counter: a
+ *    lost increment makes the counter hand out a number again). In the
+ *    evicting cache they could not be checked: every incr makes a new,
+ *    unvisited entry, and the eviction hand took one every minute or so;
  *  - resets (stats) must stay 0, shmcache_check must be clean at the end;
  *  - every call is timed with a monotonic clock into a histogram per lane:
  *    no call may take over 1 s, and the 99.9th percentile must stay under
@@ -35,14 +42,12 @@
  * does anything else. Workers write their figures to the board with plain
  * stores (no pipes, no locks): reporting never blocks an operation.
  * Each write of an owned key or counter is read back at once (read your
- * own write; the read also marks the fresh entry visited, so the eviction
- * hand, which keeps the 6 MiB cache full, rarely takes the keys the checks
- * rely on: an evicted shared counter is reported and left unchecked).
+ * own write).
  * Lanes pause PAUSE_US between calls: 24 lanes calling flat out on a
  * 2-core machine measure the scheduler, not the library (without a single
  * kill, calls then reach 0.9 s, and the killer's 5 ms sleeps take 50 ms).
  * At the end the test prints kills, operations, recoveries, dead readers,
- * repairs, resets, evictions, owned misses, latency p50/p99/p99.9/max,
+ * repairs, resets, evictions, latency p50/p99/p99.9/max,
  * entries before/after, and the fraction of entries lost across each
  * recovery of a dead writer: a thread of the test takes stats every 2 ms
  * (the killer itself never waits for a recovery), and compares the item
@@ -98,8 +103,9 @@
 #define KILL_MAX_US 10000
 #define WARMUP_MS 500
 #define SAMPLE_US 2000             /* the test's stats, for entries lost */
-#define CACHE_SIZE (6u << 20)      /* the churn keys would fill 9 MiB */
-#define NCHURN 6000                /* keys every lane reads and writes */
+#define CACHE_SIZE (6u << 20)      /* the churn keys would fill 7.7 MiB */
+#define LEDGER_SIZE (1u << 20)     /* owned keys and counters use < 100 KiB */
+#define NCHURN 5200                /* keys every lane reads and writes */
 #define CHURN_MAXVAL 3000
 #define NOWNED 8                   /* keys each lane alone writes */
 #define OWNED_MAXVAL 200
@@ -135,8 +141,8 @@ typedef struct lane_sh_t {
     _Atomic uint64_t ops;          /* timed calls */
     _Atomic uint64_t wrong;        /* values that failed verification */
     _Atomic uint64_t violations;   /* owned key or counter out of step */
-    _Atomic uint64_t owned_misses; /* owned keys found evicted */
-    _Atomic uint64_t restarts;     /* owned counter found evicted */
+    _Atomic uint64_t owned_misses; /* owned keys found gone */
+    _Atomic uint64_t restarts;     /* owned counter found gone */
     _Atomic uint64_t errors;       /* unexpected statuses */
     _Atomic uint64_t timeouts;     /* SHMCACHE_ETIMEDOUT */
     _Atomic int32_t last_error;
@@ -160,7 +166,7 @@ typedef struct lane_sh_t {
 
 typedef struct board_sh_t {
     _Atomic uint32_t stop;         /* test: lanes, finish */
-    _Atomic uint32_t shared_missing[NSHARED]; /* a counter was evicted */
+    _Atomic uint32_t shared_missing[NSHARED]; /* a counter was found gone */
     lane_sh_t lanes[MAX_LANES];
     _Atomic uint64_t seen[NSHARED][SEEN_BITS / 64];
 } board_sh_t;
@@ -362,6 +368,8 @@ static int entry_ok(const void *key, apr_size_t klen, const void *value,
 
 typedef struct lane_t {
     shmcache_t *cache;
+    shmcache_t *ledger;            /* the ledger segment: owned keys and
+                                      counters, nothing evicted */
     board_sh_t *board;
     lane_sh_t *sh;
     unsigned id;                   /* index on the board: names its keys */
@@ -534,8 +542,9 @@ static int walk_verify(void *baton, const void *key, apr_size_t klen,
     return 0;
 }
 
-/* A scan of SCAN_BUCKETS buckets; one in a hundred walks the whole table
- * instead (values copied, or keys only). */
+/* A scan of SCAN_BUCKETS buckets of the cache; one in a hundred walks
+ * the whole cache instead (values copied, or keys only), one in four the
+ * whole ledger (a few hundred entries). */
 static void walk(lane_t *l, apr_uint32_t r)
 {
     apr_status_t rv;
@@ -543,6 +552,8 @@ static void walk(lane_t *l, apr_uint32_t r)
     if (r % 100 == 0)
         TIMED(l, rv, shmcache_iterate(l->cache, walk_verify, l,
                                       r % 200 == 0 ? SHMCACHE_ITER_KEYS_ONLY : 0));
+    else if (r % 4 == 1)
+        TIMED(l, rv, shmcache_iterate(l->ledger, walk_verify, l, 0));
     else
         TIMED(l, rv, shmcache_scan(l->cache, &l->cursor, SCAN_BUCKETS,
                                    walk_verify, l, 0));
@@ -564,8 +575,10 @@ static void stats(lane_t *l)
  * death between any two of these leaves a state settle() understands.
  * ------------------------------------------------------------------- */
 
-/* The owned key was found missing: evicted (a reset fails the test on its
- * own, through stats). From now on it must stay absent until stored. */
+/* The owned key was found missing. Nothing is evicted in the ledger, so if
+ * it should have been there, a confirmed write was lost (counted in
+ * owned_misses, which fails the test). From now on it must stay absent
+ * until stored. */
 static void owned_gone(lane_t *l, owned_sh_t *o)
 {
     if (atomic_load(&o->expect) != 0)
@@ -605,12 +618,13 @@ static void owned_read(lane_t *l, unsigned k, int settling)
     apr_size_t klen = owned_key(key, l->id, k), vlen = 0;
     apr_status_t rv;
 
-    TIMED(l, rv, shmcache_get_buf(l->cache, key, klen, l->got, sizeof l->got,
+    TIMED(l, rv, shmcache_get_buf(l->ledger, key, klen, l->got, sizeof l->got,
                                   &vlen, NULL));
     if (rv == APR_SUCCESS)
         owned_check(l, o, key, klen, vlen, settling);
     else if (rv == SHMCACHE_NOTFOUND && settling && atomic_load(&o->pending) != 0)
-        atomic_store(&o->expect, 0);   /* a delete in flight, or evicted */
+        atomic_store(&o->expect, 0);   /* a delete in flight, or the store
+                                          in flight lost with its writer */
     else if (rv == SHMCACHE_NOTFOUND)
         owned_gone(l, o);
     tally(l, rv);
@@ -627,7 +641,7 @@ static void owned_store(lane_t *l, unsigned k, apr_uint32_t kind)
     apr_status_t rv;
 
     if (kind == 3) {
-        TIMED(l, rv, shmcache_get_meta(l->cache, key, klen, &meta));
+        TIMED(l, rv, shmcache_get_meta(l->ledger, key, klen, &meta));
         tally(l, rv);
         if (rv == SHMCACHE_NOTFOUND)
             owned_gone(l, o);
@@ -642,23 +656,23 @@ static void owned_store(lane_t *l, unsigned k, apr_uint32_t kind)
     atomic_store(&o->hwm, seq);
     atomic_store(&o->pending, seq);
     if (kind == 0)
-        TIMED(l, rv, shmcache_set(l->cache, key, klen, l->vbuf, vlen,
+        TIMED(l, rv, shmcache_set(l->ledger, key, klen, l->vbuf, vlen,
                                   SHMCACHE_TTL_FOREVER, NULL));
     else if (kind == 1)
-        TIMED(l, rv, shmcache_replace(l->cache, key, klen, l->vbuf, vlen,
+        TIMED(l, rv, shmcache_replace(l->ledger, key, klen, l->vbuf, vlen,
                                       SHMCACHE_TTL_FOREVER, NULL));
     else if (kind == 2)
-        TIMED(l, rv, shmcache_add(l->cache, key, klen, l->vbuf, vlen,
+        TIMED(l, rv, shmcache_add(l->ledger, key, klen, l->vbuf, vlen,
                                   SHMCACHE_TTL_FOREVER, NULL));
     else
-        TIMED(l, rv, shmcache_cas(l->cache, key, klen, l->vbuf, vlen,
+        TIMED(l, rv, shmcache_cas(l->ledger, key, klen, l->vbuf, vlen,
                                   SHMCACHE_TTL_FOREVER, meta.version, NULL));
     tally(l, rv);
     if (rv == APR_SUCCESS) {
         if (kind == 1 && expect == 0)
             violation(l, key, "replaced when it should be gone", 1, 0, seq);
         if (kind == 2 && expect != 0)
-            bump(&l->sh->owned_misses, 1);     /* added: was evicted */
+            bump(&l->sh->owned_misses, 1);     /* added: it was gone */
         atomic_store(&o->expect, seq);
     } else if (rv == SHMCACHE_NOTFOUND) {
         owned_gone(l, o);
@@ -680,7 +694,7 @@ static void owned_delete(lane_t *l, unsigned k)
     apr_status_t rv;
 
     atomic_store(&o->pending, DELETING);
-    TIMED(l, rv, shmcache_delete(l->cache, key, klen));
+    TIMED(l, rv, shmcache_delete(l->ledger, key, klen));
     tally(l, rv);
     if (rv == APR_SUCCESS && expect == 0)
         violation(l, key, "deleted when it should be gone", 1, 0, 0);
@@ -698,7 +712,7 @@ static void owned_touch(lane_t *l, unsigned k)
     apr_size_t klen = owned_key(key, l->id, k);
     apr_status_t rv;
 
-    TIMED(l, rv, shmcache_touch(l->cache, key, klen, SHMCACHE_TTL_FOREVER));
+    TIMED(l, rv, shmcache_touch(l->ledger, key, klen, SHMCACHE_TTL_FOREVER));
     tally(l, rv);
     if (rv == APR_SUCCESS && atomic_load(&o->expect) == 0)
         violation(l, key, "touched when it should be gone", 1, 0, 0);
@@ -707,7 +721,7 @@ static void owned_touch(lane_t *l, unsigned k)
 }
 
 /* Increment the lane's own counter: the result must be exactly one more
- * than the last, or 0 (it was evicted and created again at 0). */
+ * than the last (0: it was gone, and was created again at 0). */
 static void owned_count(lane_t *l)
 {
     owned_sh_t *o = &l->sh->counter;
@@ -717,7 +731,7 @@ static void owned_count(lane_t *l)
     apr_status_t rv;
 
     atomic_store(&o->pending, 1);
-    TIMED(l, rv, shmcache_incr(l->cache, key, klen, 1, &zero,
+    TIMED(l, rv, shmcache_incr(l->ledger, key, klen, 1, &zero,
                                SHMCACHE_TTL_FOREVER, &res));
     tally(l, rv);
     if (rv == APR_SUCCESS) {
@@ -742,7 +756,7 @@ static void owned_count_read(lane_t *l, int settling)
     int in_flight = settling && atomic_load(&o->pending) != 0;
     apr_status_t rv;
 
-    TIMED(l, rv, shmcache_get_buf(l->cache, key, klen, l->got, sizeof l->got,
+    TIMED(l, rv, shmcache_get_buf(l->ledger, key, klen, l->got, sizeof l->got,
                                   &vlen, NULL));
     tally(l, rv);
     if (rv == SHMCACHE_NOTFOUND) {
@@ -762,8 +776,8 @@ static void owned_count_read(lane_t *l, int settling)
 }
 
 /* Increment shared counter c; its result must never have been handed out
- * before. A result of 0 means the counter was evicted and created again:
- * that counter's exact checks are then off. */
+ * before. A result of 0 means the counter was gone and was created again:
+ * nothing evicts in the ledger segment, so that fails the test. */
 static void shared_count(lane_t *l, unsigned c)
 {
     char key[32];
@@ -772,7 +786,7 @@ static void shared_count(lane_t *l, unsigned c)
     apr_status_t rv;
 
     atomic_store(&l->sh->shared_inflight[c], 1);
-    TIMED(l, rv, shmcache_incr(l->cache, key, klen, 1, &zero,
+    TIMED(l, rv, shmcache_incr(l->ledger, key, klen, 1, &zero,
                                SHMCACHE_TTL_FOREVER, &res));
     tally(l, rv);
     if (rv == APR_SUCCESS && res == 0)
@@ -790,8 +804,7 @@ static void shared_count(lane_t *l, unsigned c)
     atomic_store(&l->sh->shared_inflight[c], 0);
 }
 
-/* Read shared counter c: a number (reads also mark it visited, which
- * keeps the eviction hand off it). */
+/* Read shared counter c: it must be there, and a number. */
 static void shared_read(lane_t *l, unsigned c)
 {
     char key[32];
@@ -799,17 +812,17 @@ static void shared_read(lane_t *l, unsigned c)
     uint64_t v;
     apr_status_t rv;
 
-    TIMED(l, rv, shmcache_get_buf(l->cache, key, klen, l->got, sizeof l->got,
-                                  &vlen, NULL));
+    TIMED(l, rv, shmcache_get_buf(l->ledger, key, klen, l->got,
+                                  sizeof l->got, &vlen, NULL));
     tally(l, rv);
+    if (rv == SHMCACHE_NOTFOUND)
+        atomic_store(&l->board->shared_missing[c], 1);
     if (rv == APR_SUCCESS && !number_parse(l->got, vlen, &v))
         wrong_value(l, key, klen, vlen);
 }
 
 /* Each write of an owned key or of a counter is read back at once: the
- * lane checks that it reads its own write, and the read marks the new
- * entry visited, which keeps the eviction hand off the keys whose loss
- * would hide the checks (a store makes a new entry, unvisited). */
+ * lane checks that it reads its own write. */
 static void owned_store_read(lane_t *l, unsigned k, apr_uint32_t kind)
 {
     owned_store(l, k, kind);
@@ -944,21 +957,21 @@ static void *APR_THREAD_FUNC lane_thread(apr_thread_t *t, void *data)
     return NULL;
 }
 
-/* Helper: cache board worker threads seed deadline. Runs lanes
+/* Helper: cache board worker threads seed deadline ledger. Runs lanes
  * worker*threads .. +threads-1, one thread each (or on the main thread
  * when there is one), on one handle, until the board says stop, the
  * process is killed, or (should the test itself die) the deadline. */
 static int h_worker(int argc, const char *const *argv)
 {
     board_sh_t *board;
-    shmcache_t *cache;
+    shmcache_t *cache, *ledger = NULL;
     lane_t *lanes;
     apr_thread_t *threads[MAX_LANES];
     apr_status_t rv, trv;
     uint64_t t0;
     int i, n, first;
 
-    if (argc < 6 || (board = board_map(argv[1], 0, th_pool)) == NULL)
+    if (argc < 7 || (board = board_map(argv[1], 0, th_pool)) == NULL)
         return 2;
     worker_deadline = apr_time_from_sec(apr_atoi64(argv[5]));
 #ifndef _WIN32
@@ -970,12 +983,15 @@ static int h_worker(int argc, const char *const *argv)
         return 2;
     t0 = now_us();
     rv = shmcache_attach(&cache, argv[0], NULL, th_pool);
+    if (rv == APR_SUCCESS)
+        rv = shmcache_attach(&ledger, argv[6], NULL, th_pool);
     t0 = now_us() - t0;
     if (t0 > get64(&board->lanes[first].attach_max_us))
         atomic_store(&board->lanes[first].attach_max_us, t0);
     lanes = calloc((size_t)n, sizeof *lanes);
     for (i = 0; i < n; i++) {
         lanes[i].cache = cache;
+        lanes[i].ledger = ledger;
         lanes[i].board = board;
         lanes[i].id = (unsigned)(first + i);
         lanes[i].sh = &board->lanes[first + i];
@@ -995,6 +1011,7 @@ static int h_worker(int argc, const char *const *argv)
         for (i = 0; i < n; i++)
             apr_thread_join(&trv, threads[i]);
     }
+    shmcache_close(ledger);
     shmcache_close(cache);
     return 0;
 }
@@ -1040,6 +1057,8 @@ typedef struct soak_t {
     const char *board_path;
     board_sh_t *board;
     shmcache_t *cache;             /* the test's own handle */
+    const char *ledger_path;       /* the ledger segment: owned keys and */
+    shmcache_t *ledger;            /* counters; never full, nothing evicted */
     int nworkers, threads;
     apr_proc_t workers[MAX_LANES];
     apr_pool_t *worker_pools[MAX_LANES];  /* one per worker, cleared at
@@ -1067,7 +1086,7 @@ typedef struct soak_t {
 /* Start worker i (its lanes' identity is i), in its own pool. */
 static void worker_start(soak_t *s, int i)
 {
-    const char *argv[10];
+    const char *argv[11];
     apr_procattr_t *attr;
     apr_pool_t *pool = s->worker_pools[i];
     apr_status_t rv;
@@ -1082,7 +1101,8 @@ static void worker_start(soak_t *s, int i)
     argv[6] = apr_itoa(pool, s->threads);
     argv[7] = apr_itoa(pool, (int)(next_rand(&s->seed) & 0x7FFFFFFF));
     argv[8] = apr_ltoa(pool, (long)apr_time_sec(s->deadline));
-    argv[9] = NULL;
+    argv[9] = s->ledger_path;
+    argv[10] = NULL;
     apr_procattr_create(&attr, pool);
     apr_procattr_cmdtype_set(attr, APR_PROGRAM_ENV);
     rv = apr_proc_create(&s->workers[i], th_self, argv, NULL, attr, pool);
@@ -1145,8 +1165,13 @@ static soak_t *soak_start(const char *tag, int nworkers, int threads)
     options(&o);
     th_ok(shmcache_create(&s->cache, s->path, &o, th_pool));
     preload(s);
+    s->ledger_path = th_path("ledger");
+    shmcache_options_init(&o);
+    o.size = LEDGER_SIZE;
+    o.max_value = OWNED_MAXVAL + 128;
+    th_ok(shmcache_create(&s->ledger, s->ledger_path, &o, th_pool));
     for (c = 0; c < NSHARED; c++)
-        th_ok(shmcache_set(s->cache, key, shared_counter_key(key, c), "0", 1,
+        th_ok(shmcache_set(s->ledger, key, shared_counter_key(key, c), "0", 1,
                            SHMCACHE_TTL_FOREVER, NULL));
     for (i = 0; i < nworkers; i++) {
         apr_pool_create(&s->worker_pools[i], th_pool);
@@ -1191,24 +1216,6 @@ static void note_loss(soak_t *s, const shmcache_stats_t *before,
     }
 }
 
-/* Read the shared counters: marks them visited, so that a counter whose
- * incrementing lane was killed before its read-back is not left to the
- * eviction hand for long. */
-static void visit_shared_counters(soak_t *s)
-{
-    char key[32], buf[32];
-    apr_size_t n;
-    apr_status_t rv;
-    unsigned c;
-
-    for (c = 0; c < NSHARED; c++) {
-        TIMED(s->probe, rv, shmcache_get_buf(s->cache, key,
-                                             shared_counter_key(key, c), buf,
-                                             sizeof buf, &n, NULL));
-        tally(s->probe, rv);
-    }
-}
-
 /* The sampler: takes the cache's figures every SAMPLE_US until told to
  * stop, on a thread of its own so that the killer never waits for a
  * recovery (kills go on landing while one is under way). */
@@ -1219,7 +1226,6 @@ static void *APR_THREAD_FUNC sample(apr_thread_t *t, void *data)
 
     while (atomic_load(&s->sampling)) {
         apr_sleep(SAMPLE_US);
-        visit_shared_counters(s);
         cur = stats_now(s);
         if (prev.size != 0 && cur.size != 0)
             note_loss(s, &prev, &cur);
@@ -1334,6 +1340,7 @@ static void owned_final_check(soak_t *s)
     unsigned id, k;
 
     l->cache = s->cache;
+    l->ledger = s->ledger;
     l->board = s->board;
     apr_pool_create(&l->pool, th_pool);
     for (id = 0; id < (unsigned)(s->nworkers * s->threads); id++) {
@@ -1357,9 +1364,10 @@ static void owned_final_check(soak_t *s)
     }
 }
 
-/* The shared counters: for each one never evicted, the final value lies
- * between the confirmed increments and those plus the ones a death cut
- * short. Returns how many counters failed (and prints each). */
+/* The shared counters: each must be there, never have gone missing, and
+ * its final value lie between the confirmed increments and those plus the
+ * ones a death cut short; no result may have been handed out twice.
+ * Returns how many counters failed (and prints each). */
 static unsigned shared_final_check(soak_t *s, const totals_t *t)
 {
     unsigned c, bad = 0;
@@ -1371,18 +1379,16 @@ static unsigned shared_final_check(soak_t *s, const totals_t *t)
         int missing = atomic_load(&s->board->shared_missing[c]) != 0;
 
         klen = shared_counter_key(key, c);
-        if (shmcache_get_buf(s->cache, key, klen, buf, sizeof buf, &n, NULL)
+        if (shmcache_get_buf(s->ledger, key, klen, buf, sizeof buf, &n, NULL)
             != APR_SUCCESS || !number_parse(buf, n, &v))
             missing = 1;
         printf("  %s: %s, %" APR_UINT64_T_FMT " increments confirmed, %"
                APR_UINT64_T_FMT " cut short by a kill, %" APR_UINT64_T_FMT
                " results handed out twice\n", key,
-               missing ? "evicted (not checked)"
-               : apr_psprintf(th_pool, "%" APR_UINT64_T_FMT, v),
-               t->done[c], t->maybe[c], t->dups[c]);
-        if (missing)
-            continue;
-        if (t->dups[c] != 0 || v < t->done[c] || v > t->done[c] + t->maybe[c])
+               !missing ? apr_psprintf(th_pool, "%" APR_UINT64_T_FMT, v)
+               : "went missing (lost)", t->done[c], t->maybe[c], t->dups[c]);
+        if (missing || t->dups[c] != 0 || v < t->done[c]
+            || v > t->done[c] + t->maybe[c])
             bad++;
     }
     return bad;
@@ -1406,7 +1412,7 @@ static int final_verify(void *baton, const void *key, apr_size_t klen,
 static void soak_finish(soak_t *s, const char *mode, long seconds)
 {
     totals_t *t = apr_pcalloc(th_pool, sizeof *t);
-    shmcache_stats_t st;
+    shmcache_stats_t st, cst;
     char why[512] = "";
     uint64_t stored_wrong = 0, p50, p99, p999;
     apr_status_t check;
@@ -1417,7 +1423,11 @@ static void soak_finish(soak_t *s, const char *mode, long seconds)
     for (i = 0; i < s->nworkers; i++)
         ck_assert_int_eq(th_wait(&s->workers[i]), 0);
     check = shmcache_check(s->cache, why, sizeof why);
+    if (check == APR_SUCCESS)
+        check = shmcache_check(s->ledger, why, sizeof why);
+    th_ok(shmcache_stats(s->ledger, &cst));
     th_ok(shmcache_iterate(s->cache, final_verify, &stored_wrong, 0));
+    th_ok(shmcache_iterate(s->ledger, final_verify, &stored_wrong, 0));
     owned_final_check(s);
     for (i = 0; i < s->nworkers * s->threads; i++)
         totals_add_lane(t, &s->board->lanes[i]);
@@ -1445,8 +1455,8 @@ static void soak_finish(soak_t *s, const char *mode, long seconds)
            "mean %.2f%% over %u\n"
            "  wrong values read %" APR_UINT64_T_FMT ", stored %"
            APR_UINT64_T_FMT "; owned-key violations %" APR_UINT64_T_FMT
-           "; owned keys found evicted %" APR_UINT64_T_FMT
-           ", own counters evicted %" APR_UINT64_T_FMT "; errors %"
+           "; owned keys gone %" APR_UINT64_T_FMT
+           ", own counters gone %" APR_UINT64_T_FMT "; errors %"
            APR_UINT64_T_FMT " (last %d), timeouts %" APR_UINT64_T_FMT "\n",
            mode, seconds, s->kills, t->incarnations, t->ops,
            st.lock_recoveries, st.dead_readers, st.repairs, st.resets,
@@ -1459,6 +1469,11 @@ static void soak_finish(soak_t *s, const char *mode, long seconds)
            s->noise_n ? 100 * s->noise_sum / s->noise_n : 0.0, s->noise_n,
            t->wrong, stored_wrong, t->violations, t->owned_misses, t->restarts,
            t->errors, t->last_error, t->timeouts);
+    printf("  ledger segment: recoveries %" APR_UINT64_T_FMT
+           ", dead readers %" APR_UINT64_T_FMT ", repairs %" APR_UINT64_T_FMT
+           ", resets %" APR_UINT64_T_FMT ", evictions %" APR_UINT64_T_FMT "\n",
+           cst.lock_recoveries, cst.dead_readers, cst.repairs, cst.resets,
+           cst.evictions);
     bad_counters = shared_final_check(s, t);
     if (t->unchecked > 0)
         printf("  %" APR_UINT64_T_FMT " increment results past the bitmap "
@@ -1474,11 +1489,13 @@ static void soak_finish(soak_t *s, const char *mode, long seconds)
                   " or foreign writes to owned keys", t->violations);
     ck_assert_msg(bad_counters == 0, "%u shared counters lost or doubled "
                   "increments", bad_counters);
-    ck_assert_msg(st.resets == 0, "%" APR_UINT64_T_FMT " resets emptied the "
-                  "cache", st.resets);
-    ck_assert_msg(st.evictions > s->evictions_start
-                  || t->owned_misses + t->restarts == 0,
-                  "owned keys vanished though nothing was evicted");
+    ck_assert_msg(st.resets + cst.resets == 0, "%" APR_UINT64_T_FMT " resets "
+                  "emptied a cache", st.resets + cst.resets);
+    ck_assert_msg(cst.evictions == 0, "the ledger segment evicted");
+    ck_assert_msg(t->owned_misses + t->restarts == 0, "%" APR_UINT64_T_FMT
+                  " owned keys and %" APR_UINT64_T_FMT " own counters vanished "
+                  "from the ledger segment, where nothing is evicted",
+                  t->owned_misses, t->restarts);
     ck_assert_msg(t->errors == 0 && t->timeouts == 0, "%" APR_UINT64_T_FMT
                   " unexpected statuses (last %d), %" APR_UINT64_T_FMT
                   " timeouts", t->errors, t->last_error, t->timeouts);
