@@ -8,7 +8,10 @@
  * file and attach their own handles. Holders are killed with SIGKILL or
  * stopped with SIGSTOP to show crash recovery and that a live holder is
  * never robbed. Lock timeouts are short (TIMEOUT_MS) to keep the suite
- * fast; a live holder is waited for 10 timeouts (lock.c LIVE_FACTOR).
+ * fast; a live holder is waited for 10 timeouts (lock.c LIVE_FACTOR). The
+ * timed recovery tests use the default timeout (1000 ms) instead: dead
+ * holders must cost the next locker well under it (RECOVERY_BOUND_MS), and
+ * print what they measured.
  */
 #include "harness.h"
 #include "lock.h"
@@ -831,6 +834,109 @@ START_TEST(reader_finds_a_dead_writer_and_gets_the_write_lock_to_repair)
 }
 END_TEST
 
+/* With the default lock timeout, dead holders cost the next locker
+ * milliseconds, not a timeout each: a dead process is seen dead at once.
+ * The bound is the library's target, not a tolerance. */
+#define RECOVERY_BOUND_MS 250u
+
+/* Start `readers` helpers holding read locks and, with writer, one that
+ * claims the writer word behind them (or holds it, with no readers); kill
+ * them all, the writer first. Then time, on a fresh handle with the
+ * default timeout, the write lock (or the read lock, with read); *rv
+ * receives its status, the lock is released. Returns the time in ms. */
+static apr_uint32_t lock_after_deaths(map_t *m, const char *path, int readers,
+                                      int writer, int read, apr_status_t *rv)
+{
+    apr_proc_t p[8];
+    sc_lock_t *l;
+    apr_time_t t0;
+    apr_uint32_t ms;
+    int i, n = 0;
+
+    for (i = 0; i < readers; i++)
+        spawn(&p[n++], "hold", path, "r", NULL, NULL);
+    ck_assert(wait_for(&m->area->held, (uint32_t)readers, 10000));
+    if (writer) {
+        spawn(&p[n++], "hold", path, "w", NULL, NULL);
+        t0 = apr_time_now();
+        while (atomic_load(&m->sh->writer) == 0 && ms_since(t0) < 10000)
+            apr_sleep(1000);               /* claimed: held or draining */
+        ck_assert_uint_ne(u32(&m->sh->writer), 0);
+    }
+    for (i = n - 1; i >= 0; i--)
+        kill_and_reap(&p[i], SIGKILL);
+    l = attach_ok(m, SHMCACHE_DEFAULT_LOCK_TIMEOUT_MS);
+    t0 = apr_time_now();
+    *rv = read ? sc_lock_rdlock(l) : sc_lock_wrlock(l);
+    ms = ms_since(t0);
+    if (*rv == SC_LOCK_RECOVERED || (*rv == APR_SUCCESS && !read))
+        sc_lock_wrunlock(l);
+    else if (*rv == APR_SUCCESS)
+        sc_lock_rdunlock(l);
+    return ms;
+}
+
+static void print_recovery(const char *what, apr_uint32_t ms)
+{
+    printf("lock recovery, %s: %u ms (bound %u ms, lock timeout %u ms)\n",
+           what, ms, RECOVERY_BOUND_MS, SHMCACHE_DEFAULT_LOCK_TIMEOUT_MS);
+    fflush(stdout);
+}
+
+START_TEST(dead_writer_costs_the_next_writer_milliseconds)
+{
+    const char *path;
+    map_t *m = make_lock("fastwriter", 8, &path);
+    apr_status_t rv;
+    apr_uint32_t ms = lock_after_deaths(m, path, 0, 1, 0, &rv);
+
+    print_recovery("one dead writer, next write lock", ms);
+    th_status(rv, SC_LOCK_RECOVERED);
+    ck_assert_msg(ms < RECOVERY_BOUND_MS, "took %u ms", ms);
+}
+END_TEST
+
+START_TEST(dead_writer_costs_the_next_reader_milliseconds)
+{
+    const char *path;
+    map_t *m = make_lock("fastreader", 8, &path);
+    apr_status_t rv;
+    apr_uint32_t ms = lock_after_deaths(m, path, 0, 1, 1, &rv);
+
+    print_recovery("one dead writer, next read lock", ms);
+    th_status(rv, SC_LOCK_RECOVERED);
+    ck_assert_msg(ms < RECOVERY_BOUND_MS, "took %u ms", ms);
+}
+END_TEST
+
+START_TEST(dead_reader_costs_the_next_writer_milliseconds)
+{
+    const char *path;
+    map_t *m = make_lock("fastdrain", 8, &path);
+    apr_status_t rv;
+    apr_uint32_t ms = lock_after_deaths(m, path, 1, 0, 0, &rv);
+
+    print_recovery("one dead reader, next write lock", ms);
+    th_ok(rv);
+    ck_assert_uint_eq(u64(&m->sh->dead_readers), 1);
+    ck_assert_msg(ms < RECOVERY_BOUND_MS, "took %u ms", ms);
+}
+END_TEST
+
+START_TEST(three_dead_readers_and_a_dead_writer_cost_the_next_writer_milliseconds)
+{
+    const char *path;
+    map_t *m = make_lock("fastall", 8, &path);
+    apr_status_t rv;
+    apr_uint32_t ms = lock_after_deaths(m, path, 3, 1, 0, &rv);
+
+    print_recovery("three dead readers and a dead writer, next write lock", ms);
+    th_status(rv, SC_LOCK_RECOVERED);
+    ck_assert_uint_eq(u64(&m->sh->dead_readers), 3);
+    ck_assert_msg(ms < RECOVERY_BOUND_MS, "took %u ms", ms);
+}
+END_TEST
+
 #ifdef SIGSTOP
 START_TEST(stopped_writer_is_never_robbed)
 {
@@ -1079,6 +1185,10 @@ Suite *test_suite(void)
     tcase_add_test(crash, a_killed_writer_not_yet_reaped_is_recovered);
     tcase_add_test(crash, writer_killed_while_draining_readers_is_recovered);
     tcase_add_test(crash, reader_finds_a_dead_writer_and_gets_the_write_lock_to_repair);
+    tcase_add_test(crash, dead_writer_costs_the_next_writer_milliseconds);
+    tcase_add_test(crash, dead_writer_costs_the_next_reader_milliseconds);
+    tcase_add_test(crash, dead_reader_costs_the_next_writer_milliseconds);
+    tcase_add_test(crash, three_dead_readers_and_a_dead_writer_cost_the_next_writer_milliseconds);
 #ifdef SIGSTOP
     tcase_add_test(crash, stopped_writer_is_never_robbed);
 #endif
