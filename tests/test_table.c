@@ -268,6 +268,96 @@ START_TEST(a_corrupted_bucket_is_reported_not_followed)
 }
 END_TEST
 
+START_TEST(repair_mends_damage_and_says_what_it_did)
+{
+    const char *p = th_path("repair");
+    shmcache_repair_outcome_e what;
+    shmcache_stats_t st;
+    shmcache_t *c;
+    char why[512];
+    int i;
+
+    th_ok(shmcache_create(&c, p, NULL, th_pool));
+    for (i = 0; i < 100; i++)
+        th_ok(put(c, apr_psprintf(th_pool, "k%d", i), 10, 0));
+    th_ok(shmcache_repair(c, &what, why, sizeof why));
+    ck_assert_int_eq(what, SHMCACHE_REPAIR_NONE);
+    smash_buckets(p, 0);                /* every chain lost: leaked blocks */
+    th_ok(shmcache_repair(c, &what, why, sizeof why));
+    ck_assert_int_eq(what, SHMCACHE_REPAIR_MENDED);
+    ck_assert_msg(strstr(why, "leaked") != NULL || strstr(why, "count") != NULL,
+                  "why: %s", why);
+    assert_checks(c, "repair");
+    th_ok(shmcache_stats(c, &st));
+    ck_assert_uint_eq(st.items, 0);
+    ck_assert_uint_eq(st.repairs, 1);
+    ck_assert_uint_eq(st.resets, 0);
+    th_ok(put(c, "after", 10, 0));
+    shmcache_close(c);
+}
+END_TEST
+
+/* Variable sizes: after the cache has been filled many times over with
+ * items of 16 B to 16 KiB, an item of the largest allowed size still
+ * finds contiguous room (the address-order eviction behind the queues),
+ * each time. */
+START_TEST(an_item_of_the_maximum_size_always_finds_room)
+{
+    shmcache_stats_t st;
+    shmcache_t *c = make(4 << 20, 150000);   /* put() has 200000 bytes */
+    apr_uint32_t r = 12345;
+    int round, i;
+
+    th_ok(shmcache_stats(c, &st));
+    for (round = 0; round < 4; round++) {
+        for (i = 0; i < 4000; i++) {
+            r = r * 1103515245u + 12345u;
+            th_ok(put(c, apr_psprintf(th_pool, "v%d-%d", round, i),
+                      16 + (r >> 8) % 16384, 0));
+        }
+        th_ok(put(c, apr_psprintf(th_pool, "max%d", round), st.max_value, 0));
+        ck_assert(has(c, apr_psprintf(th_pool, "max%d", round)));
+        assert_checks(c, "a maximum-size item");
+    }
+    shmcache_close(c);
+}
+END_TEST
+
+/* Scan resistance: a hot set that was read while on probation lives on
+ * the main queue; a scan of keys read once, four times the cache, goes
+ * through probation and leaves it there. */
+START_TEST(a_scan_of_one_time_keys_does_not_push_out_the_hot_set)
+{
+    shmcache_stats_t st;
+    shmcache_t *c = make(1 << 20, 1024);
+    int i, n = 0, kept = 0, hot;
+
+    for (i = 0; ; i++) {                /* how many 100-byte items fit */
+        th_ok(put(c, apr_psprintf(th_pool, "fill%d", i), 100, 0));
+        th_ok(shmcache_stats(c, &st));
+        if (st.evictions > 0)
+            break;
+    }
+    n = i;
+    th_ok(shmcache_flush(c));
+    hot = n / 2;
+    for (i = 0; i < hot; i++) {
+        const char *k = apr_psprintf(th_pool, "hot%d", i);
+        th_ok(put(c, k, 100, 0));
+        read_key(c, k);
+    }
+    for (i = 0; i < 4 * n; i++)
+        th_ok(put(c, apr_psprintf(th_pool, "scan%d", i), 100, 0));
+    for (i = 0; i < hot; i++)
+        kept += has(c, apr_psprintf(th_pool, "hot%d", i));
+    printf("scan resistance: %d of %d hot keys kept after a scan of %d "
+           "one-time keys (cache of %d items)\n", kept, hot, 4 * n, n);
+    ck_assert_int_ge(kept * 10, hot * 9);
+    assert_checks(c, "a scan");
+    shmcache_close(c);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("table");
@@ -282,6 +372,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, every_segment_gets_its_own_hash_seed);
     tcase_add_test(tc, chains_stay_short_with_many_keys);
     tcase_add_test(tc, a_corrupted_bucket_is_reported_not_followed);
+    tcase_add_test(tc, repair_mends_damage_and_says_what_it_did);
+    tcase_add_test(tc, an_item_of_the_maximum_size_always_finds_room);
+    tcase_add_test(tc, a_scan_of_one_time_keys_does_not_push_out_the_hot_set);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -327,6 +327,9 @@ typedef struct shmcache_stats_t {
     apr_uint64_t write_waits;       /**< write locks that had to sleep */
     apr_uint64_t lock_recoveries;   /**< locks taken over from dead writers */
     apr_uint64_t dead_readers;      /**< read holds of dead processes dropped */
+    apr_int64_t last_dead_pid;      /**< pid of the last dead process whose
+                                         write lock was taken over or whose
+                                         read holds were dropped; 0 if none */
     apr_uint64_t repairs;           /**< tables repaired after a dead writer */
     apr_uint64_t resets;            /**< tables emptied as a last resort */
     apr_uint64_t init_recoveries;   /**< segments re-initialised after their
@@ -563,6 +566,34 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_perms_set(shmcache_t *cache,
                                                   apr_fileperms_t perms,
                                                   apr_uid_t uid,
                                                   apr_gid_t gid);
+
+/** What shmcache_repair did. */
+typedef enum shmcache_repair_outcome_e {
+    SHMCACHE_REPAIR_NONE = 0,       /**< check found nothing to mend */
+    SHMCACHE_REPAIR_MENDED = 1,     /**< damage mended; every entry that
+                                         could be kept was kept */
+    SHMCACHE_REPAIR_EMPTIED = 2     /**< the allocator's block sizes were
+                                         damaged beyond rebuilding: the
+                                         cache was emptied */
+} shmcache_repair_outcome_e;
+
+/** Verify the cache (as shmcache_check) under the write lock and, when
+ *  that finds damage, repair it there and then: the same repair a lock
+ *  waiter runs after a writer died (chains cut at bad links, damaged and
+ *  duplicate entries dropped, leaked blocks freed, the allocator and the
+ *  eviction queues rebuilt; counted in stats as a repair, or as a reset
+ *  when the cache had to be emptied).
+ *  @param cache an open handle.
+ *  @param outcome out (may be NULL): what was done.
+ *  @param why, why_size out (why may be NULL when why_size is 0): what
+ *         check found before repairing, as shmcache_check describes it.
+ *  @return APR_SUCCESS (the cache passes check now); SHMCACHE_ECORRUPT
+ *  (it still fails: another process keeps damaging it); APR_ENOMEM;
+ *  SHMCACHE_EINVAL; SHMCACHE_ETIMEDOUT. */
+SHMCACHE_DECLARE(apr_status_t) shmcache_repair(shmcache_t *cache,
+                                               shmcache_repair_outcome_e *outcome,
+                                               char *why,
+                                               apr_size_t why_size);
 
 /** Close this handle's descriptor of the segment file; the mapping and
  *  everything else about the handle stay. For a process that inherited

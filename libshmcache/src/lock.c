@@ -524,6 +524,7 @@ static apr_status_t take_over(sc_lock_t *l, const sc_proc_id_t *who,
     if (!atomic_compare_exchange_strong(&l->sh->writer, &expect, l->slot + 1))
         return APR_SUCCESS;
     atomic_fetch_add_explicit(&l->sh->recoveries, 1, memory_order_relaxed);
+    atomic_store_explicit(&l->sh->last_dead_pid, who->pid, memory_order_relaxed);
     if (dead < l->nslots)
         reap_slot(l, dead, who, st, 0);
     SC_FAULT_POINT("lock.wr.recovered");
@@ -573,8 +574,11 @@ static apr_uint32_t reap_dead_readers(sc_lock_t *l, patience_t *p,
             continue;
         read_owner(slot_at(l, i), &who, &st);
         if (holder_dead(l, p, i, &who, st, now)
-            && reap_slot(l, i, &who, st, 0))
+            && reap_slot(l, i, &who, st, 0)) {
+            atomic_store_explicit(&l->sh->last_dead_pid, who.pid,
+                                  memory_order_relaxed);
             reaped++;
+        }
     }
     return reaped;
 }
@@ -876,6 +880,8 @@ void sc_lock_stats(const sc_lock_t *l, sc_lock_stats_t *st)
     st->recoveries = atomic_load_explicit(&sh->recoveries, memory_order_relaxed);
     st->dead_readers = atomic_load_explicit(&sh->dead_readers,
                                             memory_order_relaxed);
+    st->last_dead_pid = atomic_load_explicit(&sh->last_dead_pid,
+                                             memory_order_relaxed);
 }
 
 /* Slots of live processes other than self_or_null's, among the first

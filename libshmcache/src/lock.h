@@ -121,7 +121,9 @@ typedef struct sc_lock_sh_t {
     _Atomic uint32_t lease_seq;    /* bumped when a lease ends; callers
                                       waiting for a lease sleep on it */
     _Atomic uint32_t lease_sleepers;
-    apr_uint64_t pad1;
+    _Atomic uint32_t last_dead_pid; /* the last dead holder taken over or
+                                       whose read holds were dropped */
+    apr_uint32_t pad1;
 } sc_lock_sh_t;
 
 /* Process-local: this handle's view of the lock. */
@@ -234,6 +236,7 @@ typedef struct sc_lock_stats_t {
     apr_uint32_t reader_pids[8];        /* the first 8 of them */
     apr_uint64_t hits, misses;     /* gets are hits + misses */
     apr_uint64_t read_waits, write_waits, recoveries, dead_readers;
+    apr_uint32_t last_dead_pid;
 } sc_lock_stats_t;
 void sc_lock_stats(const sc_lock_t *l, sc_lock_stats_t *st);
 

@@ -1188,6 +1188,7 @@ static void stats_lock(const shmcache_t *c, shmcache_stats_t *st)
     st->write_waits = l.write_waits;
     st->lock_recoveries = l.recoveries;
     st->dead_readers = l.dead_readers;
+    st->last_dead_pid = l.last_dead_pid;
     /* l.attached counts every claimed slot, dead owners' included; stats
      * is not a hot path, so ask each owner whether it is alive */
     st->attached = sc_lock_count_attached(c->lock.sh, c->lock.nslots,
@@ -1231,6 +1232,35 @@ apr_status_t shmcache_check(shmcache_t *cache, char *why, apr_size_t why_size)
     if (rv != APR_SUCCESS)
         return rv;
     rv = sc_table_check_locked(&cache->table, why, why_size);
+    sc_lock_wrunlock(&cache->lock);
+    return rv;
+}
+
+apr_status_t shmcache_repair(shmcache_t *cache,
+                             shmcache_repair_outcome_e *outcome, char *why,
+                             apr_size_t why_size)
+{
+    apr_uint64_t resets;
+    apr_status_t rv;
+
+    if (!usable(cache) || (why == NULL && why_size > 0))
+        return SHMCACHE_EINVAL;
+    if (outcome != NULL)
+        *outcome = SHMCACHE_REPAIR_NONE;
+    if (why != NULL && why_size > 0)
+        why[0] = '\0';
+    rv = write_begin(cache);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = sc_table_check_locked(&cache->table, why, why_size);
+    if (rv == SHMCACHE_ECORRUPT) {
+        resets = cache->table.hdr->counters.resets;
+        sc_table_repair_locked(&cache->table);
+        if (outcome != NULL)
+            *outcome = cache->table.hdr->counters.resets != resets
+                           ? SHMCACHE_REPAIR_EMPTIED : SHMCACHE_REPAIR_MENDED;
+        rv = sc_table_check_locked(&cache->table, NULL, 0);
+    }
     sc_lock_wrunlock(&cache->lock);
     return rv;
 }
