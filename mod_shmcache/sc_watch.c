@@ -83,30 +83,36 @@ static apr_uint64_t kind_value(const shmcache_stats_t *st, int k)
     }
 }
 
+/* Log one kind of recovery that went up by delta (total since creation);
+ * dead_pid is the last dead process the lock saw (0: unknown). */
 static void log_kind(sc_cache_t *c, server_rec *s, int k, apr_uint64_t delta,
-                     apr_uint64_t total)
+                     apr_uint64_t total, apr_int64_t dead_pid)
 {
     /* one call site per kind, so each has its own id */
     switch (k) {
     case 0:
         ap_log_error(APLOG_MARK, kinds[k].level, 0, s, SCLOGNO(00501)
                      SC_FMT "%" APR_UINT64_T_FMT " %s (%" APR_UINT64_T_FMT
-                     " since creation)", SC_ARGS(c), delta, kinds[k].text, total);
+                     " since creation; last dead pid %" APR_INT64_T_FMT ")",
+                     SC_ARGS(c), delta, kinds[k].text, total, dead_pid);
         break;
     case 1:
         ap_log_error(APLOG_MARK, kinds[k].level, 0, s, SCLOGNO(00502)
                      SC_FMT "%" APR_UINT64_T_FMT " %s (%" APR_UINT64_T_FMT
-                     " since creation)", SC_ARGS(c), delta, kinds[k].text, total);
+                     " since creation; last dead pid %" APR_INT64_T_FMT ")",
+                     SC_ARGS(c), delta, kinds[k].text, total, dead_pid);
         break;
     case 2:
         ap_log_error(APLOG_MARK, kinds[k].level, 0, s, SCLOGNO(00503)
                      SC_FMT "%" APR_UINT64_T_FMT " %s (%" APR_UINT64_T_FMT
-                     " since creation)", SC_ARGS(c), delta, kinds[k].text, total);
+                     " since creation; last dead pid %" APR_INT64_T_FMT ")",
+                     SC_ARGS(c), delta, kinds[k].text, total, dead_pid);
         break;
     default:
         ap_log_error(APLOG_MARK, kinds[k].level, 0, s, SCLOGNO(00504)
                      SC_FMT "%" APR_UINT64_T_FMT " %s (%" APR_UINT64_T_FMT
-                     " since creation)", SC_ARGS(c), delta, kinds[k].text, total);
+                     " since creation; last dead pid %" APR_INT64_T_FMT ")",
+                     SC_ARGS(c), delta, kinds[k].text, total, dead_pid);
         break;
     }
 }
@@ -174,7 +180,7 @@ static void observe(sc_watch_slot_t *slot, sc_cache_t *c,
                && !atomic_compare_exchange_weak(&slot->seen[k], &old, cur))
             ;
         if (cur > old)
-            log_kind(c, s, k, cur - old, cur);
+            log_kind(c, s, k, cur - old, cur, k < 2 ? st->last_dead_pid : 0);
     }
 }
 

@@ -27,6 +27,9 @@
  * the processes under test are httpd's.
  */
 #include "harness.h"
+#include "lock.h"
+#include "segment.h"
+#include "table.h"
 
 #include <apr_file_io.h>
 #include <apr_hash.h>
@@ -41,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1371,6 +1375,66 @@ done:
 }
 END_TEST
 
+/* Run helper name on path as the children's user; its exit status. */
+static int run_as_child_user(const char *name, const char *path)
+{
+    pid_t pid = fork();
+    int status;
+
+    if (pid == 0) {
+        execl(SETPRIV_BIN, SETPRIV_BIN, "--reuid=" RUN_USER, "--regid=" RUN_GROUP,
+              "--clear-groups", "--", th_self, "--helper", name, path,
+              (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+/* A child that writes hostile chains (a self-linked duplicate of a key,
+ * self-linked entries) and plants a dead writer cannot hang the root
+ * parent: at the graceful restart the
+ * parent's own look at the cache recovers the lock and repairs the chains
+ * in bounded time, logs the repair, and the new generation serves. */
+START_TEST(a_child_written_hostile_chain_does_not_hang_the_parent)
+{
+    httpd_t h;
+    const char *path;
+    resp_t r;
+    int i, code;
+
+    if (!is_root()) {
+        fprintf(stderr, "not root: no less-trusted user to play\n");
+        return;
+    }
+    httpd_init(&h, "event");
+    path = apr_pstrcat(th_pool, h.seg, "/main.cache", NULL);
+    write_conf(&h, WITH_API, "size=1M lock-timeout=200", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    for (i = 0; i < 50; i++) {
+        r = PUT(&h, apr_psprintf(th_pool, "/kv/k%d", i), NULL, "v");
+        CHECK(&h, r.status == 204, "PUT answered %d%s", r.status, log_tail(&h));
+    }
+    code = run_as_child_user("plant_hostile_chains", path);
+    CHECK(&h, code == 0, "the helper could not plant (exit %d)", code);
+    CHECK(&h, httpd_graceful(&h), "the graceful restart did not finish: the "
+          "parent hung on hostile chains%s", log_tail(&h));
+    r = PUT(&h, "/kv/after", NULL, "v");
+    CHECK(&h, r.status == 204, "PUT after the restart answered %d%s", r.status,
+          log_tail(&h));
+    r = GET(&h, "/kv/after");
+    CHECK(&h, r.status == 200, "GET after the restart answered %d%s",
+          r.status, log_tail(&h));
+    CHECK(&h, count_in_file(h.errlog, "SC00503") >= 1,
+          "the repair was not logged%s", log_tail(&h));
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
 /* A writer that dies holding the lock is recovered by the next child that
  * locks, and the module logs it (SC00501, warn, naming the cache) at its
  * next periodic check, once. */
@@ -1378,7 +1442,7 @@ START_TEST(a_writer_killed_holding_the_lock_is_logged_as_a_recovery)
 {
     httpd_t h;
     const char *path, *fault_file;
-    pid_t helper = 0;
+    pid_t helper = 0, dead = 0;
     int status, i;
     resp_t r;
 
@@ -1400,6 +1464,7 @@ START_TEST(a_writer_killed_holding_the_lock_is_logged_as_a_recovery)
           "the helper did not take the write lock");
     kill(helper, SIGKILL);
     waitpid(helper, &status, 0);
+    dead = helper;
     helper = 0;
     r = PUT(&h, "/kv/b", NULL, "2");    /* recovers the lock */
     CHECK(&h, r.status == 204, "PUT after the kill answered %d%s", r.status,
@@ -1411,8 +1476,11 @@ START_TEST(a_writer_killed_holding_the_lock_is_logged_as_a_recovery)
     CHECK(&h, count_in_file(h.errlog, "SC00501") == 1
           && count_in_file(h.errlog, "[shmcache:warn]") >= 1
           && count_in_file(h.errlog, "cache 'main' (") >= 1
-          && count_in_file(h.errlog, "1 lock recovery(ies)") == 1,
-          "the recovery was not logged once%s", log_tail(&h));
+          && count_in_file(h.errlog, "1 lock recovery(ies)") == 1
+          && count_in_file(h.errlog, apr_psprintf(th_pool, "last dead pid %d)",
+                                                  (int)dead)) == 1,
+          "the recovery was not logged once, naming the dead pid%s",
+          log_tail(&h));
 done:
     if (helper > 0) {
         kill(helper, SIGKILL);
@@ -1653,12 +1721,96 @@ Suite *test_suite(void)
     tcase_add_test(once, a_world_writable_mode_needs_the_explicit_opt_in);
     tcase_add_test(once, a_segment_truncated_under_httpd_does_not_kill_the_parent);
     tcase_add_test(once, a_writer_killed_holding_the_lock_is_logged_as_a_recovery);
+    tcase_add_test(once, a_child_written_hostile_chain_does_not_hang_the_parent);
     suite_add_tcase(s, each);
     suite_add_tcase(s, once);
     return s;
 }
 
+/* The first free allocator block of the data region at least bytes
+ * long, marked used (as a compromised child can): its payload, or NULL.
+ * Blocks are one header granule (bit 31 of the first word: free; bits
+ * 0-30: payload granules) followed by the payload (alloc.c). */
+static char *grab_free_block(char *base, const sc_header_sh_t *h,
+                             apr_uint64_t bytes)
+{
+    apr_uint64_t g = h->data_off / 8, end = (h->data_off + h->data_size) / 8;
+
+    while (g + 2 <= end) {
+        apr_uint32_t *w = (apr_uint32_t *)(void *)(base + g * 8);
+        apr_uint64_t size = w[0] & 0x7FFFFFFFu;
+        if (size == 0)
+            return NULL;
+        if ((w[0] & 0x80000000u) && size * 8 >= bytes) {
+            w[0] &= 0x7FFFFFFFu;
+            return base + (g + 1) * 8;
+        }
+        g += 1 + size;
+    }
+    return NULL;
+}
+
+/* Helper (as the children's user): path. Maps the live segment file as
+ * a compromised child could and plants what no writer makes: in the
+ * first non-empty chain, a copy of its first entry (the same key, in a
+ * block taken from the free space) linked after it and to itself; every
+ * other non-empty chain's first entry linked to itself; and a dead writer
+ * (the writer word naming a free slot, the sequence odd), so that the
+ * next process to lock must recover the lock and repair those chains. */
+static int helper_plant_hostile_chains(int argc, const char *const *argv)
+{
+    struct stat sb;
+    sc_header_sh_t *h;
+    sc_lock_sh_t *lk;
+    sc_slot_sh_t *slots;
+    apr_uint32_t *buckets, b, i;
+    char *base;
+    int fd, planted = 0;
+
+    if (argc < 1 || (fd = open(argv[0], O_RDWR)) < 0 || fstat(fd, &sb) != 0)
+        return 2;
+    base = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                fd, 0);
+    if (base == MAP_FAILED)
+        return 3;
+    h = (sc_header_sh_t *)(void *)base;
+    buckets = (apr_uint32_t *)(void *)(base + h->buckets_off);
+    for (b = 0; b < h->nbuckets; b++) {
+        apr_uint32_t g = buckets[b];
+        sc_entry_sh_t *e = (sc_entry_sh_t *)(void *)(base + ((apr_uint64_t)g << 3));
+        apr_uint64_t len = SC_ENTRY_HDR + e->key_len + e->value_len;
+        char *copy;
+        if (g == 0)
+            continue;
+        if (planted++ > 0) {
+            e->next = g;
+            continue;
+        }
+        copy = grab_free_block(base, h, len);
+        if (copy == NULL)
+            return 5;
+        memcpy(copy, e, len);
+        ((sc_entry_sh_t *)(void *)copy)->next = (apr_uint32_t)((copy - base) >> 3);
+        e->next = (apr_uint32_t)((copy - base) >> 3);
+    }
+    lk = (sc_lock_sh_t *)(void *)(base + h->lock_off);
+    slots = (sc_slot_sh_t *)(void *)(lk + 1);
+    for (i = 0; i < h->nslots; i++)
+        if (atomic_load(&slots[i].state) == SC_SLOT_FREE)
+            break;
+    if (i == h->nslots || planted == 0)
+        return 4;
+    atomic_store(&lk->writer, i + 1);
+    atomic_fetch_or(&lk->seq, 1);
+    munmap(base, (size_t)sb.st_size);
+    close(fd);
+    printf("planted a self-linked duplicate, %d self-linked chains and a "
+           "dead writer\n", planted - 1);
+    return 0;
+}
+
 const th_helper_t test_helpers[] = {
     {"hold_write_lock", helper_hold_write_lock},
+    {"plant_hostile_chains", helper_plant_hostile_chains},
     {NULL, NULL}
 };
