@@ -793,6 +793,7 @@ static apr_status_t fresh_hit(shmcache_t *c, const void *key,
     shmcache_meta_t m, *caller = s->meta;
     apr_status_t rv;
 
+    memset(&m, 0, sizeof m);
     s->meta = &m;
     s->count = 1;
     rv = get_into(c, key, key_len, s);
@@ -826,7 +827,7 @@ apr_status_t shmcache_lease_get(shmcache_t *cache, const void *key,
 {
     shmcache_lease_opts_t dflt;
     sc_lease_req_t req;
-    sc_lease_t lease;
+    sc_lease_t lease = {0, {0, 0}, 0};
     sink_t s = {0};
     apr_time_t deadline;
     int waited = 0;
