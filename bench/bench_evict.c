@@ -73,7 +73,8 @@ typedef struct cell_t {
     uint32_t objects;
     uint64_t requests;
     double fraction;
-    uint64_t entries;
+    uint64_t wanted;            /* objects x fraction */
+    uint64_t entries;           /* what every policy got (see evict_shm.h) */
     double hit[EVICT_NPOLICIES];
     uint64_t sim_hits[EVICT_NPOLICIES];
     double shm;
@@ -109,8 +110,11 @@ static int run_cell(cell_t *c, const evict_trace_t *t, double fraction,
     c->objects = t->nobj;
     c->requests = t->n;
     c->fraction = fraction;
-    c->entries = n;
+    c->wanted = n;
     c->best = EVICT_LRU;
+    if (evict_shm_plan(&c->plan, n, cfg->path, pool) != APR_SUCCESS)
+        return 0;
+    c->entries = n = c->plan.entries;
     for (p = 0; p < EVICT_NPOLICIES; p++) {
         if (!evict_sim_run((evict_policy_e)p, t, n, 0, &c->sim_hits[p])) {
             fprintf(stderr, "bench_evict: out of memory simulating %s\n",
@@ -121,9 +125,8 @@ static int run_cell(cell_t *c, const evict_trace_t *t, double fraction,
         if (counts_for_best(p) && c->hit[p] > c->hit[c->best])
             c->best = p;
     }
-    if (evict_shm_plan(&c->plan, n, cfg->path, pool) != APR_SUCCESS
-        || evict_shm_replay(&c->plan, t, cfg->path, &c->res, pool)
-           != APR_SUCCESS)
+    if (evict_shm_replay(&c->plan, t, cfg->path, &c->res, pool)
+        != APR_SUCCESS)
         return 0;
     c->shm = (double)c->res.hits / (double)t->n;
     return 1;
@@ -133,7 +136,7 @@ static void print_header(void)
 {
     int p;
 
-    printf("%-18s %8s %6s %7s", "trace", "objects", "size", "entries");
+    printf("%-18s %8s %6s %7s ", "trace", "objects", "size", "entries");
     for (p = 0; p < EVICT_NPOLICIES; p++)
         printf(" %7s", evict_policy_name((evict_policy_e)p));
     printf(" %8s %8s %7s %8s %7s\n", "shmcache", "best", "-best", "-CLOCK",
@@ -144,8 +147,9 @@ static void print_cell(const cell_t *c)
 {
     int p;
 
-    printf("%-18s %8" PRIu32 " %5.1f%% %7" PRIu64, c->trace, c->objects,
-           c->fraction * 100, c->entries);
+    printf("%-18s %8" PRIu32 " %5.1f%% %7" PRIu64 "%s", c->trace,
+           c->objects, c->fraction * 100, c->entries,
+           c->entries != c->wanted ? "*" : " ");
     for (p = 0; p < EVICT_NPOLICIES; p++)
         printf(" %7.4f", c->hit[p]);
     printf(" %8.4f %8s %+7.4f %+8.4f %+7" PRId64 "\n", c->shm,

@@ -14,7 +14,8 @@
 #define KEY_LEN 8u
 #define MIN_VALUE 16u
 #define VALUE_STEP 8u
-#define MAX_VALUE_TRIES 64
+#define VALUE_SEARCH 4096     /* value sizes looked at (arithmetic only) */
+#define VERIFY_TRIES 8        /* of those, segments created to check */
 
 static void key_of(unsigned char key[KEY_LEN], uint64_t id)
 {
@@ -114,6 +115,12 @@ again:
         p->per_entry = (free0 - st.bytes_free) / i;
     }
     p->cap = i;
+    if (getenv("BENCH_EVICT_DEBUG"))
+        fprintf(stderr, "probe size %llu data %llu value %u cap %llu "
+                "per %llu\n", (unsigned long long)size,
+                (unsigned long long)p->data_size, value,
+                (unsigned long long)p->cap,
+                (unsigned long long)p->per_entry);
 done:
     if (rv != APR_SUCCESS)
         fprintf(stderr, "bench_evict: sizing probe (segment %llu bytes, "
@@ -136,72 +143,36 @@ static apr_uint64_t seg_min(apr_uint32_t b)
     return s < SHMCACHE_MIN_SIZE ? SHMCACHE_MIN_SIZE : s;
 }
 
-/* Round up to whole pages, and to at least pl's smallest segment. */
-static apr_uint64_t seg_round(const evict_shm_plan_t *pl, apr_uint64_t s)
+static uint64_t round_up(uint64_t x, uint64_t to)
 {
-    apr_uint64_t m = seg_min(pl->buckets);
-    s = (s + PAGE - 1) / PAGE * PAGE;
-    return s < m ? m : s;
+    return (x + to - 1) / to * to;
 }
 
-/* For value size v: the smallest segment holding at least n entries (*hi)
- * and what it holds (*hi_cap). pr0 is a probe of some segment with v. */
-static apr_status_t smallest_fit(evict_shm_plan_t *pl, uint64_t n,
-                                 const probe_t *pr0, apr_uint64_t size0,
-                                 const char *path, apr_uint64_t *hi,
-                                 uint64_t *hi_cap, apr_pool_t *pool)
+/* Probe a segment whose data region is d bytes with value size v, and
+ * record it in pl when it holds exactly n (returns 1), or (exact 0) when
+ * it is nearer to n than what pl holds. */
+static apr_status_t try_plan(evict_shm_plan_t *pl, uint64_t n, uint64_t d,
+                             unsigned v, apr_uint64_t meta, int exact,
+                             const char *path, int *found, apr_pool_t *pool)
 {
-    apr_uint64_t lo = 0, s = size0, per = pr0->per_entry ? pr0->per_entry
-                                                          : 64;
-    probe_t pr = *pr0;
-    apr_status_t rv = APR_SUCCESS;
+    probe_t pr;
+    apr_status_t rv = probe(&pr, path, d + meta, pl->buckets, v, n + 64,
+                            pool);
 
-    /* bracket: lo holds fewer than n (0 = unknown), s at least n */
-    while (pr.cap < n) {
-        lo = s;
-        s = seg_round(pl, s + (n - pr.cap) * per + PAGE);
-        rv = probe(&pr, path, s, pl->buckets, pl->value_size, n, pool);
-        pl->probes++;
-        if (rv != APR_SUCCESS)
-            return rv;
-    }
-    *hi = s;
-    *hi_cap = pr.cap;
-    if (*hi_cap == n)
-        return APR_SUCCESS;
-    if (lo == 0 && s > seg_min(pl->buckets)) {
-        /* below s: step down by the surplus (at least a page) */
-        while (*hi > seg_min(pl->buckets)) {
-            apr_uint64_t d = (*hi_cap - n) * per / PAGE * PAGE;
-            s = seg_round(pl, *hi > d + PAGE ? *hi - (d > PAGE ? d : PAGE)
-                                             : 0);
-            rv = probe(&pr, path, s, pl->buckets, pl->value_size, n, pool);
-            pl->probes++;
-            if (rv != APR_SUCCESS)
-                return rv;
-            if (pr.cap < n) {
-                lo = s;
-                break;
-            }
-            *hi = s;
-            *hi_cap = pr.cap;
-            if (*hi_cap == n)
-                return APR_SUCCESS;
-        }
-    }
-    /* bisect in pages between lo (too small) and hi */
-    while (lo != 0 && *hi - lo > PAGE) {
-        s = lo + (*hi - lo) / PAGE / 2 * PAGE;
-        rv = probe(&pr, path, s, pl->buckets, pl->value_size, n, pool);
-        pl->probes++;
-        if (rv != APR_SUCCESS)
-            return rv;
-        if (pr.cap < n)
-            lo = s;
-        else {
-            *hi = s;
-            *hi_cap = pr.cap;
-        }
+    pl->probes++;
+    *found = 0;
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (pr.cap == n || (!exact && pr.cap > 0 && pr.cap <= n + 64
+                        && (pl->seg_size == 0
+                            || (pr.cap > n ? pr.cap - n : n - pr.cap)
+                               < (pl->entries > n ? pl->entries - n
+                                                  : n - pl->entries)))) {
+        pl->entries = pr.cap;
+        pl->seg_size = d + meta;
+        pl->data_size = pr.data_size;
+        pl->value_size = v;
+        *found = pr.cap == n;
     }
     return APR_SUCCESS;
 }
@@ -210,50 +181,58 @@ apr_status_t evict_shm_plan(evict_shm_plan_t *pl, uint64_t n,
                             const char *path, apr_pool_t *pool)
 {
     probe_t pr;
-    apr_uint64_t size, hi;
-    uint64_t hi_cap;
-    int tries;
+    uint64_t f0, dmin, v0, k, d;
+    int tries = 0, found = 0;
     apr_status_t rv;
 
     memset(pl, 0, sizeof *pl);
-    pl->entries = n;
     pl->buckets = (apr_uint32_t)bench_pow2_at_least(2 * n);
-    pl->value_size = MIN_VALUE;
-    size = seg_min(pl->buckets);
-    rv = probe(&pr, path, size, pl->buckets, pl->value_size, n, pool);
+    /* calibrate: entry footprint at the smallest value, the bytes the
+     * layout takes before the data region, the smallest data region */
+    rv = probe(&pr, path, seg_min(pl->buckets), pl->buckets, MIN_VALUE, 16,
+               pool);
     pl->probes++;
     if (rv != APR_SUCCESS)
         return rv;
-    if (pr.cap > n) {
-        /* the smallest segment holds too many: larger values, so that n
-         * of them need about 1.25 times its data region */
-        apr_uint64_t over = pr.per_entry - MIN_VALUE;
-        apr_uint64_t v = pr.data_size * 5 / 4 / n;
-        pl->value_size = (unsigned)(v > over + MIN_VALUE ? v - over
-                                                         : MIN_VALUE);
-    }
-    else
-        size = seg_round(pl, pr.meta + n * pr.per_entry);
-    for (tries = 0; tries < MAX_VALUE_TRIES; tries++) {
-        rv = probe(&pr, path, size, pl->buckets, pl->value_size, n, pool);
-        pl->probes++;
-        if (rv == APR_SUCCESS)
-            rv = smallest_fit(pl, n, &pr, size, path, &hi, &hi_cap, pool);
+    f0 = pr.per_entry;
+    dmin = pr.data_size;
+    v0 = MIN_VALUE;
+    if (n * f0 < dmin)
+        v0 += round_up((dmin + n - 1) / n - f0, VALUE_STEP);
+    /* a data region of whole pages holds exactly n entries of footprint F
+     * when it lies in [n F, (n + 1) F): look for such a value size */
+    for (k = 0; !found && k < VALUE_SEARCH && tries < VERIFY_TRIES; k++) {
+        unsigned v = (unsigned)(v0 + k * VALUE_STEP);
+        uint64_t f = f0 + (v - MIN_VALUE);
+        d = round_up(n * f, PAGE);
+        if (d < dmin || d >= (n + 1) * f)
+            continue;
+        tries++;
+        rv = try_plan(pl, n, d, v, pr.meta, 1, path, &found, pool);
         if (rv != APR_SUCCESS)
             return rv;
-        if (hi_cap == n) {
-            pl->seg_size = hi;
-            rv = probe(&pr, path, hi, pl->buckets, pl->value_size, n, pool);
-            pl->data_size = pr.data_size;
-            return rv;
-        }
-        pl->value_size += VALUE_STEP;
-        size = hi;
     }
-    fprintf(stderr, "bench_evict: no segment holds exactly %llu entries "
-            "(tried values up to %u bytes)\n", (unsigned long long)n,
-            pl->value_size);
-    return APR_EGENERAL;
+    if (!found) {
+        /* none near: the value v0 and the page count nearest to n */
+        uint64_t f = f0 + (v0 - MIN_VALUE);
+        unsigned probes = pl->probes;
+        d = n * f / PAGE * PAGE;
+        memset(pl, 0, sizeof *pl);
+        pl->probes = probes;
+        pl->buckets = (apr_uint32_t)bench_pow2_at_least(2 * n);
+        if (d >= dmin)
+            rv = try_plan(pl, n, d, (unsigned)v0, pr.meta, 0, path, &found,
+                          pool);
+        if (rv == APR_SUCCESS)
+            rv = try_plan(pl, n, d + PAGE, (unsigned)v0, pr.meta, 0, path,
+                          &found, pool);
+        if (rv == APR_SUCCESS && pl->seg_size == 0) {
+            fprintf(stderr, "bench_evict: cannot size a segment for %llu "
+                    "entries\n", (unsigned long long)n);
+            rv = APR_EGENERAL;
+        }
+    }
+    return rv;
 }
 
 apr_status_t evict_shm_replay(const evict_shm_plan_t *pl,

@@ -9,17 +9,24 @@
  * simulated cache of N objects.
  *
  * Sizing (evict_shm_plan): the bytes an entry occupies are an allocator
- * detail this benchmark must not assume, so they are found by trial: a
- * probe creates a segment and stores distinct keys until the first store
- * that evicts (stats.evictions moves); the stores before it are the
- * capacity. The segment size moves in pages, so a size alone cannot hit
- * every N: the search finds the smallest segment holding at least N and,
- * when it holds more, makes the value a little larger (steps of 8 bytes)
- * and searches again, until exactly N fit. Values start at 16 bytes;
- * caches of a few thousand entries or fewer need larger values (up to
- * kilobytes), because a segment has a minimum size (SHMCACHE_MIN_SIZE).
- * The bucket array is given at least 2N buckets, so chains stay short and
- * the data region, not the table, is what fills.
+ * detail this benchmark does not assume; they are measured. A probe
+ * creates a segment and stores distinct keys until the first store that
+ * evicts (stats.evictions moves); the stores before it are the capacity.
+ * A first probe gives the footprint F of a 16-byte value (the fall of
+ * bytes_free per entry) and the smallest data region the bucket count
+ * allows. The data region is a whole number of pages, so a region of D
+ * bytes holds exactly N entries when N F <= D < (N + 1) F; with F = 64 a
+ * page moves the capacity by 64 entries, so the segment size alone cannot
+ * reach every N. The value size is the second knob: each 8 more bytes of
+ * value add 8 to F, and the first value size (from 16 up) for which a
+ * whole number of pages falls in that interval is taken, then checked by
+ * a probe of that segment (capacity exactly N). Small caches need larger
+ * values (up to kilobytes) because a segment has a minimum size. Should
+ * no value size within 4096 steps (or 8 checks) fit exactly, the page
+ * count nearest to N is taken and the plan says how many entries fit
+ * (entries != N; the simulators are then given that count too).
+ * The bucket array has at least 2N buckets, so chains stay short and the
+ * data region, not the table, is what fills.
  */
 #ifndef BENCH_EVICT_SHM_H
 #define BENCH_EVICT_SHM_H
@@ -32,7 +39,8 @@
 #include "hist.h"
 
 typedef struct evict_shm_plan_t {
-    uint64_t entries;           /* exactly this many entries fit */
+    uint64_t entries;           /* exactly this many entries fit (N, or
+                                   the nearest to N that could be had) */
     apr_uint64_t seg_size;      /* segment size to create */
     apr_uint32_t buckets;
     unsigned value_size;
@@ -49,9 +57,9 @@ typedef struct evict_shm_result_t {
 } evict_shm_result_t;
 
 /* Find a segment (size, buckets, value size) at path that holds exactly n
- * entries. Returns APR_SUCCESS; APR_EGENERAL when no exact fit was found
- * (message on stderr); a shmcache status when a segment cannot be created.
- * Leaves no segment behind. */
+ * entries, or else the nearest count (pl->entries). Returns APR_SUCCESS;
+ * APR_EGENERAL when nothing could be sized (message on stderr); a shmcache
+ * status when a segment cannot be created. Leaves no segment behind. */
 apr_status_t evict_shm_plan(evict_shm_plan_t *pl, uint64_t n,
                             const char *path, apr_pool_t *pool);
 
