@@ -16,6 +16,7 @@
 #define VALUE_STEP 8u
 #define VALUE_SEARCH 4096     /* value sizes looked at (arithmetic only) */
 #define VERIFY_TRIES 8        /* of those, segments created to check */
+#define MAX_SEGMENT ((apr_uint64_t)512 << 20)  /* larger values stop there */
 
 static void key_of(unsigned char key[KEY_LEN], uint64_t id)
 {
@@ -205,6 +206,8 @@ apr_status_t evict_shm_plan(evict_shm_plan_t *pl, uint64_t n,
         unsigned v = (unsigned)(v0 + k * VALUE_STEP);
         uint64_t f = f0 + (v - MIN_VALUE);
         d = round_up(n * f, PAGE);
+        if (d + pr.meta > MAX_SEGMENT)
+            break;
         if (d < dmin || d >= (n + 1) * f)
             continue;
         tries++;

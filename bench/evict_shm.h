@@ -21,8 +21,11 @@
  * value add 8 to F, and the first value size (from 16 up) for which a
  * whole number of pages falls in that interval is taken, then checked by
  * a probe of that segment (capacity exactly N). Small caches need larger
- * values (up to kilobytes) because a segment has a minimum size. Should
- * no value size within 4096 steps (or 8 checks) fit exactly, the page
+ * values (up to kilobytes) because a segment has a minimum size; so may
+ * an unlucky N (when 8 N is close to a multiple of 4096, each step moves
+ * the fit by a few bytes only: 80897 entries need 2 KiB values). Should
+ * no value size fit exactly within 4096 steps, 8 checks or a 512 MiB
+ * segment, the page
  * count nearest to N is taken and the plan says how many entries fit
  * (entries != N; the simulators are then given that count too).
  * The bucket array has at least 2N buckets, so chains stay short and the
