@@ -66,7 +66,8 @@ typedef struct probe_t {
  * stores before it (at most limit + 1). Stores go in blind batches a little
  * smaller than the largest free block can take, and one at a time near the
  * end, with the eviction counter read after each; should a batch evict
- * after all, the probe starts over one store at a time. */
+ * after all, the probe starts over one store at a time. With the
+ * environment variable BENCH_EVICT_DEBUG set, each probe is logged. */
 static apr_status_t probe(probe_t *p, const char *path, apr_uint64_t size,
                           apr_uint32_t buckets, unsigned value,
                           uint64_t limit, apr_pool_t *pool)
@@ -149,9 +150,10 @@ static uint64_t round_up(uint64_t x, uint64_t to)
     return (x + to - 1) / to * to;
 }
 
-/* Probe a segment whose data region is d bytes with value size v, and
- * record it in pl when it holds exactly n (returns 1), or (exact 0) when
- * it is nearer to n than what pl holds. */
+/* Probe the segment of data region d (meta more in all) with value size
+ * v. Record it in pl when it holds exactly n (*found = 1) or, when exact
+ * is 0, when its capacity is nearer to n than pl's. Returns the probe's
+ * status. */
 static apr_status_t try_plan(evict_shm_plan_t *pl, uint64_t n, uint64_t d,
                              unsigned v, apr_uint64_t meta, int exact,
                              const char *path, int *found, apr_pool_t *pool)
