@@ -137,10 +137,11 @@ done:
 }
 
 /* Smallest segment worth trying with b buckets: the library wants its
- * metadata (mostly 4 bytes a bucket) in at most half the segment. */
+ * metadata (mostly 8 bytes a bucket: the bucket and its ghost slot) in at
+ * most half the segment. */
 static apr_uint64_t seg_min(apr_uint32_t b)
 {
-    apr_uint64_t s = 2 * ((apr_uint64_t)b * 4 + 64 * 1024);
+    apr_uint64_t s = 2 * ((apr_uint64_t)b * 8 + 64 * 1024);
     s = (s + PAGE - 1) / PAGE * PAGE;
     return s < SHMCACHE_MIN_SIZE ? SHMCACHE_MIN_SIZE : s;
 }
