@@ -369,7 +369,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_fail("apr_pool_create failed");
     shmcache_options_init(&o);
     o.lock_timeout_ms = 1;
-    o.attach_timeout_ms = 10;
     stuck = 0;
     rv = shmcache_attach(&c, seg_path, &o, pool);
     if (rv == APR_SUCCESS) {

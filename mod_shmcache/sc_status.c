@@ -434,11 +434,9 @@ static void render_html(request_rec *r, const sc_figures_t *f)
     row(r, "Recoveries", apr_psprintf(p, "%" APR_UINT64_T_FMT " locks taken "
                                       "over, %" APR_UINT64_T_FMT " dead readers, %"
                                       APR_UINT64_T_FMT " repairs, %"
-                                      APR_UINT64_T_FMT " resets, %"
-                                      APR_UINT64_T_FMT " unfinished creations",
+                                      APR_UINT64_T_FMT " resets",
                                       st->lock_recoveries, st->dead_readers,
-                                      st->repairs, st->resets,
-                                      st->init_recoveries));
+                                      st->repairs, st->resets));
     apr_rfc822_date(tbuf, st->created);
     row(r, "Processes", apr_psprintf(p, "%u attached of %u slots; created %s",
                                      st->attached, st->slots, tbuf));
@@ -488,10 +486,10 @@ static void render_json(request_rec *r, const sc_figures_t *f, int first)
                APR_UINT64_T_FMT ", \"lock_recoveries\": %" APR_UINT64_T_FMT
                ", \"dead_readers\": %" APR_UINT64_T_FMT ", \"repairs\": %"
                APR_UINT64_T_FMT ", \"resets\": %" APR_UINT64_T_FMT
-               ", \"init_recoveries\": %" APR_UINT64_T_FMT ", \"attached\": %u}",
+               ", \"attached\": %u}",
                st->evictions, st->expirations, st->flushes, st->read_waits,
                st->write_waits, st->lock_recoveries, st->dead_readers,
-               st->repairs, st->resets, st->init_recoveries, st->attached);
+               st->repairs, st->resets, st->attached);
 }
 
 void sc_status_render(request_rec *r, sc_cache_t *c, int flags)

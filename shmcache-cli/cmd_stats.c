@@ -69,8 +69,6 @@ static const row_t rows[] = {
     {"dead readers", "dead_readers", T_U64, AT(dead_readers), SHOW_COUNTER},
     {"repairs", "repairs", T_U64, AT(repairs), SHOW_COUNTER},
     {"resets", "resets", T_U64, AT(resets), SHOW_COUNTER},
-    {"init recoveries", "init_recoveries", T_U64, AT(init_recoveries),
-     SHOW_COUNTER},
     HEADING("processes"),
     {"attached", "attached", T_U32, AT(attached), SHOW_NUMBER},
     {"writer pid", "writer_pid", T_I64, AT(writer_pid), SHOW_PID},

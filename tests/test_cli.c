@@ -14,6 +14,7 @@
  */
 #include "harness.h"
 #include "units.h"
+#include "segment.h"
 
 #include <apr_env.h>
 #include <apr_file_io.h>
@@ -216,7 +217,8 @@ START_TEST(create_makes_a_cache_that_info_describes_without_the_seed)
     expect_in(r.out, "max value      65536 bytes");
     expect_in(r.out, "default ttl    300 seconds");
     expect_in(r.out, "hash seed      random per cache (not shown)");
-    expect_in(r.out, "format         version 2, layout ");
+    expect_in(r.out, apr_psprintf(th_pool, "format         version %u, layout ",
+                                  SC_FORMAT_VERSION));
     expect_in(r.out, "match this build, shmcache " SHMCACHE_VERSION_STRING);
     /* the header is one 4 KiB page; the lock region follows it */
     expect_in(r.out, "layout         header 0 | lock 4096 | buckets ");

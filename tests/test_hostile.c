@@ -169,7 +169,6 @@ static shmcache_t *attach_quick(const char *path)
 
     shmcache_options_init(&o);
     o.lock_timeout_ms = 20;
-    o.attach_timeout_ms = 200;
     th_ok(shmcache_attach(&c, path, &o, th_pool));
     return c;
 }
@@ -478,7 +477,6 @@ static int ops_helper(int argc, const char *const *argv)
         return 99;
     shmcache_options_init(&o);
     o.lock_timeout_ms = 5;       /* a stuck lock costs 10 x this per call */
-    o.attach_timeout_ms = 200;
     rv = shmcache_attach(&c, argv[0], &o, th_pool);
     if (getenv("SHMCACHE_HOSTILE_VERBOSE") != NULL)
         fprintf(stderr, "hostile: attach: %d\n", (int)rv);

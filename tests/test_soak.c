@@ -1001,6 +1001,7 @@ static int h_worker(int argc, const char *const *argv)
     }
     if (rv != APR_SUCCESS) {
         tally(&lanes[0], rv);
+        free(lanes);
         return 3;
     }
     if (n == 1) {
@@ -1011,6 +1012,9 @@ static int h_worker(int argc, const char *const *argv)
         for (i = 0; i < n; i++)
             apr_thread_join(&trv, threads[i]);
     }
+    for (i = 0; i < n; i++)
+        apr_pool_destroy(lanes[i].pool);
+    free(lanes);
     shmcache_close(ledger);
     shmcache_close(cache);
     return 0;

@@ -641,7 +641,6 @@ static void do_attach(const char *path, apr_pool_t *p)
 
     shmcache_options_init(&o);
     o.lock_timeout_ms = LOCK_MS;
-    o.attach_timeout_ms = 200;
     if (TIMED(&ST_ATTACH, shmcache_attach(&c2, path, &o, p)) == APR_SUCCESS)
         shmcache_close(c2);
 }
@@ -689,7 +688,6 @@ static int ops_helper(int argc, const char *const *argv)
     start_watchdog(LOCK_MS);
     shmcache_options_init(&o);
     o.lock_timeout_ms = LOCK_MS;
-    o.attach_timeout_ms = 200;
     /* the tamperer waits for this attach, but a helper started late may
      * meet a header mid-flip: a refused attach is fine, try again */
     for (tries = 0; tries < 200; tries++) {
@@ -1407,7 +1405,6 @@ static int attach_and_die_helper(int argc, const char *const *argv)
     if (argc < 1)
         return 99;
     shmcache_options_init(&o);
-    o.attach_timeout_ms = 200;
     shmcache_attach(&c, argv[0], &o, th_pool);
     fflush(NULL);
     _exit(0);

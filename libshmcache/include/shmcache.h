@@ -159,7 +159,8 @@ extern "C" {
 #define SHMCACHE_ELAYOUT    (SHMCACHE_START_ERROR + 10)
 /** The segment's contents are inconsistent (corrupted or tampered with). */
 #define SHMCACHE_ECORRUPT   (SHMCACHE_START_ERROR + 11)
-/** Waited too long: for the creator to finish, or for a live lock holder. */
+/** Waited too long for a live lock holder: 10 x lock_timeout_ms after the
+ *  call first had to wait. */
 #define SHMCACHE_ETIMEDOUT  (SHMCACHE_START_ERROR + 12)
 /** shmcache_get_buf: the caller's buffer is smaller than the value. */
 #define SHMCACHE_EBUFSIZE   (SHMCACHE_START_ERROR + 13)
@@ -224,7 +225,6 @@ extern "C" {
 #define SHMCACHE_DEFAULT_SLOTS       256u
 #define SHMCACHE_LIMIT_SLOTS         4096u
 #define SHMCACHE_DEFAULT_LOCK_TIMEOUT_MS   1000u
-#define SHMCACHE_DEFAULT_ATTACH_TIMEOUT_MS 5000u
 #define SHMCACHE_DEFAULT_MODE        (APR_FPROT_UREAD | APR_FPROT_UWRITE)
 
 /* ------------------------------------------------------------------------
@@ -258,8 +258,6 @@ typedef struct shmcache_options_t {
                                      SHMCACHE_ETIMEDOUT 10 x this after it
                                      first waited; default 1000 (dead
                                      holders are seen within milliseconds) */
-    apr_uint32_t attach_timeout_ms; /**< (handle) how long attach waits for
-                                     a creator to finish, default 5000 */
     int allow_foreign_owner;    /**< (handle) attach to a file owned by
                                      another (non-root) user */
 } shmcache_options_t;
@@ -332,8 +330,6 @@ typedef struct shmcache_stats_t {
                                          read holds were dropped; 0 if none */
     apr_uint64_t repairs;           /**< tables repaired after a dead writer */
     apr_uint64_t resets;            /**< tables emptied as a last resort */
-    apr_uint64_t init_recoveries;   /**< segments re-initialised after their
-                                         creator died half-way */
     apr_uint32_t attached;          /**< attached handles of live processes
                                          (slots of dead ones not counted) */
     apr_int64_t writer_pid;         /**< pid holding the write lock, 0 none */
@@ -419,9 +415,9 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_create(shmcache_t **cache,
                                                apr_pool_t *pool);
 
 /** Attach to an existing segment at path. opts may be NULL (defaults); only
- *  the (handle) fields are used. Waits up to attach_timeout_ms for a
- *  creator that is still initialising; re-initialises a segment whose
- *  creator died half-way.
+ *  the (handle) fields are used. A segment is published at its path
+ *  only once it is complete (shmcache_create), so there is nothing to wait
+ *  for; every header field is validated before use.
  *  @return APR_SUCCESS; APR_ENOENT if nothing is at path; SHMCACHE_ENOTCACHE,
  *  SHMCACHE_EFORMAT, SHMCACHE_ELAYOUT, SHMCACHE_ECORRUPT for a file that is
  *  not a usable segment; SHMCACHE_EOWNER for a file of another user or not

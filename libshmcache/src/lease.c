@@ -156,3 +156,11 @@ apr_status_t sc_lease_release_locked(sc_table_t *t, const void *key,
     }
     return APR_SUCCESS;
 }
+
+void sc_lease_count_wait_locked(sc_table_t *t, int timed_out)
+{
+    if (timed_out)
+        t->hdr->counters.lease_timeouts++;
+    else
+        t->hdr->counters.lease_waits++;
+}

@@ -68,4 +68,8 @@ apr_status_t sc_lease_release_locked(sc_table_t *t, const void *key,
                                      apr_size_t key_len, apr_uint64_t token,
                                      int failed, apr_uint32_t now);
 
+/* Count a caller that waits for another's lease, or (timed_out) one that
+ * gave up waiting. */
+void sc_lease_count_wait_locked(sc_table_t *t, int timed_out);
+
 #endif /* SC_LEASE_H */

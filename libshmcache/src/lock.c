@@ -718,6 +718,7 @@ apr_status_t sc_lock_attach(sc_lock_t *l, sc_lock_sh_t *sh,
     l->nslots = n;
     l->timeout_ms = timeout_ms != 0 ? timeout_ms
                                     : SHMCACHE_DEFAULT_LOCK_TIMEOUT_MS;
+    l->opener = sc_os_thread_self();
     rv = claim_slot(l);
     if (rv != APR_SUCCESS)
         memset(l, 0, sizeof *l);    /* detach of a failed handle: no-op */

@@ -138,6 +138,9 @@ typedef struct sc_lock_t {
     sc_proc_id_t self;
     apr_uint32_t nslots;           /* the validated slot count (the
                                       segment's own copy is never read) */
+    apr_uint64_t opener;           /* the thread that attached the handle
+                                      (sc_os_thread_self) */
+    _Atomic int threaded;          /* another thread has counted a get */
 } sc_lock_t;
 
 /* Bytes the lock region needs for nslots slots. */
@@ -180,6 +183,38 @@ void sc_lock_wrunlock(sc_lock_t *l);
  * since the slot was claimed, the child's own slot, claimed now; NULL when
  * it cannot get one (every slot taken). */
 sc_slot_sh_t *sc_lock_my_slot(sc_lock_t *l);
+
+/* Add one to a read-path counter of this handle's slot. While only the
+ * thread that attached the handle has counted, nobody else writes the
+ * slot's counters, so a plain load and store do (a locked add per get
+ * would serialise consecutive gets, as a lock would: bench/); from the
+ * first count of another thread on, every thread adds atomically. The
+ * switch is not atomic with the adds: the opener's adds in flight until it
+ * sees the switch may overwrite another thread's, losing a few counts,
+ * once per handle (shmcache.h, stats). */
+SC_HOT_INLINE void sc_lock_count_one(sc_lock_t *l, _Atomic apr_uint64_t *n)
+{
+    if (!atomic_load_explicit(&l->threaded, memory_order_relaxed)) {
+        if (l->opener == sc_os_thread_self()) {
+            atomic_store_explicit(n, atomic_load_explicit(
+                n, memory_order_relaxed) + 1, memory_order_relaxed);
+            return;
+        }
+        atomic_store_explicit(&l->threaded, 1, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
+}
+
+/* Count one get in this handle's slot (no shared cache line): a hit or a
+ * miss (gets are their sum). A forked child without a slot counts
+ * nothing. */
+SC_HOT_INLINE void sc_lock_count_get(sc_lock_t *l, int hit)
+{
+    sc_slot_sh_t *s = sc_lock_my_slot(l);
+
+    if (s != NULL)
+        sc_lock_count_one(l, hit ? &s->hits : &s->misses);
+}
 
 /* Start an optimistic read (see Design): the sequence to hand to
  * sc_lock_seq_valid. An odd value means a writer is in (or died in): take

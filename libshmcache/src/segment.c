@@ -364,3 +364,27 @@ void sc_segment_detach(sc_segment_t *seg)
 {
     apr_pool_destroy(seg->pool);
 }
+
+apr_status_t sc_segment_perms_set(sc_segment_t *seg, apr_fileperms_t perms,
+                                  apr_uid_t uid, apr_gid_t gid)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    if (seg->file == NULL)
+        return APR_EBADF;
+    if (perms != (apr_fileperms_t)-1)
+        rv = sc_os_file_chmod(seg->file, perms);
+    if (rv == APR_SUCCESS && (uid != (apr_uid_t)-1 || gid != (apr_gid_t)-1))
+        rv = sc_os_file_chown(seg->file, uid, gid);
+    return rv;
+}
+
+apr_status_t sc_segment_file_close(sc_segment_t *seg)
+{
+    apr_file_t *f = seg->file;
+
+    if (f == NULL)
+        return APR_SUCCESS;
+    seg->file = NULL;
+    return apr_file_close(f);
+}

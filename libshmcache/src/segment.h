@@ -62,7 +62,7 @@ typedef struct sc_counters_sh_t {
     apr_uint64_t version;          /* last version handed out */
     apr_uint64_t sets, adds, replaces, cas_ops, deletes, incrs, touches;
     apr_uint64_t set_failures, evictions, expirations, flushes;
-    apr_uint64_t repairs, resets, init_recoveries;
+    apr_uint64_t repairs, resets;
     /* leases (lease.c) */
     apr_uint64_t leases_granted;   /* leases handed to a caller */
     apr_uint64_t lease_waits;      /* calls that waited for another's lease */
@@ -167,6 +167,17 @@ apr_status_t sc_segment_remove(const char *path, apr_pool_t *pool);
  * validation is reported as such, never as one with 0 processes. */
 apr_status_t sc_segment_probe(const char *path, apr_uint32_t *attached,
                               apr_pool_t *pool);
+
+/* Set the file's permission bits (unless perms is (apr_fileperms_t)-1)
+ * and owner ((apr_uid_t)-1 / (apr_gid_t)-1 keep them) through the
+ * descriptor opened at attach or create, never by path. Returns
+ * APR_SUCCESS, APR_EBADF after sc_segment_file_close, APR_ENOTIMPL on
+ * Windows, or an OS status. */
+apr_status_t sc_segment_perms_set(sc_segment_t *seg, apr_fileperms_t perms,
+                                  apr_uid_t uid, apr_gid_t gid);
+
+/* Close the descriptor of the file; the mapping stays. Idempotent. */
+apr_status_t sc_segment_file_close(sc_segment_t *seg);
 
 /* Unmap and close (destroys seg->pool). */
 void sc_segment_detach(sc_segment_t *seg);

@@ -13,7 +13,6 @@
  */
 #include "shmcache.h"
 #include "lock.h"
-#include "os.h"
 #include "segment.h"
 #include "table.h"
 #include "lease.h"
@@ -48,9 +47,6 @@ struct shmcache_t {
     sc_table_t table;
     sc_lock_t lock;
     const char *path;
-    apr_uint64_t opener;           /* the thread that opened the handle
-                                      (sc_os_thread_self) */
-    _Atomic int threaded;          /* another thread has counted a get */
 };
 
 void shmcache_options_init(shmcache_options_t *o)
@@ -64,7 +60,6 @@ void shmcache_options_init(shmcache_options_t *o)
     o->owner = (apr_uid_t)-1;
     o->group = (apr_gid_t)-1;
     o->lock_timeout_ms = SHMCACHE_DEFAULT_LOCK_TIMEOUT_MS;
-    o->attach_timeout_ms = SHMCACHE_DEFAULT_ATTACH_TIMEOUT_MS;
 }
 
 /* ------------------------------------------------------------------------
@@ -77,12 +72,11 @@ static int usable(const shmcache_t *c)
 }
 
 /* Release what the handle holds. Only the process that claimed the lock
- * slot gives it back: a child that inherited the handle across fork()
- * must not free its parent's slot. */
+ * slot gives it back (sc_lock_detach): a child that inherited the handle
+ * across fork() must not free its parent's slot. */
 static void release(shmcache_t *c)
 {
-    if (c->lock.fork_gen == sc_os_fork_generation())
-        sc_lock_detach(&c->lock);
+    sc_lock_detach(&c->lock);
     sc_segment_detach(c->seg);
     c->magic = 0;
 }
@@ -134,7 +128,6 @@ static apr_status_t make_handle(shmcache_t **out, sc_segment_t *seg,
     c->pool = pool;
     c->seg = seg;
     c->path = seg->path;
-    c->opener = sc_os_thread_self();
     c->magic = HANDLE_MAGIC;
     /* a pre-cleanup: it must run before the pool destroys its children,
      * among them the subpool that holds the mapping */
@@ -249,31 +242,16 @@ apr_status_t shmcache_remove_ex(const char *path, int force,
 apr_status_t shmcache_perms_set(shmcache_t *cache, apr_fileperms_t perms,
                                apr_uid_t uid, apr_gid_t gid)
 {
-    apr_status_t rv = APR_SUCCESS;
-
     if (!usable(cache))
         return SHMCACHE_EINVAL;
-    if (cache->seg->file == NULL)
-        return APR_EBADF;
-    if (perms != (apr_fileperms_t)-1)
-        rv = sc_os_file_chmod(cache->seg->file, perms);
-    if (rv == APR_SUCCESS
-        && (uid != (apr_uid_t)-1 || gid != (apr_gid_t)-1))
-        rv = sc_os_file_chown(cache->seg->file, uid, gid);
-    return rv;
+    return sc_segment_perms_set(cache->seg, perms, uid, gid);
 }
 
 apr_status_t shmcache_file_close(shmcache_t *cache)
 {
-    apr_file_t *f;
-
     if (!usable(cache))
         return SHMCACHE_EINVAL;
-    f = cache->seg->file;
-    if (f == NULL)
-        return APR_SUCCESS;
-    cache->seg->file = NULL;
-    return apr_file_close(f);
+    return sc_segment_file_close(cache->seg);
 }
 
 const char *shmcache_path_get(const shmcache_t *cache)
@@ -348,40 +326,12 @@ static apr_status_t check_key(const shmcache_t *c, const void *key,
     return sc_table_check_sizes(&c->table, key_len, 0);
 }
 
-/* Add one to a counter of this handle's slot. While only the thread that
- * opened the handle has counted, nobody else writes the slot's counters,
- * so a plain load and store do (a locked add per get would serialise
- * consecutive gets, as the lock would: bench/); from the first get of
- * another thread on, every thread adds atomically. The switch is not
- * atomic with the adds: the opener's adds in flight until it sees the
- * switch may overwrite another thread's, losing a few counts, once per
- * handle (shmcache.h, stats; the test allows 64). */
-SC_HOT_INLINE void count_one(shmcache_t *c, _Atomic apr_uint64_t *n)
-{
-    if (!atomic_load_explicit(&c->threaded, memory_order_relaxed)) {
-        if (c->opener == sc_os_thread_self()) {
-            atomic_store_explicit(n, atomic_load_explicit(
-                n, memory_order_relaxed) + 1, memory_order_relaxed);
-            return;
-        }
-        atomic_store_explicit(&c->threaded, 1, memory_order_relaxed);
-    }
-    atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
-}
-
-/* Count one get in this handle's slot (no shared cache line): a hit or a
- * miss; gets are their sum (shmcache_stats), so a get that failed
- * (corruption, timeout) is not counted. */
+/* Count one get: a hit or a miss; gets are their sum (shmcache_stats), so
+ * a get that failed (corruption, timeout) is not counted. */
 SC_HOT_INLINE void count_get(shmcache_t *c, apr_status_t rv)
 {
-    sc_slot_sh_t *s = sc_lock_my_slot(&c->lock);
-
-    if (s == NULL)                 /* a forked child with no slot */
-        return;
-    if (rv == APR_SUCCESS)
-        count_one(c, &s->hits);
-    else if (rv == SHMCACHE_NOTFOUND)
-        count_one(c, &s->misses);
+    if (rv == APR_SUCCESS || rv == SHMCACHE_NOTFOUND)
+        sc_lock_count_get(&c->lock, rv == APR_SUCCESS);
 }
 
 /* ------------------------------------------------------------------------
@@ -689,8 +639,7 @@ apr_status_t shmcache_flush(shmcache_t *cache)
     rv = write_begin(cache);
     if (rv != APR_SUCCESS)
         return rv;
-    rv = sc_table_init_locked(&cache->table);
-    cache->table.hdr->counters.flushes++;
+    rv = sc_table_flush_locked(&cache->table);
     sc_lock_wrunlock(&cache->lock);
     return rv;
 }
@@ -753,10 +702,7 @@ static void count_lease(shmcache_t *c, int timed_out)
 {
     if (write_begin(c) != APR_SUCCESS)
         return;
-    if (timed_out)
-        c->table.hdr->counters.lease_timeouts++;
-    else
-        c->table.hdr->counters.lease_waits++;
+    sc_lease_count_wait_locked(&c->table, timed_out);
     sc_lock_wrunlock(&c->lock);
 }
 
@@ -1153,29 +1099,6 @@ static void stats_config(const shmcache_t *c, shmcache_stats_t *st)
     st->data_offset = h->data_off;
 }
 
-static void stats_counters(const sc_counters_sh_t *k, shmcache_stats_t *st)
-{
-    st->sets = k->sets;
-    st->adds = k->adds;
-    st->replaces = k->replaces;
-    st->cas_ops = k->cas_ops;
-    st->deletes = k->deletes;
-    st->incrs = k->incrs;
-    st->touches = k->touches;
-    st->set_failures = k->set_failures;
-    st->evictions = k->evictions;
-    st->expirations = k->expirations;
-    st->flushes = k->flushes;
-    st->repairs = k->repairs;
-    st->resets = k->resets;
-    st->init_recoveries = k->init_recoveries;
-    st->leases_granted = k->leases_granted;
-    st->lease_waits = k->lease_waits;
-    st->lease_timeouts = k->lease_timeouts;
-    st->stale_answers = k->stale_answers;
-    st->leases_dead = k->leases_dead;
-}
-
 static void stats_lock(const shmcache_t *c, shmcache_stats_t *st)
 {
     sc_lock_stats_t l;
@@ -1213,7 +1136,6 @@ apr_status_t shmcache_stats(shmcache_t *cache, shmcache_stats_t *stats)
     rv = read_begin(cache, &held);
     if (rv != APR_SUCCESS)
         return rv;
-    stats_counters(&cache->table.hdr->counters, stats);
     sc_table_stats_locked(&cache->table, stats);
     read_end(cache, held);
     /* lock figures last: they must not count our own read hold */
@@ -1241,7 +1163,6 @@ apr_status_t shmcache_repair(shmcache_t *cache,
                              shmcache_repair_outcome_e *outcome, char *why,
                              apr_size_t why_size)
 {
-    apr_uint64_t resets;
     apr_status_t rv;
 
     if (!usable(cache) || (why == NULL && why_size > 0))
@@ -1255,11 +1176,10 @@ apr_status_t shmcache_repair(shmcache_t *cache,
         return rv;
     rv = sc_table_check_locked(&cache->table, why, why_size);
     if (rv == SHMCACHE_ECORRUPT) {
-        resets = cache->table.hdr->counters.resets;
-        sc_table_repair_locked(&cache->table);
+        sc_repair_t done = sc_table_repair_locked(&cache->table);
         if (outcome != NULL)
-            *outcome = cache->table.hdr->counters.resets != resets
-                           ? SHMCACHE_REPAIR_EMPTIED : SHMCACHE_REPAIR_MENDED;
+            *outcome = done == SC_REPAIR_EMPTIED ? SHMCACHE_REPAIR_EMPTIED
+                                                 : SHMCACHE_REPAIR_MENDED;
         rv = sc_table_check_locked(&cache->table, NULL, 0);
     }
     sc_lock_wrunlock(&cache->lock);

@@ -20,7 +20,7 @@ static const char *const messages[] = {
     "the segment has another format version (made by another shmcache release)",
     "the segment was made by a build with another struct layout",
     "the segment is corrupted (inconsistent header, offsets or lists)",
-    "timed out waiting (for the segment's creator, or for a live lock holder)",
+    "timed out waiting for a live lock holder",
     "the buffer is too small for the value",
     "invalid argument, option or handle",
     "the filesystem cannot reserve memory for the segment (is /dev/shm, or free memory, too small?)",

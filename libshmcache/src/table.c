@@ -1009,11 +1009,35 @@ static apr_uint32_t chain_length(const sc_table_t *t, apr_uint32_t g,
     return n;
 }
 
+/* The header's counters into st. */
+static void stats_counters(const sc_counters_sh_t *k, shmcache_stats_t *st)
+{
+    st->sets = k->sets;
+    st->adds = k->adds;
+    st->replaces = k->replaces;
+    st->cas_ops = k->cas_ops;
+    st->deletes = k->deletes;
+    st->incrs = k->incrs;
+    st->touches = k->touches;
+    st->set_failures = k->set_failures;
+    st->evictions = k->evictions;
+    st->expirations = k->expirations;
+    st->flushes = k->flushes;
+    st->repairs = k->repairs;
+    st->resets = k->resets;
+    st->leases_granted = k->leases_granted;
+    st->lease_waits = k->lease_waits;
+    st->lease_timeouts = k->lease_timeouts;
+    st->stale_answers = k->stale_answers;
+    st->leases_dead = k->leases_dead;
+}
+
 void sc_table_stats_locked(const sc_table_t *t, shmcache_stats_t *st)
 {
     sc_alloc_stats_t a;
 
     sc_alloc_stats_locked(&t->alloc, &a);
+    stats_counters(&t->hdr->counters, st);
     st->items = t->hdr->counters.items;
     st->bytes_used = a.used_bytes;
     st->bytes_free = a.free_bytes;
@@ -1360,19 +1384,28 @@ done:
     return rv;
 }
 
-void sc_table_repair_locked(sc_table_t *t)
+sc_repair_t sc_table_repair_locked(sc_table_t *t)
 {
     apr_status_t rv;
 
     if (sc_table_check_locked(t, NULL, 0) == APR_SUCCESS)
-        return;
+        return SC_REPAIR_NONE;
     rv = try_repair(t);
     if (rv == APR_SUCCESS) {
         t->hdr->counters.repairs++;
-        return;
+        return SC_REPAIR_MENDED;
     }
     if (rv == APR_ENOMEM)           /* no memory for the bitmaps: not the */
-        return;                     /* table's fault; nothing is lost */
+        return SC_REPAIR_NONE;      /* table's fault; nothing is lost */
     sc_table_init_locked(t);
     t->hdr->counters.resets++;
+    return SC_REPAIR_EMPTIED;
+}
+
+apr_status_t sc_table_flush_locked(sc_table_t *t)
+{
+    apr_status_t rv = sc_table_init_locked(t);
+
+    t->hdr->counters.flushes++;
+    return rv;
 }

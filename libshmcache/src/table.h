@@ -218,7 +218,8 @@ apr_status_t sc_table_scan_locked(const sc_table_t *t, apr_uint32_t *cursor,
                                   apr_uint32_t max, apr_uint32_t now,
                                   sc_table_copy_fn *fn, void *baton);
 
-/* Contents figures (items, allocator bytes, longest chain). */
+/* Contents figures and the header's counters (items, allocator bytes,
+ * longest chain, operation and recovery counts). */
 void sc_table_stats_locked(const sc_table_t *t, shmcache_stats_t *st);
 
 /* Verify every invariant of the table and the allocator; describe the
@@ -237,6 +238,12 @@ apr_status_t sc_table_check_locked(const sc_table_t *t, char *why,
  * (repairs or resets). Every walk is bounded by the entries the region
  * can hold. Always leaves a table that passes sc_table_check_locked
  * unless another process keeps changing the segment meanwhile. */
-void sc_table_repair_locked(sc_table_t *t);
+typedef enum sc_repair_t {
+    SC_REPAIR_NONE, SC_REPAIR_MENDED, SC_REPAIR_EMPTIED
+} sc_repair_t;
+sc_repair_t sc_table_repair_locked(sc_table_t *t);
+
+/* Empty the table (sc_table_init_locked) and count a flush. */
+apr_status_t sc_table_flush_locked(sc_table_t *t);
 
 #endif /* SC_TABLE_H */
