@@ -21,6 +21,7 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,6 +332,34 @@ START_TEST(remove_refuses_a_file_that_is_not_a_cache)
     expect_exit(r, 3);
     expect_in(r.err, "not a shmcache");
     ck_assert_int_eq(apr_stat(&fi, path, APR_FINFO_TYPE, th_pool), APR_SUCCESS);
+}
+END_TEST
+
+/* A segment whose header fails validation cannot be asked how many
+ * processes use it: remove says so instead of counting 0, and removes it
+ * only with --force. */
+START_TEST(remove_refuses_a_segment_that_fails_validation_unless_forced)
+{
+    const char *path = NEW_CACHE("badhdr", "--size", "1M");
+    apr_uint32_t bad = 0;
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_size_t n = sizeof bad;
+    apr_off_t off = offsetof(sc_header_sh_t, nbuckets);
+    run_t r;
+
+    th_ok(apr_file_open(&f, path, APR_FOPEN_WRITE, 0, th_pool));
+    th_ok(apr_file_seek(f, APR_SET, &off));
+    th_ok(apr_file_write(f, &bad, &n));
+    apr_file_close(f);
+    r = CLI(path, "remove");
+    expect_exit(r, 3);
+    expect_in(r.err, "fails validation");
+    expect_in(r.err, "--force");
+    ck_assert_int_eq(apr_stat(&fi, path, APR_FINFO_TYPE, th_pool), APR_SUCCESS);
+    r = CLI(path, "remove", "--force");
+    expect_exit(r, 0);
+    ck_assert_int_ne(apr_stat(&fi, path, APR_FINFO_TYPE, th_pool), APR_SUCCESS);
 }
 END_TEST
 
@@ -1627,6 +1656,7 @@ Suite *test_suite(void)
     tcase_add_test(cmd, remove_deletes_the_cache);
     tcase_add_test(cmd, remove_refuses_while_another_process_is_attached_unless_forced);
     tcase_add_test(cmd, remove_refuses_a_file_that_is_not_a_cache);
+    tcase_add_test(cmd, remove_refuses_a_segment_that_fails_validation_unless_forced);
     tcase_add_test(cmd, set_then_get_prints_the_raw_value_without_a_newline);
     tcase_add_test(cmd, get_of_a_missing_key_exits_1);
     tcase_add_test(cmd, binary_values_with_nul_bytes_round_trip_through_stdin);
