@@ -98,6 +98,13 @@ void ap_hook_handler(ap_HOOK_handler_t *pf, const char *const *pre,
     (void)pf; (void)pre; (void)succ; (void)order;
 }
 
+void ap_hook_log_transaction(ap_HOOK_log_transaction_t *pf,
+                             const char *const *pre, const char *const *succ,
+                             int order)
+{
+    (void)pf; (void)pre; (void)succ; (void)order;
+}
+
 /* Request I/O: a parser never gets here; fail loudly if one does. */
 int ap_discard_request_body(request_rec *r) { (void)r; abort(); }
 long ap_get_client_block(request_rec *r, char *b, apr_size_t n)
@@ -108,6 +115,17 @@ int ap_rwrite(const void *buf, int n, request_rec *r) { (void)buf; (void)n; (voi
 int ap_rprintf(request_rec *r, const char *fmt, ...) { (void)r; (void)fmt; abort(); }
 void ap_set_content_length(request_rec *r, apr_off_t len) { (void)r; (void)len; abort(); }
 void ap_set_content_type(request_rec *r, const char *ct) { (void)r; (void)ct; abort(); }
+
+/* sc_guard.c and sc_watch.c: the parsers never reach them; a guarded
+ * call just runs */
+int sc_guard_run(sc_guard_fn *fn, void *baton) { fn(baton); return 0; }
+sc_watch_t *sc_watch_get(server_rec *s) { (void)s; return NULL; }
+void sc_watch_bind(sc_cache_t *c, const shmcache_stats_t *st, int fresh,
+                   server_rec *s)
+{ (void)c; (void)st; (void)fresh; (void)s; }
+void sc_watch_observe(sc_cache_t *c, const shmcache_stats_t *st, server_rec *s)
+{ (void)c; (void)st; (void)s; }
+void sc_watch_tick(server_rec *s) { (void)s; }
 
 /* sc_status.c's entry points */
 void sc_status_render(request_rec *r, sc_cache_t *c, int flags)

@@ -20,7 +20,9 @@ int fzm_parse_ttl(const char *s, apr_uint32_t *out)
 
 int fzm_parse_mode(const char *s, apr_fileperms_t *out)
 {
-    return parse_mode(s, out);
+    unsigned octal;
+
+    return parse_mode(s, out, &octal);
 }
 
 void fzm_conf_reset(apr_pool_t *pconf)
