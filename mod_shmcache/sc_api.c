@@ -24,8 +24,26 @@
  *       [&initial=M][&ttl=S]            stores M when the key is missing
  *                                       (else 404); 409 when the value is
  *                                       not a number
+ *
+ * Leases (one client computes a missing value, the others wait for it):
+ *   GET PREFIX/KEY?lease=1              200 + value when there is one;
+ *       [&wait=MS][&lease_ttl=S]        else one caller gets 404 with
+ *                                       X-Shmcache-Lease: TOKEN (compute,
+ *                                       then PUT), the others wait up to
+ *                                       MS (default 5000, at most 60000)
+ *                                       for the value: 200, or 504 when it
+ *                                       did not come, 502 when the holder
+ *                                       gave up; a stale value is 200 with
+ *                                       X-Shmcache-Stale: 1 (with the
+ *                                       lease header for the one refresher)
+ *   PUT PREFIX/KEY?lease=TOKEN          204: stores the body and ends the
+ *       [&ttl=S][&stale=S]              lease, waking the waiters
+ *   DELETE PREFIX/KEY?lease=TOKEN       204: gives the lease up as failed
+ *                                       (the waiters get 502); 404 when it
+ *                                       had lapsed
  * Every answer carries X-Shmcache-Pid (the serving process) and
- * Cache-Control: no-store. ShmcacheAPIReadOnly On leaves GET and HEAD.
+ * Cache-Control: no-store. ShmcacheAPIReadOnly On leaves GET and HEAD
+ * (without ?lease, which writes).
  */
 #include "sc_private.h"
 
@@ -387,6 +405,173 @@ static int do_incr(request_rec *r, sc_cache_t *c, shmcache_t *h,
 }
 
 /* ------------------------------------------------------------------------
+ * Leases
+ * ---------------------------------------------------------------------- */
+
+#define SC_API_LEASE_WAIT_MS 5000       /* ?wait= default */
+#define SC_API_LEASE_WAIT_MAX 60000     /* ?wait= ceiling: a waiter holds a
+                                           worker that long */
+
+/* Query argument name as a number of 0..max, def when absent.
+ * @return 1, or 0 when malformed or above max. */
+static int query_u64(request_rec *r, const char *name, apr_uint64_t def,
+                     apr_uint64_t max, apr_uint64_t *out)
+{
+    const char *v = query_arg(r, name);
+
+    *out = def;
+    if (v == NULL)
+        return 1;
+    return parse_u64(v, out) && *out <= max;
+}
+
+/* The lease options of a GET: ?wait=MS and ?lease_ttl=S. @return 1, or 0
+ * when one is malformed. */
+static int lease_opts(request_rec *r, shmcache_lease_opts_t *o)
+{
+    apr_uint64_t wait, ttl;
+
+    shmcache_lease_opts_init(o);
+    if (!query_u64(r, "wait", SC_API_LEASE_WAIT_MS, SC_API_LEASE_WAIT_MAX,
+                   &wait)
+        || !query_u64(r, "lease_ttl", o->lease_ttl, SHMCACHE_TTL_MAX, &ttl)
+        || ttl == 0)
+        return 0;
+    o->wait_ms = (apr_uint32_t)wait;
+    o->lease_ttl = (apr_uint32_t)ttl;
+    return 1;
+}
+
+/* Answer 200 with a value got through a lease call, marked stale when it
+ * is. */
+static int lease_value(request_rec *r, const void *v, apr_size_t vlen,
+                       const shmcache_meta_t *meta)
+{
+    set_etag(r, meta->version);
+    apr_table_setn(r->headers_out, "X-Shmcache-TTL",
+                   meta->ttl == SHMCACHE_TTL_FOREVER ? "forever"
+                   : apr_psprintf(r->pool, "%u", meta->ttl));
+    if (meta->stale)
+        apr_table_setn(r->headers_out, "X-Shmcache-Stale", "1");
+    ap_set_content_type(r, "application/octet-stream");
+    ap_set_content_length(r, (apr_off_t)vlen);
+    if (!r->header_only && vlen > 0)
+        ap_rwrite(v, (int)vlen, r);
+    return OK;
+}
+
+/* GET ?lease=1: the value, or the lease to compute it (404 with
+ * X-Shmcache-Lease, or 200 with the stale value and the header), or a
+ * wait that ended without a value (504; 502 when the holder failed). */
+static int do_lease_get(request_rec *r, sc_cache_t *c, shmcache_t *h,
+                        const char *key, apr_size_t klen)
+{
+    shmcache_lease_opts_t o;
+    shmcache_meta_t meta;
+    apr_uint64_t token = 0;
+    apr_size_t vlen = 0;
+    void *v = NULL;
+    apr_status_t rv;
+
+    if (strcmp(query_arg(r, "lease"), "1") != 0 || !lease_opts(r, &o))
+        return HTTP_BAD_REQUEST;
+    memset(&meta, 0, sizeof meta);
+    rv = shmcache_lease_get(h, key, klen, &o, &v, &vlen, &meta, &token,
+                            r->pool);
+    if (rv == SHMCACHE_LEASED) {
+        apr_table_setn(r->err_headers_out, "X-Shmcache-Lease",
+                       apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, token));
+        if (v == NULL)
+            return HTTP_NOT_FOUND;
+        rv = SHMCACHE_STALE;        /* the refresher gets the stale value */
+    }
+    switch (rv) {
+    case APR_SUCCESS:
+    case SHMCACHE_STALE:
+        return lease_value(r, v, vlen, &meta);
+    case SHMCACHE_ELEASED:
+        apr_table_setn(r->err_headers_out, "Retry-After", "1");
+        return HTTP_GATEWAY_TIME_OUT;
+    case SHMCACHE_ECOMPUTE:
+        return HTTP_BAD_GATEWAY;
+    default:
+        return http_status(r, c, rv);
+    }
+}
+
+/* The token of ?lease=TOKEN. @return 1, or 0 when it is not one. */
+static int lease_token(request_rec *r, apr_uint64_t *token)
+{
+    return parse_u64(query_arg(r, "lease"), token) && *token != 0;
+}
+
+/* PUT ?lease=TOKEN[&ttl=S][&stale=S]: store the body and end the lease. A
+ * store that fails gives the lease up as failed, so the waiters learn it
+ * at once instead of at the lease's TTL. */
+static int do_lease_put(request_rec *r, sc_cache_t *c, shmcache_t *h,
+                        const sc_dir_conf_t *dc, const char *key,
+                        apr_size_t klen)
+{
+    apr_off_t max = dc->max_body >= 0 ? dc->max_body : SC_API_DEFAULT_MAX_BODY;
+    apr_uint64_t token, stale;
+    apr_uint32_t ttl;
+    apr_size_t len = 0;
+    apr_status_t rv;
+    char *body = NULL;
+    int rc;
+
+    if (!lease_token(r, &token) || !request_ttl(r, &ttl)
+        || !query_u64(r, "stale", 0, SHMCACHE_TTL_MAX, &stale)
+        || apr_table_get(r->headers_in, "If-Match") != NULL
+        || apr_table_get(r->headers_in, "If-None-Match") != NULL)
+        return HTTP_BAD_REQUEST;
+    if ((rc = read_body(r, max, &body, &len)) != OK) {
+        shmcache_lease_release(h, key, klen, token, 1);
+        return rc;
+    }
+    rv = shmcache_lease_set(h, key, klen, token, body, len, ttl,
+                            (apr_uint32_t)stale);
+    if (rv != APR_SUCCESS) {
+        shmcache_lease_release(h, key, klen, token, 1);
+        return http_status(r, c, rv);
+    }
+    r->status = HTTP_NO_CONTENT;
+    return OK;
+}
+
+/* DELETE ?lease=TOKEN: give the lease up as failed (204; 404 when it had
+ * lapsed or was taken over). */
+static int do_lease_release(request_rec *r, sc_cache_t *c, shmcache_t *h,
+                            const char *key, apr_size_t klen)
+{
+    apr_uint64_t token;
+    apr_status_t rv;
+
+    if (!lease_token(r, &token))
+        return HTTP_BAD_REQUEST;
+    rv = shmcache_lease_release(h, key, klen, token, 1);
+    if (rv != APR_SUCCESS)
+        return http_status(r, c, rv);
+    r->status = HTTP_NO_CONTENT;
+    return OK;
+}
+
+/* A request with ?lease: GET takes or waits, PUT completes, DELETE gives
+ * up. A GET with ?lease writes (the lease), so read-only refuses it. */
+static int do_lease(request_rec *r, sc_cache_t *c, shmcache_t *h,
+                    const sc_dir_conf_t *dc, const char *key, apr_size_t klen)
+{
+    switch (r->method_number) {
+    case M_GET:
+        return dc->read_only == 1 ? HTTP_FORBIDDEN
+                                  : do_lease_get(r, c, h, key, klen);
+    case M_PUT:    return do_lease_put(r, c, h, dc, key, klen);
+    case M_DELETE: return do_lease_release(r, c, h, key, klen);
+    default:       return HTTP_BAD_REQUEST;
+    }
+}
+
+/* ------------------------------------------------------------------------
  * Handler
  * ---------------------------------------------------------------------- */
 
@@ -441,6 +626,8 @@ int sc_api_handler(request_rec *r)
         return rc;
     if ((h = sc_cache_handle(c, r->server)) == NULL)
         return HTTP_SERVICE_UNAVAILABLE;
+    if (query_arg(r, "lease") != NULL)
+        return do_lease(r, c, h, dc, key, klen);
     switch (r->method_number) {
     case M_GET:    return do_get(r, c, h, key, klen);
     case M_PUT:    return do_put(r, c, h, dc, key, klen);

@@ -158,6 +158,32 @@ static apr_uint64_t stores(const shmcache_stats_t *st)
  * Renderers
  * ---------------------------------------------------------------------- */
 
+/* ---- the lease counters, in each form under the library's names ------ */
+
+/* ?auto lines. */
+static void short_leases(request_rec *r, const shmcache_stats_t *st)
+{
+    ap_rprintf(r, "CacheLeasesGranted: %" APR_UINT64_T_FMT "\n"
+               "CacheLeaseWaits: %" APR_UINT64_T_FMT "\n"
+               "CacheLeaseTimeouts: %" APR_UINT64_T_FMT "\n"
+               "CacheStaleAnswers: %" APR_UINT64_T_FMT "\n"
+               "CacheLeasesDead: %" APR_UINT64_T_FMT "\n",
+               st->leases_granted, st->lease_waits, st->lease_timeouts,
+               st->stale_answers, st->leases_dead);
+}
+
+/* ?json members (one line, ending with a comma: more members follow). */
+static void json_leases(request_rec *r, const shmcache_stats_t *st)
+{
+    ap_rprintf(r, "   \"leases_granted\": %" APR_UINT64_T_FMT
+               ", \"lease_waits\": %" APR_UINT64_T_FMT
+               ", \"lease_timeouts\": %" APR_UINT64_T_FMT
+               ", \"stale_answers\": %" APR_UINT64_T_FMT
+               ", \"leases_dead\": %" APR_UINT64_T_FMT ",\n",
+               st->leases_granted, st->lease_waits, st->lease_timeouts,
+               st->stale_answers, st->leases_dead);
+}
+
 static void render_short(request_rec *r, const sc_figures_t *f)
 {
     const shmcache_stats_t *st = &f->st;
@@ -198,6 +224,7 @@ static void render_short(request_rec *r, const sc_figures_t *f)
     ap_rprintf(r, "CacheRepairs: %" APR_UINT64_T_FMT "\n", st->repairs);
     ap_rprintf(r, "CacheResets: %" APR_UINT64_T_FMT "\n", st->resets);
     ap_rprintf(r, "CacheAttached: %u\n", st->attached);
+    short_leases(r, st);
 }
 
 static void row(request_rec *r, const char *label, const char *value)
@@ -321,6 +348,23 @@ static void ops_chart(request_rec *r, const shmcache_stats_t *st)
     ap_rputs("</div>\n", r);
 }
 
+/* The lease counters' HTML details row, each figure with its data-k/data-v. */
+static void html_leases(request_rec *r, const shmcache_stats_t *st)
+{
+    apr_pool_t *p = r->pool;
+
+    row(r, "Leases", apr_pstrcat(p, num(p, "leases_granted", st->leases_granted),
+                                 " granted, ",
+                                 num(p, "lease_waits", st->lease_waits),
+                                 " waits (",
+                                 num(p, "lease_timeouts", st->lease_timeouts),
+                                 " timed out), ",
+                                 num(p, "stale_answers", st->stale_answers),
+                                 " stale answers, ",
+                                 num(p, "leases_dead", st->leases_dead),
+                                 " taken over from dead holders", NULL));
+}
+
 static void render_html(request_rec *r, const sc_figures_t *f)
 {
     const shmcache_stats_t *st = &f->st;
@@ -437,6 +481,7 @@ static void render_html(request_rec *r, const sc_figures_t *f)
                                       APR_UINT64_T_FMT " resets",
                                       st->lock_recoveries, st->dead_readers,
                                       st->repairs, st->resets));
+    html_leases(r, st);
     apr_rfc822_date(tbuf, st->created);
     row(r, "Processes", apr_psprintf(p, "%u attached of %u slots; created %s",
                                      st->attached, st->slots, tbuf));
@@ -480,6 +525,7 @@ static void render_json(request_rec *r, const sc_figures_t *f, int first)
                APR_UINT64_T_FMT ",\n", st->gets, st->hits, st->misses,
                ratio(st->hits, st->gets), st->sets, st->adds, st->replaces,
                st->cas_ops, st->deletes, st->incrs, st->touches, st->set_failures);
+    json_leases(r, st);
     ap_rprintf(r, "   \"evictions\": %" APR_UINT64_T_FMT ", \"expirations\": %"
                APR_UINT64_T_FMT ", \"flushes\": %" APR_UINT64_T_FMT
                ", \"read_waits\": %" APR_UINT64_T_FMT ", \"write_waits\": %"

@@ -49,10 +49,17 @@ enum {
     OPT_WATCH,
     OPT_FOREIGN,
     OPT_VERSION,
+    OPT_STALE,
+    OPT_LEASE_TTL,
+    OPT_WAIT,
     OPT_END             /* size of cli_t.opt */
 };
 
 #define CLI_MAX_ARGS 8
+
+/* max_args of a command that takes any number of arguments after `--`
+ * (they are all in cli_t.tail; cli_t.args keeps the first CLI_MAX_ARGS). */
+#define CLI_ANY_ARGS 0x10000
 
 #if defined(__GNUC__)
 #  define CLI_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -86,6 +93,10 @@ struct cli_t {
     const char *args[CLI_MAX_ARGS];
     int nargs;
     const char *opt[OPT_END];   /* option values; "" for flags; NULL unset */
+    const char *const *tail;    /* the arguments after `--` (not copied,
+                                   not NUL-terminated), NULL without `--` */
+    int ntail;                  /* how many */
+    int tail_at;                /* positional arguments before `--` */
     shmcache_t *cache;          /* set by cli_attach, closed by main */
 };
 
@@ -203,5 +214,6 @@ int cmd_scan(cli_t *cli);
 int cmd_dump(cli_t *cli);
 int cmd_load(cli_t *cli);
 int cmd_stats(cli_t *cli);
+int cmd_fetch(cli_t *cli);
 
 #endif /* SC_CLI_H */

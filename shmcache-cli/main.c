@@ -56,6 +56,9 @@ static const apr_getopt_option_t all_options[] = {
     {"force", OPT_FORCE, 0, NULL},
     {"watch", OPT_WATCH, 0, NULL},
     {"version", OPT_VERSION, 0, NULL},
+    {"stale", OPT_STALE, 1, NULL},
+    {"lease-ttl", OPT_LEASE_TTL, 1, NULL},
+    {"wait", OPT_WAIT, 1, NULL},
     {NULL, 0, 0, NULL}
 };
 
@@ -74,6 +77,8 @@ static const int create_opts[] = {OPT_SIZE, OPT_BUCKETS, OPT_MODE, OPT_MAX_KEY,
                                   OPT_MAX_VALUE, OPT_DEFAULT_TTL, OPT_SLOTS, 0};
 static const int remove_opts[] = {OPT_FORCE, 0};
 static const int stats_opts[] = {OPT_JSON, OPT_WATCH, OPT_COUNT, 0};
+static const int fetch_opts[] = {OPT_ESCAPED, OPT_TTL, OPT_STALE, OPT_LEASE_TTL,
+                                 OPT_WAIT, 0};
 
 #define KEY_HELP \
     "  -x, --escaped   KEY is written with the escapes `keys` prints\n" \
@@ -189,6 +194,27 @@ static const cmd_t commands[] = {
      "  --watch [SECS] refresh every SECS (default 1) with rates per second,\n"
      "                 in place on a terminal; with --json one object per line\n"
      "  --count N      stop after N refreshes\n"},
+    {"fetch", cmd_fetch, 2, CLI_ANY_ARGS, fetch_opts,
+     "[--ttl T] [--stale T] [--lease-ttl T] [--wait T] [-x] KEY -- COMMAND "
+     "[ARGS...]",
+     "print KEY, or compute it once with COMMAND for every caller",
+     "Prints the value of KEY when there is one (or a stale one while\n"
+     "another caller refreshes it). Otherwise exactly one of any number of\n"
+     "concurrent callers runs COMMAND (no shell; its stderr passes through),\n"
+     "stores its standard output when it exits 0, and every caller prints it.\n"
+     "  --ttl T        how long the value is fresh (default: the cache's\n"
+     "                 default TTL; `forever`)\n"
+     "  --stale T      then serve it stale for T more while one caller runs\n"
+     "                 COMMAND again (default 0: no stale value)\n"
+     "  --lease-ttl T  the lease to run COMMAND ends after T if its holder\n"
+     "                 hangs (default 30s; a holder that dies frees it at once)\n"
+     "  --wait T       how long a caller waits for another caller's COMMAND\n"
+     "                 (default: the lease TTL; 0 = do not wait)\n"
+     KEY_HELP
+     "Exit status 3 when COMMAND fails (the caller that ran it reports its\n"
+     "exit status, the callers that waited for it a failed computation;\n"
+     "nothing is stored), when its output is over the cache's largest\n"
+     "value, or when the wait runs out.\n"},
     {"check", cmd_check, 0, 0, no_opts, "",
      "verify every invariant of the cache",
      "Exit status 3 with the first problem found when the cache is broken.\n"},
@@ -323,6 +349,9 @@ static int parse_command(cli_t *cli, int argc, const char *const *argv)
         if (*os->place == '\0' && os->ind < os->argc) {
             const char *a = os->argv[os->ind];
             if (strcmp(a, "--") == 0) {
+                cli->tail = os->argv + os->ind + 1;
+                cli->ntail = os->argc - os->ind - 1;
+                cli->tail_at = count;
                 for (os->ind++; os->ind < os->argc; os->ind++)
                     keep_arg(cli, &count, os->argv[os->ind]);
                 break;

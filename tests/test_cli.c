@@ -820,7 +820,8 @@ START_TEST(stats_prints_every_figure)
         "fragmentation", "hit ratio", "gets", "hits", "misses", "sets",
         "deletes", "evictions", "expirations", "read waits", "write waits",
         "lock recoveries", "dead readers", "repairs", "resets", "attached",
-        "writer pid", "readers now", NULL};
+        "writer pid", "readers now", "leases granted", "lease waits",
+        "lease timeouts", "stale answers", "dead holders", NULL};
     const char *path = NEW_CACHE("stats", "--size", "1M");
     const char *const *l;
     run_t r = CLI(path, "stats");
@@ -852,7 +853,8 @@ START_TEST(stats_json_parses_and_counts_operations)
                 "[d[k] for k in ('bytes_used','bytes_free','largest_free',"
                 "'fragmentation','evictions','expirations','read_waits',"
                 "'write_waits','lock_recoveries','dead_readers','repairs',"
-                "'resets','readers')]", &r);
+                "'resets','readers','leases_granted','lease_waits',"
+                "'lease_timeouts','stale_answers','leases_dead')]", &r);
 }
 END_TEST
 
@@ -978,6 +980,183 @@ START_TEST(flush_empties_the_cache)
     ck_assert_uint_eq(r.out_len, 0);
     r = CLI(path, "get", "k1");
     expect_exit(r, 1);
+}
+END_TEST
+
+/* ---- fetch --------------------------------------------------------------- */
+
+#define FETCHERS 20
+#define COMPUTE_MS "1000"
+
+/* The value the compute helper prints after its argument: binary bytes. */
+#define COMPUTED_TAIL "\0\377\n"
+#define COMPUTED_TAIL_LEN 3
+
+/* Read f to its end into pool memory (NUL-terminated; *len the bytes). */
+static char *drain(apr_file_t *f, apr_size_t *len)
+{
+    apr_size_t cap = 4096, n = 0, got;
+    char *buf = apr_palloc(th_pool, cap);
+
+    for (;;) {
+        if (cap - n < 2) {
+            char *bigger = apr_palloc(th_pool, cap * 2);
+            memcpy(bigger, buf, n);
+            buf = bigger;
+            cap *= 2;
+        }
+        got = cap - n - 1;
+        if (apr_file_read(f, buf + n, &got) != APR_SUCCESS)
+            break;
+        n += got;
+    }
+    apr_file_close(f);
+    buf[n] = '\0';
+    if (len != NULL)
+        *len = n;
+    return buf;
+}
+
+/* Start `shmcache-cli -f path fetch KEY --wait 30s -- <this binary>
+ * --helper compute LOG VALUE MS FAIL` (stdout and stderr piped). */
+static void start_fetch(apr_proc_t *proc, const char *path, const char *log,
+                        const char *value, int fail)
+{
+    const char *argv[] = {SHMCACHE_CLI_PATH, "-f", path, "fetch", "k",
+                          "--ttl", "60", "--wait", "30s", "--", th_self,
+                          "--helper", "compute", log, value, COMPUTE_MS,
+                          fail ? "1" : "0", NULL};
+    apr_procattr_t *attr;
+
+    th_ok(apr_procattr_create(&attr, th_pool));
+    th_ok(apr_procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK,
+                              APR_FULL_BLOCK));
+    th_ok(apr_procattr_cmdtype_set(attr, APR_PROGRAM));
+    th_ok(apr_proc_create(proc, argv[0], argv, NULL, attr, th_pool));
+}
+
+/* Start FETCHERS fetches at once and collect what each printed. */
+static void run_fetchers(const char *path, const char *log, const char *value,
+                         int fail, run_t *r)
+{
+    apr_proc_t procs[FETCHERS];
+    int i;
+
+    for (i = 0; i < FETCHERS; i++)
+        start_fetch(&procs[i], path, log, value, fail);
+    /* outputs are small (below a pipe's buffer): read them in turn */
+    for (i = 0; i < FETCHERS; i++) {
+        r[i].out = drain(procs[i].out, &r[i].out_len);
+        r[i].err = drain(procs[i].err, NULL);
+        r[i].code = th_wait(&procs[i]);
+    }
+}
+
+START_TEST(twenty_concurrent_fetches_run_command_once_and_all_print_its_output)
+{
+    const char *path = NEW_CACHE("fetch", "--size", "1M");
+    const char *log = apr_pstrcat(th_pool, path, ".log", NULL);
+    run_t r[FETCHERS], st;
+    apr_size_t want_len = strlen("computed") + COMPUTED_TAIL_LEN;
+    char *want;
+    int i;
+
+    want = apr_palloc(th_pool, want_len);
+    memcpy(want, "computed", 8);
+    memcpy(want + 8, COMPUTED_TAIL, COMPUTED_TAIL_LEN);
+    run_fetchers(path, log, "computed", 0, r);
+    for (i = 0; i < FETCHERS; i++) {
+        expect_exit(r[i], 0);
+        ck_assert_msg(r[i].out_len == want_len
+                      && memcmp(r[i].out, want, want_len) == 0,
+                      "fetch %d printed %u bytes: '%s'", i,
+                      (unsigned)r[i].out_len, r[i].out);
+    }
+    ck_assert_msg(count_lines(slurp(log), strlen(slurp(log))) == 1,
+                  "COMMAND ran %u times", (unsigned)count_lines(slurp(log),
+                  strlen(slurp(log))));
+    apr_file_remove(log, th_pool);
+    st = CLI(path, "stats", "--json");
+    expect_exit(st, 0);
+    expect_json("import json,sys; d=json.load(sys.stdin); "
+                "assert d['leases_granted']==1, d; "
+                "assert d['lease_waits']>=1, d; "
+                "assert d['lease_timeouts']==0, d", &st);
+    st = CLI(path, "get", "k");
+    expect_exit(st, 0);
+    ck_assert_uint_eq(st.out_len, want_len);
+}
+END_TEST
+
+START_TEST(a_failing_command_stores_nothing_and_every_fetch_exits_3)
+{
+    const char *path = NEW_CACHE("fetchfail", "--size", "1M");
+    const char *log = apr_pstrcat(th_pool, path, ".log", NULL);
+    run_t r[FETCHERS], g;
+    apr_size_t runs, ran = 0, waited = 0;
+    int i;
+
+    run_fetchers(path, log, "never", 1, r);
+    for (i = 0; i < FETCHERS; i++) {
+        expect_exit(r[i], 3);
+        ck_assert_uint_eq(r[i].out_len, 0);
+        if (strstr(r[i].err, "exited with status 1") != NULL)
+            ran++;
+        else if (strstr(r[i].err, "computation failed") != NULL)
+            waited++;
+        else
+            ck_abort_msg("fetch %d: no failure reported: %s", i, r[i].err);
+    }
+    /* every caller either ran COMMAND (a later one takes a new lease) or
+     * waited for a run that failed: none stored, none printed */
+    runs = count_lines(slurp(log), strlen(slurp(log)));
+    apr_file_remove(log, th_pool);
+    ck_assert_uint_eq(runs, ran);
+    ck_assert_uint_eq(ran + waited, FETCHERS);
+    ck_assert_msg(waited >= 1, "no fetch waited for another's COMMAND");
+    g = CLI(path, "get", "k");
+    expect_exit(g, 1);
+}
+END_TEST
+
+START_TEST(a_stale_value_is_printed_at_once_while_one_fetch_refreshes_it)
+{
+    const char *path = NEW_CACHE("fetchstale", "--size", "1M");
+    const char *log = apr_pstrcat(th_pool, path, ".log", NULL);
+    const char *argv[] = {SHMCACHE_CLI_PATH, "-f", path, "fetch", "k",
+                          "--ttl", "1", "--stale", "1m", "--", th_self,
+                          "--helper", "compute", log, "new", "3000", "0",
+                          NULL};
+    apr_proc_t refresher;
+    apr_procattr_t *attr;
+    apr_time_t t0;
+    run_t r;
+
+    r = CLI(path, "fetch", "k", "--ttl", "1", "--stale", "1m", "--", th_self,
+            "--helper", "compute", log, "old", "0", "0");
+    expect_exit(r, 0);
+    apr_sleep(apr_time_from_msec(2100));        /* stale now */
+    th_ok(apr_procattr_create(&attr, th_pool));
+    th_ok(apr_procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK, APR_NO_PIPE));
+    th_ok(apr_procattr_cmdtype_set(attr, APR_PROGRAM));
+    th_ok(apr_proc_create(&refresher, argv[0], argv, NULL, attr, th_pool));
+    /* the refresher holds the lease once COMMAND has started */
+    while (count_lines(slurp(log), strlen(slurp(log))) < 2)
+        apr_sleep(apr_time_from_msec(10));
+    t0 = apr_time_now();
+    r = CLI(path, "fetch", "k", "--", th_self, "--helper", "compute", log,
+            "other", "0", "0");
+    expect_exit(r, 0);
+    ck_assert_msg(strncmp(r.out, "old", 3) == 0, "printed '%s'", r.out);
+    ck_assert_msg(apr_time_now() - t0 < apr_time_from_msec(1500),
+                  "the stale value took %ld ms",
+                  (long)apr_time_as_msec(apr_time_now() - t0));
+    r.out = drain(refresher.out, &r.out_len);
+    ck_assert_int_eq(th_wait(&refresher), 0);
+    ck_assert_msg(strncmp(r.out, "new", 3) == 0, "refresher printed '%s'",
+                  r.out);
+    ck_assert_uint_eq(count_lines(slurp(log), strlen(slurp(log))), 2);
+    apr_file_remove(log, th_pool);
 }
 END_TEST
 
@@ -1305,6 +1484,11 @@ START_TEST(malformed_invocations_are_usage_errors_with_a_message)
         {"dump", NULL},
         {"load", "a", "b", NULL},
         {"help", "nosuchcommand", NULL},
+        {"fetch", "k", "true", NULL},               /* COMMAND without -- */
+        {"fetch", "k", "--", NULL},                 /* no COMMAND */
+        {"fetch", "a", "b", "--", "true", NULL},    /* two keys */
+        {"fetch", "k", "--lease-ttl", "0", "--", "true", NULL},
+        {"fetch", "k", "--wait", "2x", "--", "true", NULL},
         {"\x01", NULL}
     };
     apr_size_t i;
@@ -1341,7 +1525,7 @@ START_TEST(help_lists_every_command_and_each_command_has_help)
     static const char *const names[] = {
         "create", "info", "remove", "get", "set", "add", "replace", "cas",
         "del", "incr", "decr", "touch", "ttl", "keys", "scan", "dump", "load",
-        "stats", "check", "flush", NULL};
+        "stats", "fetch", "check", "flush", NULL};
     const char *const *n;
     run_t r = CLI(NULL, "--help");
 
@@ -1688,6 +1872,9 @@ Suite *test_suite(void)
 #endif
     tcase_add_test(cmd, check_exits_3_with_a_description_on_a_damaged_cache);
     tcase_add_test(cmd, flush_empties_the_cache);
+    tcase_add_test(cmd, twenty_concurrent_fetches_run_command_once_and_all_print_its_output);
+    tcase_add_test(cmd, a_failing_command_stores_nothing_and_every_fetch_exits_3);
+    tcase_add_test(cmd, a_stale_value_is_printed_at_once_while_one_fetch_refreshes_it);
     suite_add_tcase(s, cmd);
 
     tcase_add_checked_fixture(snap, th_setup, th_teardown);
@@ -1717,7 +1904,31 @@ Suite *test_suite(void)
     return s;
 }
 
+/* Helper (fetch's COMMAND): LOG VALUE MS FAIL. Appends a line to LOG,
+ * takes MS, then prints VALUE and COMPUTED_TAIL and exits 0, or with FAIL
+ * set prints nothing and exits 1. */
+static int helper_compute(int argc, const char *const *argv)
+{
+    apr_file_t *f;
+    apr_size_t n;
+
+    if (argc < 4 || apr_file_open(&f, argv[0], APR_FOPEN_WRITE | APR_FOPEN_CREATE
+                                  | APR_FOPEN_APPEND, APR_FPROT_OS_DEFAULT,
+                                  th_pool) != APR_SUCCESS)
+        return 2;
+    apr_file_write_full(f, "run\n", 4, &n);
+    apr_file_close(f);
+    apr_sleep(apr_time_from_msec(atoi(argv[2])));
+    if (atoi(argv[3]))
+        return 1;
+    fwrite(argv[1], 1, strlen(argv[1]), stdout);
+    fwrite(COMPUTED_TAIL, 1, COMPUTED_TAIL_LEN, stdout);
+    fflush(stdout);
+    return 0;
+}
+
 const th_helper_t test_helpers[] = {
+    {"compute", helper_compute},
     {"getter", helper_getter},
     {"hold", helper_hold},
     {NULL, NULL}

@@ -34,6 +34,7 @@
 #include <apr_file_io.h>
 #include <apr_hash.h>
 #include <apr_network_io.h>
+#include <apr_poll.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
 
@@ -1699,6 +1700,190 @@ done:
 }
 END_TEST
 
+/* ---- leases through the key API ---------------------------------------- */
+
+#define LEASE_GETS 8
+
+/* Send GET path on n new connections at once. @return how many were sent
+ * (a failed connection is NULL in socks). */
+static int send_all(httpd_t *h, apr_socket_t **socks, int n, const char *path)
+{
+    int i, sent = 0;
+
+    for (i = 0; i < n; i++) {
+        socks[i] = http_connect(h->port);
+        if (socks[i] != NULL && http_send(socks[i], "GET", path, NULL, NULL, 0))
+            sent++;
+    }
+    return sent;
+}
+
+/* Which of socks have an answer to read within ms: readable[i] set.
+ * @return their number. */
+static int answered(apr_socket_t **socks, int n, int ms, int *readable)
+{
+    apr_pollfd_t pfd[LEASE_GETS];
+    apr_int32_t got = 0;
+    int i, count = 0;
+
+    for (i = 0; i < n; i++) {
+        memset(&pfd[i], 0, sizeof pfd[i]);
+        pfd[i].p = th_pool;
+        pfd[i].desc_type = APR_POLL_SOCKET;
+        pfd[i].reqevents = APR_POLLIN;
+        pfd[i].desc.s = socks[i];
+        readable[i] = 0;
+    }
+    apr_poll(pfd, n, &got, apr_time_from_msec(ms));
+    for (i = 0; i < n; i++)
+        if (pfd[i].rtnevents & (APR_POLLIN | APR_POLLHUP | APR_POLLERR)) {
+            readable[i] = 1;
+            count++;
+        }
+    return count;
+}
+
+/* Concurrent GET ?lease=1 of a missing key: exactly one answers at once,
+ * 404 with X-Shmcache-Lease; the others wait; a PUT with that token
+ * completes the lease and every waiter gets the value; the status page
+ * counts it the same way in ?json, ?auto and HTML. */
+START_TEST(concurrent_lease_gets_have_one_winner_whose_put_reaches_the_waiters)
+{
+    httpd_t h;
+    apr_socket_t *socks[LEASE_GETS];
+    int readable[LEASE_GETS], winner = -1, i, n;
+    const char *value = "computed by the winner", *token;
+    resp_t r;
+
+    httpd_init(&h, mpms[_i]);
+    write_conf(&h, WITH_API, "size=4M", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    n = send_all(&h, socks, LEASE_GETS, "/kv/popular?lease=1&wait=20000");
+    CHECK(&h, n == LEASE_GETS, "only %d requests sent", n);
+    /* the winner answers at once; give the others time to answer too if
+     * they wrongly would */
+    CHECK(&h, answered(socks, LEASE_GETS, 10000, readable) >= 1,
+          "no GET ?lease=1 answered%s", log_tail(&h));
+    apr_sleep(apr_time_from_msec(700));
+    CHECK(&h, answered(socks, LEASE_GETS, 0, readable) == 1,
+          "%d GETs answered before the PUT", answered(socks, LEASE_GETS, 0,
+                                                      readable));
+    for (i = 0; i < LEASE_GETS; i++)
+        if (readable[i])
+            winner = i;
+    http_read(socks[winner], &r);
+    token = apr_pstrdup(th_pool, hdr(&r, "X-Shmcache-Lease"));
+    CHECK(&h, r.status == 404 && *token != '\0',
+          "the winner got %d, lease '%s'", r.status, token);
+    r = PUT(&h, apr_psprintf(th_pool, "/kv/popular?lease=%s&ttl=60", token),
+            NULL, value);
+    CHECK(&h, r.status == 204, "PUT ?lease=%s answered %d%s", token, r.status,
+          log_tail(&h));
+    for (i = 0; i < LEASE_GETS; i++) {
+        if (i == winner)
+            continue;
+        http_read(socks[i], &r);
+        CHECK(&h, r.status == 200 && strcmp(r.body, value) == 0
+              && *hdr(&r, "X-Shmcache-Lease") == '\0',
+              "waiter %d got %d '%s' lease '%s'", i, r.status, r.body,
+              hdr(&r, "X-Shmcache-Lease"));
+    }
+    r = GET(&h, "/status?json");
+    CHECK(&h, strstr(r.body, "\"leases_granted\": 1,") != NULL
+          && strstr(r.body, "\"lease_timeouts\": 0,") != NULL
+          && strstr(r.body, "\"lease_waits\": 0,") == NULL,
+          "status?json counts: %s", r.body);
+    r = GET(&h, "/status?auto");
+    CHECK(&h, status_value(r.body, "main", "CacheLeasesGranted") == 1
+          && status_value(r.body, "main", "CacheLeaseWaits") >= 1
+          && status_value(r.body, "main", "CacheLeasesDead") == 0,
+          "status?auto counts:\n%s", r.body);
+    r = GET(&h, "/status");
+    CHECK(&h, strstr(r.body, "data-k=\"leases_granted\" data-v=\"1\"") != NULL
+          && strstr(r.body, "data-k=\"stale_answers\"") != NULL,
+          "the status page has no lease row");
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* The other outcomes of a lease: a waiter's bound (504), a holder that
+ * gives up (DELETE: the waiters get 502), a stale value served with
+ * X-Shmcache-Stale while one caller refreshes it, bad tokens and
+ * parameters, and read-only locations refusing the lease. */
+START_TEST(lease_timeouts_failures_and_stale_values_over_http)
+{
+    httpd_t h;
+    apr_socket_t *socks[2];
+    const char *token;
+    resp_t r, w;
+
+    httpd_init(&h, "event");
+    write_conf(&h, WITH_API | WITH_API_EXTRAS, "size=4M", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+
+    r = GET(&h, "/kv/slow?lease=1");
+    token = apr_pstrdup(th_pool, hdr(&r, "X-Shmcache-Lease"));
+    CHECK(&h, r.status == 404 && *token, "first lease GET: %d", r.status);
+    r = GET(&h, "/kv/slow?lease=1&wait=200");
+    CHECK(&h, r.status == 504 && *hdr(&r, "X-Shmcache-Lease") == '\0',
+          "a waiter past its bound got %d", r.status);
+    /* the holder gives up: a waiting caller hears it at once */
+    send_all(&h, socks, 1, "/kv/slow?lease=1&wait=20000");
+    apr_sleep(apr_time_from_msec(300));
+    r = http(&h, 0, "DELETE", apr_psprintf(th_pool, "/kv/slow?lease=%s", token),
+             NULL, NULL, 0);
+    CHECK(&h, r.status == 204, "DELETE ?lease answered %d", r.status);
+    http_read(socks[0], &w);
+    CHECK(&h, w.status == 502, "a waiter for a failed lease got %d", w.status);
+    r = http(&h, 0, "DELETE", "/kv/slow?lease=999999", NULL, NULL, 0);
+    CHECK(&h, r.status == 404, "DELETE with a token never granted: %d",
+          r.status);
+
+    /* stale-while-revalidate: fresh 2 s, then stale for 60 s */
+    r = GET(&h, "/kv/page?lease=1");
+    token = apr_pstrdup(th_pool, hdr(&r, "X-Shmcache-Lease"));
+    r = PUT(&h, apr_psprintf(th_pool, "/kv/page?lease=%s&ttl=2&stale=60",
+                             token), NULL, "v1");
+    CHECK(&h, r.status == 204, "PUT ttl=2 stale=60: %d", r.status);
+    r = GET(&h, "/kv/page?lease=1");
+    CHECK(&h, r.status == 200 && strcmp(r.body, "v1") == 0
+          && *hdr(&r, "X-Shmcache-Stale") == '\0', "fresh: %d", r.status);
+    apr_sleep(apr_time_from_msec(3100));
+    r = GET(&h, "/kv/page?lease=1");
+    token = apr_pstrdup(th_pool, hdr(&r, "X-Shmcache-Lease"));
+    CHECK(&h, r.status == 200 && strcmp(r.body, "v1") == 0 && *token
+          && strcmp(hdr(&r, "X-Shmcache-Stale"), "1") == 0,
+          "the refresher got %d '%s' lease '%s'", r.status, r.body, token);
+    r = GET(&h, "/kv/page?lease=1");
+    CHECK(&h, r.status == 200 && strcmp(r.body, "v1") == 0
+          && strcmp(hdr(&r, "X-Shmcache-Stale"), "1") == 0
+          && *hdr(&r, "X-Shmcache-Lease") == '\0',
+          "another caller during the refresh got %d", r.status);
+    r = PUT(&h, apr_psprintf(th_pool, "/kv/page?lease=%s&ttl=60", token),
+            NULL, "v2");
+    r = GET(&h, "/kv/page?lease=1");
+    CHECK(&h, r.status == 200 && strcmp(r.body, "v2") == 0
+          && *hdr(&r, "X-Shmcache-Stale") == '\0', "refreshed: '%s'", r.body);
+
+    /* malformed, and read-only */
+    r = GET(&h, "/kv/page?lease=2");
+    CHECK(&h, r.status == 400, "lease=2: %d", r.status);
+    r = GET(&h, "/kv/x?lease=1&wait=999999");
+    CHECK(&h, r.status == 400, "wait over the ceiling: %d", r.status);
+    r = PUT(&h, "/kv/page?lease=abc", NULL, "x");
+    CHECK(&h, r.status == 400, "a bad token: %d", r.status);
+    r = GET(&h, "/ro/fresh?lease=1");
+    CHECK(&h, r.status == 403, "lease on a read-only location: %d", r.status);
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("httpd");
@@ -1715,6 +1900,7 @@ Suite *test_suite(void)
     tcase_add_loop_test(each, graceful_restart_keeps_values_and_a_new_size_recreates, 0, 3);
     tcase_add_loop_test(each, killed_httpd_leaves_a_segment_that_the_next_start_reuses, 0, 3);
     tcase_add_loop_test(each, a_root_only_segment_serves_every_child_through_the_inherited_mapping, 0, 3);
+    tcase_add_loop_test(each, concurrent_lease_gets_have_one_winner_whose_put_reaches_the_waiters, 0, 3);
     tcase_add_test(once, configtest_rejects_each_bad_directive);
     tcase_add_test(once, api_handler_speaks_http);
     tcase_add_test(once, a_symlink_swapped_in_during_a_graceful_restart_is_not_followed);
@@ -1722,6 +1908,7 @@ Suite *test_suite(void)
     tcase_add_test(once, a_segment_truncated_under_httpd_does_not_kill_the_parent);
     tcase_add_test(once, a_writer_killed_holding_the_lock_is_logged_as_a_recovery);
     tcase_add_test(once, a_child_written_hostile_chain_does_not_hang_the_parent);
+    tcase_add_test(once, lease_timeouts_failures_and_stale_values_over_http);
     suite_add_tcase(s, each);
     suite_add_tcase(s, once);
     return s;
