@@ -516,6 +516,45 @@ START_TEST(a_failed_computation_reaches_every_waiter_and_stores_nothing)
 }
 END_TEST
 
+/* A callback whose value is longer than the cache's max_value. */
+static apr_status_t too_long(void *baton, const void *key, apr_size_t key_len,
+                             void **value, apr_size_t *value_len,
+                             apr_uint32_t *ttl, apr_uint32_t *stale_ttl,
+                             apr_pool_t *pool)
+{
+    (void)baton; (void)key; (void)key_len; (void)ttl; (void)stale_ttl;
+    *value_len = 4096;
+    *value = apr_pcalloc(pool, *value_len);
+    return APR_SUCCESS;
+}
+
+START_TEST(a_computed_value_that_cannot_be_stored_frees_its_lease)
+{
+    const char *p = th_path("unstorable");
+    shmcache_options_t o;
+    shmcache_lease_opts_t lo;
+    shmcache_t *c;
+    apr_uint64_t token;
+    void *v;
+    apr_size_t n;
+
+    options(&o);
+    o.max_value = 1024;
+    th_ok(shmcache_create(&c, p, &o, th_pool));
+    th_status(shmcache_get_or_compute(c, "k", 1, NULL, too_long, NULL, &v, &n,
+                                      NULL, th_pool), SHMCACHE_EVALLEN);
+    ck_assert_uint_eq(n, 4096);     /* the caller still has its value */
+    /* nobody is left waiting for a value that will never come */
+    shmcache_lease_opts_init(&lo);
+    lo.wait_ms = 0;
+    th_status(shmcache_lease_get(c, "k", 1, &lo, &v, &n, NULL, &token,
+                                 th_pool), SHMCACHE_LEASED);
+    th_ok(shmcache_lease_release(c, "k", 1, token, 1));
+    th_status(shmcache_lease_release(c, "k", 1, token, 1), SHMCACHE_NOTFOUND);
+    shmcache_close(c);
+}
+END_TEST
+
 static int count_entry(void *baton, const void *key, apr_size_t key_len,
                        const void *value, apr_size_t value_len,
                        const shmcache_meta_t *meta)
@@ -575,6 +614,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, nested_get_or_compute_works_and_refuses_its_own_key);
     tcase_add_test(tc, a_failed_computation_reaches_every_waiter_and_stores_nothing);
     tcase_add_test(tc, leases_are_not_values_for_the_other_calls);
+    tcase_add_test(tc, a_computed_value_that_cannot_be_stored_frees_its_lease);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -511,8 +511,8 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_lease_set(shmcache_t *cache,
 /** Give lease token up without a value. With failed, the callers waiting
  *  for this lease get SHMCACHE_ECOMPUTE (a later caller takes a new
  *  lease); without, one of them gets the lease. Wakes the waiters.
- *  @return APR_SUCCESS; SHMCACHE_NOTFOUND (the lease had lapsed or was
- *  taken over); SHMCACHE_EKEYLEN; SHMCACHE_EINVAL; SHMCACHE_ECORRUPT;
+ *  @return APR_SUCCESS; SHMCACHE_NOTFOUND (the lease had lapsed, was
+ *  taken over, or was already given up); SHMCACHE_EKEYLEN; SHMCACHE_EINVAL; SHMCACHE_ECORRUPT;
  *  SHMCACHE_ETIMEDOUT. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_lease_release(shmcache_t *cache,
                                                       const void *key,

@@ -143,8 +143,8 @@ apr_status_t sc_lease_release_locked(sc_table_t *t, const void *key,
 
     if (rv != APR_SUCCESS)
         return rv;
-    if (lease.token != token)
-        return SHMCACHE_NOTFOUND;
+    if (lease.token != token || lease.failed)
+        return SHMCACHE_NOTFOUND;      /* taken over, or already given up */
     if (!failed)
         return sc_table_delete_locked(t, key, key_len, SC_ENTRY_LEASE, now);
     /* the one word of the record that changes; f.value was checked to

@@ -959,8 +959,11 @@ apr_status_t shmcache_get_or_compute(shmcache_t *cache, const void *key,
         *value_len = len;
     if (meta != NULL)
         meta->stale = 0;
-    return shmcache_lease_set(cache, key, key_len, token, v, len, ttl,
-                              stale_ttl);
+    rv = shmcache_lease_set(cache, key, key_len, token, v, len, ttl,
+                            stale_ttl);
+    if (rv != APR_SUCCESS)         /* not stored: waiters must not wait on */
+        shmcache_lease_release(cache, key, key_len, token, 1);
+    return rv;
 }
 
 /* ------------------------------------------------------------------------
