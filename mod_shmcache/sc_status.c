@@ -532,10 +532,10 @@ static void render_json(request_rec *r, const sc_figures_t *f, int first)
                APR_UINT64_T_FMT ", \"lock_recoveries\": %" APR_UINT64_T_FMT
                ", \"dead_readers\": %" APR_UINT64_T_FMT ", \"repairs\": %"
                APR_UINT64_T_FMT ", \"resets\": %" APR_UINT64_T_FMT
-               ", \"attached\": %u}",
+               ", \"last_dead_pid\": %" APR_INT64_T_FMT ", \"attached\": %u}",
                st->evictions, st->expirations, st->flushes, st->read_waits,
                st->write_waits, st->lock_recoveries, st->dead_readers,
-               st->repairs, st->resets, st->attached);
+               st->repairs, st->resets, st->last_dead_pid, st->attached);
 }
 
 void sc_status_render(request_rec *r, sc_cache_t *c, int flags)

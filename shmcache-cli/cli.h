@@ -198,6 +198,7 @@ int cmd_create(cli_t *cli);
 int cmd_info(cli_t *cli);
 int cmd_remove(cli_t *cli);
 int cmd_check(cli_t *cli);
+int cmd_repair(cli_t *cli);
 int cmd_flush(cli_t *cli);
 int cmd_get(cli_t *cli);
 int cmd_set(cli_t *cli);

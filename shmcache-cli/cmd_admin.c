@@ -221,8 +221,11 @@ int cmd_check(cli_t *cli)
     why[0] = '\0';
     rv = shmcache_check(cli->cache, why, sizeof why);
     if (rv == SHMCACHE_ECORRUPT)
-        return cli_say(cli, CLI_ERROR, "%s: check failed: %s", cli->path,
-                       why[0] != '\0' ? why : "the cache is inconsistent");
+        return cli_say(cli, CLI_ERROR, "%s: check failed: %s; run "
+                       "'shmcache-cli -f %s repair' to mend it (entries the "
+                       "damage reaches are dropped)", cli->path,
+                       why[0] != '\0' ? why : "the cache is inconsistent",
+                       cli->path);
     if (rv != APR_SUCCESS)
         return cli_fail(cli, rv, "cannot check");
     if (shmcache_stats(cli->cache, &st) == APR_SUCCESS)
@@ -242,5 +245,33 @@ int cmd_flush(cli_t *cli)
         return rc;
     if ((rv = shmcache_flush(cli->cache)) != APR_SUCCESS)
         return cli_fail(cli, rv, "cannot flush");
+    return CLI_OK;
+}
+
+/* repair: check, and mend what check finds under the write lock (the
+ * repair a lock waiter runs after a writer died); say what was done. */
+int cmd_repair(cli_t *cli)
+{
+    static const char *const done[] = {
+        "nothing to repair", "repaired (entries the damage reached were dropped)",
+        "the allocator was damaged beyond rebuilding: the cache was emptied"
+    };
+    shmcache_repair_outcome_e what = SHMCACHE_REPAIR_NONE;
+    char why[512];
+    apr_status_t rv;
+    int rc;
+
+    if ((rc = cli_attach(cli)) != CLI_OK)
+        return rc;
+    why[0] = '\0';
+    rv = shmcache_repair(cli->cache, &what, why, sizeof why);
+    if (what != SHMCACHE_REPAIR_NONE)
+        cli_printf(cli, "%s: check found: %s\n", cli->path, why);
+    if (rv == SHMCACHE_ECORRUPT)
+        return cli_say(cli, CLI_ERROR, "%s: still inconsistent after the "
+                       "repair: another process keeps damaging it", cli->path);
+    if (rv != APR_SUCCESS)
+        return cli_fail(cli, rv, "cannot repair");
+    cli_printf(cli, "%s: %s\n", cli->path, done[what]);
     return CLI_OK;
 }

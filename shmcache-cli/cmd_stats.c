@@ -67,6 +67,7 @@ static const row_t rows[] = {
     {"lock recoveries", "lock_recoveries", T_U64, AT(lock_recoveries),
      SHOW_COUNTER},
     {"dead readers", "dead_readers", T_U64, AT(dead_readers), SHOW_COUNTER},
+    {"last dead pid", "last_dead_pid", T_I64, AT(last_dead_pid), SHOW_PID},
     {"repairs", "repairs", T_U64, AT(repairs), SHOW_COUNTER},
     {"resets", "resets", T_U64, AT(resets), SHOW_COUNTER},
     HEADING("leases"),

@@ -217,7 +217,15 @@ static const cmd_t commands[] = {
      "value, or when the wait runs out.\n"},
     {"check", cmd_check, 0, 0, no_opts, "",
      "verify every invariant of the cache",
-     "Exit status 3 with the first problem found when the cache is broken.\n"},
+     "Exit status 3 with the first problem found when the cache is broken;\n"
+     "repair then mends it.\n"},
+    {"repair", cmd_repair, 0, 0, no_opts, "",
+     "check, and mend what check finds",
+     "Takes the write lock, verifies the cache and, when it is damaged,\n"
+     "repairs it as after a crash: chains cut at a bad link, damaged and\n"
+     "duplicate entries dropped, leaked blocks freed, the allocator and the\n"
+     "eviction queues rebuilt; empties the cache only when the allocator's\n"
+     "blocks are beyond rebuilding. Says what it found and what it did.\n"},
     {"flush", cmd_flush, 0, 0, no_opts, "", "delete every entry", ""},
     {"help", cmd_help, 0, 1, no_opts, "[COMMAND]", "show help", ""},
     {NULL, NULL, 0, 0, NULL, NULL, NULL, NULL}

@@ -363,6 +363,42 @@ START_TEST(remove_refuses_a_segment_that_fails_validation_unless_forced)
 }
 END_TEST
 
+/* check says what to run next; repair mends the damage and says so. */
+START_TEST(repair_mends_what_check_reports)
+{
+    const char *path = NEW_CACHE("repairme", "--size", "1M");
+    sc_header_sh_t h;
+    void *zero;
+    apr_file_t *f;
+    apr_size_t n = sizeof h;
+    apr_off_t off = 0;
+    run_t r;
+    int i;
+
+    for (i = 0; i < 50; i++)
+        expect_exit(CLI(path, "set", apr_psprintf(th_pool, "k%d", i), "v"), 0);
+    th_ok(apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_WRITE, 0, th_pool));
+    th_ok(apr_file_read(f, &h, &n));
+    n = (apr_size_t)h.buckets_size;        /* drop every chain */
+    zero = apr_pcalloc(th_pool, n);
+    off = (apr_off_t)h.buckets_off;
+    th_ok(apr_file_seek(f, APR_SET, &off));
+    th_ok(apr_file_write(f, zero, &n));
+    apr_file_close(f);
+    r = CLI(path, "check");
+    expect_exit(r, 3);
+    expect_in(r.err, "repair");
+    r = CLI(path, "repair");
+    expect_exit(r, 0);
+    expect_in(r.out, "check found:");
+    expect_in(r.out, "repaired");
+    expect_exit(CLI(path, "check"), 0);
+    r = CLI(path, "repair");
+    expect_exit(r, 0);
+    expect_in(r.out, "nothing to repair");
+}
+END_TEST
+
 /* ---- one key ------------------------------------------------------------ */
 
 START_TEST(set_then_get_prints_the_raw_value_without_a_newline)
@@ -1841,6 +1877,7 @@ Suite *test_suite(void)
     tcase_add_test(cmd, remove_refuses_while_another_process_is_attached_unless_forced);
     tcase_add_test(cmd, remove_refuses_a_file_that_is_not_a_cache);
     tcase_add_test(cmd, remove_refuses_a_segment_that_fails_validation_unless_forced);
+    tcase_add_test(cmd, repair_mends_what_check_reports);
     tcase_add_test(cmd, set_then_get_prints_the_raw_value_without_a_newline);
     tcase_add_test(cmd, get_of_a_missing_key_exits_1);
     tcase_add_test(cmd, binary_values_with_nul_bytes_round_trip_through_stdin);
