@@ -164,3 +164,12 @@ void sc_lease_count_wait_locked(sc_table_t *t, int timed_out)
     else
         t->hdr->counters.lease_waits++;
 }
+
+apr_status_t sc_lease_peek_locked(const sc_table_t *t, const void *key,
+                                  apr_size_t key_len, apr_uint32_t now,
+                                  sc_lease_t *lease)
+{
+    sc_found_t f;
+
+    return find_lease(t, key, key_len, now, &f, lease);
+}

@@ -52,6 +52,13 @@ apr_status_t sc_lease_acquire_locked(sc_table_t *t, const sc_lease_req_t *req,
                                      apr_uint32_t now, sc_found_t *value,
                                      sc_lease_t *lease);
 
+/* The key's lease as it stands (holder, token, failed), for a look with
+ * the read lock. Returns APR_SUCCESS, SHMCACHE_NOTFOUND (none, or lapsed)
+ * or SHMCACHE_ECORRUPT. Writes nothing. */
+apr_status_t sc_lease_peek_locked(const sc_table_t *t, const void *key,
+                                  apr_size_t key_len, apr_uint32_t now,
+                                  sc_lease_t *lease);
+
 /* The key's value was just stored by the holder of lease token: remove
  * that lease if it is still the key's lease (a lease taken over since, or
  * lapsed, is left alone). Returns APR_SUCCESS, SHMCACHE_NOTFOUND (the

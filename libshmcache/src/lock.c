@@ -247,6 +247,9 @@ static void fold_counters(sc_lock_sh_t *sh, sc_slot_sh_t *s)
     atomic_fetch_add_explicit(&sh->retired_misses,
         atomic_exchange_explicit(&s->misses, 0, memory_order_relaxed),
         memory_order_relaxed);
+    atomic_fetch_add_explicit(&sh->retired_stale,
+        atomic_exchange_explicit(&s->stale, 0, memory_order_relaxed),
+        memory_order_relaxed);
 }
 
 /* Drop everything a slot's (dead) owner left behind: read holds (counted
@@ -867,6 +870,7 @@ void sc_lock_stats(const sc_lock_t *l, sc_lock_stats_t *st)
         }
         st->hits += atomic_load_explicit(&s->hits, memory_order_relaxed);
         st->misses += atomic_load_explicit(&s->misses, memory_order_relaxed);
+        st->stale += atomic_load_explicit(&s->stale, memory_order_relaxed);
     }
     w = atomic_load_explicit(&sh->writer, memory_order_relaxed);
     if (w != 0 && w <= l->nslots)
@@ -875,6 +879,7 @@ void sc_lock_stats(const sc_lock_t *l, sc_lock_stats_t *st)
     st->hits += atomic_load_explicit(&sh->retired_hits, memory_order_relaxed);
     st->misses += atomic_load_explicit(&sh->retired_misses,
                                        memory_order_relaxed);
+    st->stale += atomic_load_explicit(&sh->retired_stale, memory_order_relaxed);
     st->read_waits = atomic_load_explicit(&sh->read_waits, memory_order_relaxed);
     st->write_waits = atomic_load_explicit(&sh->write_waits,
                                            memory_order_relaxed);
@@ -910,6 +915,11 @@ apr_uint32_t sc_lock_count_attached(const sc_lock_sh_t *sh, apr_uint32_t nslots,
 int sc_lock_proc_alive(const sc_proc_id_t *who)
 {
     return sc_os_proc_alive(who);
+}
+
+int sc_lock_proc_exists(const sc_proc_id_t *who)
+{
+    return sc_os_proc_exists(who);
 }
 
 /* This handle's process identity, after the fork check (see lock.h). */

@@ -93,7 +93,9 @@ typedef struct sc_slot_sh_t {
     _Atomic uint32_t writer_sleepers; /* this slot's share of the lock's */
     _Atomic uint32_t drain_sleepers;  /* sleeper counts, given back when a
                                          dead slot is reclaimed */
-    apr_uint64_t pad1[2];
+    _Atomic uint64_t stale;        /* stale values served without the write
+                                      lock (leases) */
+    apr_uint64_t pad1;
 } sc_slot_sh_t;
 
 /* In the segment: the lock word and its counters. One cache line for the
@@ -111,7 +113,9 @@ typedef struct sc_lock_sh_t {
                                       bumped to a new even value at unlock
                                       (64 bits: it never comes back to a
                                       value a stalled reader noted) */
-    apr_uint32_t pad0[8];
+    _Atomic uint64_t retired_stale; /* stale counts of released slots
+                                       (written only at release) */
+    apr_uint32_t pad0[6];
     _Atomic uint64_t read_waits;   /* read locks that had to sleep */
     _Atomic uint64_t write_waits;  /* write locks that had to sleep */
     _Atomic uint64_t recoveries;   /* write locks taken from dead writers */
@@ -205,6 +209,15 @@ SC_HOT_INLINE void sc_lock_count_one(sc_lock_t *l, _Atomic apr_uint64_t *n)
     atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
 }
 
+/* Count one stale value served without the write lock (leases). */
+SC_HOT_INLINE void sc_lock_count_stale(sc_lock_t *l)
+{
+    sc_slot_sh_t *s = sc_lock_my_slot(l);
+
+    if (s != NULL)
+        sc_lock_count_one(l, &s->stale);
+}
+
 /* Count one get in this handle's slot (no shared cache line): a hit or a
  * miss (gets are their sum). A forked child without a slot counts
  * nothing. */
@@ -246,6 +259,10 @@ static inline int sc_lock_seq_valid(const sc_lock_t *l, uint64_t seq)
  * name one process. */
 int sc_lock_proc_alive(const sc_proc_id_t *who);
 
+/* Whether a process with who's pid exists at all: one system call, for a
+ * hot path (sc_os_proc_exists; a zombie or a reused pid looks alive). */
+int sc_lock_proc_exists(const sc_proc_id_t *who);
+
 /* This handle's process identity (after a fork, the child's: its slot is
  * claimed now). Returns SHMCACHE_ESLOTS when a forked child cannot get a
  * slot. */
@@ -270,6 +287,7 @@ typedef struct sc_lock_stats_t {
     apr_uint32_t reader_pid_count;      /* processes holding read locks, */
     apr_uint32_t reader_pids[8];        /* the first 8 of them */
     apr_uint64_t hits, misses;     /* gets are hits + misses */
+    apr_uint64_t stale;            /* stale values served lock-free */
     apr_uint64_t read_waits, write_waits, recoveries, dead_readers;
     apr_uint32_t last_dead_pid;
 } sc_lock_stats_t;

@@ -40,6 +40,12 @@ void sc_os_proc_self(sc_proc_id_t *id);
  * dead. */
 int sc_os_proc_alive(const sc_proc_id_t *id);
 
+/* Whether a process with this pid exists at all (it may be another process
+ * that reused the pid, or a zombie): the cheap half of sc_os_proc_alive,
+ * for a hot path that can afford no more than one system call. Windows
+ * makes the full check. */
+int sc_os_proc_exists(const sc_proc_id_t *id);
+
 /* A counter that goes up in the child after every fork(), so a handle can
  * notice it was inherited by a child. Constant on systems without fork. */
 apr_uint32_t sc_os_fork_generation(void);

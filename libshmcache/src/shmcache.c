@@ -730,9 +730,9 @@ static int lease_wait(shmcache_t *c, const sc_lease_t *lease,
 }
 
 /* The lease calls' fast path: an ordinary get (without the lock when it
- * can), answering APR_SUCCESS for a fresh value; SHMCACHE_NOTFOUND when
- * the value is missing or stale (the lease decision follows, under the
- * write lock); or another failure. */
+ * can), answering APR_SUCCESS for a fresh value; SHMCACHE_STALE for a
+ * stale one (value and meta filled); SHMCACHE_NOTFOUND when there is none;
+ * or another failure. */
 static apr_status_t fresh_hit(shmcache_t *c, const void *key,
                               apr_size_t key_len, sink_t *s)
 {
@@ -745,11 +745,31 @@ static apr_status_t fresh_hit(shmcache_t *c, const void *key,
     rv = get_into(c, key, key_len, s);
     s->meta = caller;
     s->count = 0;
-    if (rv == APR_SUCCESS && m.stale)
-        rv = SHMCACHE_NOTFOUND;
-    else if (rv == APR_SUCCESS && caller != NULL)
+    if (rv == APR_SUCCESS && caller != NULL)
         *caller = m;
-    return rv;
+    return rv == APR_SUCCESS && m.stale ? SHMCACHE_STALE : rv;
+}
+
+/* Whether another caller's lease covers the refresh of key, as far as a
+ * read lock and one system call can tell (sc_lock_proc_exists): then a
+ * stale value is served without the write lock. A holder that died and
+ * was reaped is seen; a zombie or a reused pid is not, and its lease is
+ * left to the write path of the next caller that finds none standing, or
+ * to its TTL. */
+static int refresh_under_way(shmcache_t *c, const void *key,
+                             apr_size_t key_len)
+{
+    sc_lease_t lease = {0, {0, 0}, 0};
+    held_t held;
+    apr_status_t rv = read_begin(c, &held);
+
+    if (rv != APR_SUCCESS)
+        return 0;
+    rv = sc_lease_peek_locked(&c->table, key, key_len,
+                              sc_table_now(&c->table), &lease);
+    read_end(c, held);
+    return rv == APR_SUCCESS && !lease.failed
+           && sc_lock_proc_exists(&lease.holder);
 }
 
 /* Arguments of the lease calls. */
@@ -790,7 +810,11 @@ apr_status_t shmcache_lease_get(shmcache_t *cache, const void *key,
     s.value_len = value_len;
     s.meta = meta;
     rv = fresh_hit(cache, key, key_len, &s);
-    if (rv != SHMCACHE_NOTFOUND)
+    if (rv == SHMCACHE_STALE && refresh_under_way(cache, key, key_len)) {
+        sc_lock_count_stale(&cache->lock);
+        return SHMCACHE_STALE;
+    }
+    if (rv != SHMCACHE_NOTFOUND && rv != SHMCACHE_STALE)
         return rv;
     rv = sc_lock_self(&cache->lock, &req.self);
     if (rv != APR_SUCCESS)
@@ -1115,6 +1139,7 @@ static void stats_lock(const shmcache_t *c, shmcache_stats_t *st)
     st->write_waits = l.write_waits;
     st->lock_recoveries = l.recoveries;
     st->dead_readers = l.dead_readers;
+    st->stale_answers += l.stale;       /* the lock-free ones */
     st->last_dead_pid = l.last_dead_pid;
     /* l.attached counts every claimed slot, dead owners' included; stats
      * is not a hot path, so ask each owner whether it is alive */

@@ -98,6 +98,13 @@ void sc_os_proc_self(sc_proc_id_t *id)
     id->start = proc_start_time(id->pid);
 }
 
+int sc_os_proc_exists(const sc_proc_id_t *id)
+{
+    if (id->pid == 0 || id->pid > 0x7FFFFFFFu)   /* see sc_os_proc_alive */
+        return 0;
+    return kill((pid_t)id->pid, 0) == 0 || errno != ESRCH;
+}
+
 int sc_os_proc_alive(const sc_proc_id_t *id)
 {
     apr_uint64_t start;

@@ -610,3 +610,9 @@ apr_status_t sc_os_file_chmod(apr_file_t *file, apr_fileperms_t perms)
     (void)perms;
     return APR_ENOTIMPL;
 }
+
+int sc_os_proc_exists(const sc_proc_id_t *id)
+{
+    /* no cheaper test than opening the process: the full one */
+    return sc_os_proc_alive(id);
+}
