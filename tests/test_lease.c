@@ -283,23 +283,27 @@ START_TEST(with_a_stale_value_nobody_waits_and_one_caller_refreshes)
 }
 END_TEST
 
-/* Start a holder helper that takes key's lease; returns once it holds it. */
+/* Start a holder helper that takes key's lease; returns once it holds it
+ * (the granted count went up). */
 static void start_holder(apr_proc_t *proc, const char *path, const char *key)
 {
     const char *args[3] = {path, key, NULL};
     shmcache_t *c;
     shmcache_stats_t st;
+    apr_uint64_t before;
     int i;
 
-    th_spawn(proc, "holder", args);
     th_ok(shmcache_attach(&c, path, NULL, th_pool));
+    th_ok(shmcache_stats(c, &st));
+    before = st.leases_granted;
+    th_spawn(proc, "holder", args);
     for (i = 0; i < 500; i++) {
         th_ok(shmcache_stats(c, &st));
-        if (st.leases_granted > 0)
+        if (st.leases_granted > before)
             break;
         apr_sleep(apr_time_from_msec(10));
     }
-    ck_assert_msg(st.leases_granted > 0, "the holder never got its lease");
+    ck_assert_msg(st.leases_granted > before, "the holder never got its lease");
     shmcache_close(c);
 }
 
@@ -337,6 +341,42 @@ START_TEST(a_killed_lease_holder_is_replaced_within_milliseconds)
     th_ok(shmcache_stats(c, &st));
     ck_assert_uint_eq(st.leases_dead, 1);
     ck_assert_msg(shmcache_check(c, why, sizeof why) == APR_SUCCESS, "%s", why);
+    shmcache_close(c);
+}
+END_TEST
+
+/* A stale value is served while a live holder refreshes it; once that
+ * holder is killed, the next caller takes the refresh over at once. */
+START_TEST(a_killed_refresher_of_a_stale_value_is_replaced_at_once)
+{
+    const char *p = th_path("stalekill");
+    shmcache_options_t o;
+    shmcache_stats_t st;
+    shmcache_t *c;
+    apr_proc_t holder;
+    apr_uint64_t token;
+    void *v;
+    apr_size_t n;
+
+    options(&o);
+    th_ok(shmcache_create(&c, p, &o, th_pool));
+    th_status(shmcache_lease_get(c, "k", 1, NULL, &v, &n, NULL, &token,
+                                 th_pool), SHMCACHE_LEASED);
+    th_ok(shmcache_lease_set(c, "k", 1, token, VALUE, strlen(VALUE), 1, 60));
+    apr_sleep(apr_time_from_msec(2100));       /* stale now */
+    start_holder(&holder, p, "k");             /* it refreshes, and hangs */
+    th_status(shmcache_lease_get(c, "k", 1, NULL, &v, &n, NULL, &token,
+                                 th_pool), SHMCACHE_STALE);
+    ck_assert(n == strlen(VALUE) && memcmp(v, VALUE, n) == 0);
+    th_ok(shmcache_stats(c, &st));
+    ck_assert_uint_ge(st.stale_answers, 1);
+    apr_proc_kill(&holder, SIGKILL);
+    th_wait(&holder);
+    th_status(shmcache_lease_get(c, "k", 1, NULL, &v, &n, NULL, &token,
+                                 th_pool), SHMCACHE_LEASED);
+    ck_assert(v != NULL && n == strlen(VALUE));  /* with the stale value */
+    th_ok(shmcache_stats(c, &st));
+    ck_assert_uint_eq(st.leases_dead, 1);
     shmcache_close(c);
 }
 END_TEST
@@ -610,6 +650,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, with_a_stale_value_nobody_waits_and_one_caller_refreshes);
     tcase_add_test(tc, a_killed_lease_holder_is_replaced_within_milliseconds);
     tcase_add_test(tc, a_waiter_wakes_within_milliseconds_when_the_holder_dies);
+    tcase_add_test(tc, a_killed_refresher_of_a_stale_value_is_replaced_at_once);
     tcase_add_test(tc, a_lease_never_completed_lapses_after_its_ttl);
     tcase_add_test(tc, nested_get_or_compute_works_and_refuses_its_own_key);
     tcase_add_test(tc, a_failed_computation_reaches_every_waiter_and_stores_nothing);
