@@ -38,12 +38,10 @@
 #include "http_main.h"
 #include "ap_mpm.h"
 #include "mpm_common.h"
-#include "unixd.h"
 #include "apr_strings.h"
 #include "apr_file_io.h"
 #include "apr_file_info.h"
 
-#include <unistd.h>
 #include <errno.h>
 
 APLOG_USE_MODULE(shmcache);
@@ -100,12 +98,7 @@ const char *sc_check_dir(const char *path, apr_pool_t *p)
                             "be read (%pm)", dir, path, &rv);
     if (fi.filetype != APR_DIR)
         return apr_psprintf(p, "%s (in %s) is not a directory", dir, path);
-    if (access(dir, W_OK | X_OK) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        return apr_psprintf(p, "directory %s is not writable, the segment "
-                            "%s cannot be created there (%pm)", dir, path, &rv);
-    }
-    return NULL;
+    return sc_perms_dir_usable(dir, path, p);
 }
 
 void sc_cache_defaults(sc_cache_t *c)
@@ -161,18 +154,7 @@ static void create_options(sc_cache_t *c, shmcache_options_t *o)
     *o = c->opts;
     if (!c->slots_set)
         o->slots = auto_slots();
-    if (geteuid() == 0) {
-        /* as httpd does with its own runtime files: hand the segment to the
-         * User/Group the children run as, unless user=/group= say other */
-        o->set_owner = 1;
-        o->owner = c->uid_set ? c->uid : ap_unixd_config.user_id;
-        o->group = c->gid_set ? c->gid : ap_unixd_config.group_id;
-    }
-    else if (c->uid_set || c->gid_set) {
-        o->set_owner = 1;
-        o->owner = c->uid_set ? c->uid : (apr_uid_t)-1;
-        o->group = c->gid_set ? c->gid : (apr_gid_t)-1;
-    }
+    sc_perms_owner(c, o);
     c->file_owner = o->set_owner ? o->owner : (apr_uid_t)-1;
 }
 
@@ -413,11 +395,20 @@ static apr_status_t prepare(prep_t *p)
     return APR_SUCCESS;
 }
 
+/* prepare(), then restrict who may open the segment (sc_perms_*.c): a
+ * segment that cannot be restricted is not used. */
 static void prepare_guarded(void *baton)
 {
     prep_t *p = baton;
 
     p->rv = prepare(p);
+    if (p->rv == APR_SUCCESS && p->kept != NULL) {
+        p->rv = sc_perms_restrict(p->c, p->s, p->tmp);
+        if (p->rv != APR_SUCCESS) {
+            shmcache_close(p->kept);
+            p->kept = NULL;
+        }
+    }
 }
 
 static void destroy_guarded(void *baton)
@@ -551,7 +542,7 @@ apr_status_t sc_cache_attach(sc_cache_t *c, server_rec *s, apr_pool_t *pool)
      * user=) is attached knowingly: the parent checked it when it prepared
      * it, and only that owner is accepted */
     o.allow_foreign_owner = c->file_owner != (apr_uid_t)-1
-                            && c->file_owner != (apr_uid_t)geteuid()
+                            && !sc_perms_is_self(c->file_owner)
                             && owned_by(c->path, c->file_owner, pool);
     apr_pool_create(&sub, pool);
     apr_pool_tag(sub, "shmcache_handle");
