@@ -203,7 +203,7 @@ static unsigned octal_mode(apr_fileperms_t p)
  * by path: a user who can write the directory may have put a symlink or
  * another file at the path since the segment was opened. */
 static void fix_perms(sc_cache_t *c, shmcache_t *h, const shmcache_options_t *o,
-                      server_rec *s)
+                      server_rec *s, apr_pool_t *tmp)
 {
     apr_uid_t uid = o->set_owner ? o->owner : (apr_uid_t)-1;
     apr_gid_t gid = o->set_owner ? o->group : (apr_gid_t)-1;
@@ -214,13 +214,14 @@ static void fix_perms(sc_cache_t *c, shmcache_t *h, const shmcache_options_t *o,
     if (rv != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, SCLOGNO(00101)
                      SC_FMT "cannot give the segment its configured mode "
-                     "%04o and owner (uid %ld gid %ld)", SC_ARGS(c),
-                     octal_mode(o->mode), (long)uid, (long)gid);
+                     "%04o and owner (uid %s gid %s)", SC_ARGS(c),
+                     octal_mode(o->mode), sc_perms_uid_str(uid, tmp),
+                     sc_perms_gid_str(gid, tmp));
     else
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, SCLOGNO(00103)
-                     SC_FMT "mode %04o, uid %ld gid %ld set on the opened "
-                     "segment", SC_ARGS(c), octal_mode(o->mode), (long)uid,
-                     (long)gid);
+                     SC_FMT "mode %04o, uid %s gid %s set on the opened "
+                     "segment", SC_ARGS(c), octal_mode(o->mode),
+                     sc_perms_uid_str(uid, tmp), sc_perms_gid_str(gid, tmp));
 }
 
 /* Remove what is at c->path and create a new segment there; *kept gets
@@ -335,9 +336,9 @@ static apr_status_t prepare(prep_t *p)
         if (rv == APR_SUCCESS) {
             shmcache_close(h);
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SCLOGNO(00117)
-                         SC_FMT "the segment belongs to uid %ld, not to the "
+                         SC_FMT "the segment belongs to uid %s, not to the "
                          "configured owner: recreating it", SC_ARGS(c),
-                         (long)fi.user);
+                         sc_perms_uid_str(fi.user, p->tmp));
             return recreate(c, &o, 1, s, p->tmp, p->hp, &p->kept);
         }
     }
@@ -390,7 +391,7 @@ static apr_status_t prepare(prep_t *p)
                  SC_FMT "reusing the existing segment (%" APR_UINT64_T_FMT
                  " entries, %u processes attached)", SC_ARGS(c), st.items,
                  st.attached);
-    fix_perms(c, h, &o, s);
+    fix_perms(c, h, &o, s, p->tmp);
     p->kept = h;
     return APR_SUCCESS;
 }

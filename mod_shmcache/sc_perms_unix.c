@@ -65,3 +65,13 @@ int sc_perms_is_self(apr_uid_t uid)
 {
     return uid == (apr_uid_t)geteuid();
 }
+
+const char *sc_perms_uid_str(apr_uid_t uid, apr_pool_t *p)
+{
+    return apr_psprintf(p, "%ld", (long)uid);
+}
+
+const char *sc_perms_gid_str(apr_gid_t gid, apr_pool_t *p)
+{
+    return apr_psprintf(p, "%ld", (long)gid);
+}

@@ -30,7 +30,10 @@
 
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
+/* APR's NOUSER breaks the OLE headers aclapi.h would pull in */
+#define COM_NO_WINDOWS_H
 #include <aclapi.h>
+#include <sddl.h>
 
 APLOG_USE_MODULE(shmcache);
 
@@ -155,7 +158,7 @@ static apr_status_t set_dacl(HANDLE h, PSID user)
 
 apr_status_t sc_perms_restrict(const sc_cache_t *c, server_rec *s, apr_pool_t *p)
 {
-    HANDLE h;
+    HANDLE h = INVALID_HANDLE_VALUE;
     PSID user;
     apr_status_t rv;
 
@@ -200,4 +203,29 @@ int sc_perms_is_self(apr_uid_t uid)
     /* sc_perms_owner never hands a segment to another account */
     (void)uid;
     return 1;
+}
+
+/* A SID as "S-1-5-...", "none" for a null one. */
+static const char *sid_str(PSID sid, apr_pool_t *p)
+{
+    char *s = NULL;
+    const char *out;
+
+    if (sid == NULL || sid == (PSID)-1 || !IsValidSid(sid))
+        return "none";
+    if (!ConvertSidToStringSidA(sid, &s))
+        return "?";
+    out = apr_pstrdup(p, s);
+    LocalFree(s);
+    return out;
+}
+
+const char *sc_perms_uid_str(apr_uid_t uid, apr_pool_t *p)
+{
+    return sid_str((PSID)uid, p);
+}
+
+const char *sc_perms_gid_str(apr_gid_t gid, apr_pool_t *p)
+{
+    return sid_str((PSID)gid, p);
 }

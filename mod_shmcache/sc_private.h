@@ -240,6 +240,11 @@ apr_status_t sc_perms_restrict(const sc_cache_t *c, server_rec *s, apr_pool_t *p
 /* True when uid is the account this process runs as. */
 int sc_perms_is_self(apr_uid_t uid);
 
+/* uid or gid for a log line, in p: the number on POSIX ("-1" for none),
+ * the SID string on Windows. */
+const char *sc_perms_uid_str(apr_uid_t uid, apr_pool_t *p);
+const char *sc_perms_gid_str(apr_gid_t gid, apr_pool_t *p);
+
 /* sc_api.c -------------------------------------------------------------- */
 int sc_api_handler(request_rec *r);
 

@@ -22,7 +22,8 @@
 #   3. shmcache-cli.exe, a separate process, reads what httpd wrote, and
 #      httpd serves what the CLI wrote; check is clean;
 #   4. the segment's DACL: protected, httpd's account and Administrators
-#      only;
+#      only (Wine does not store file DACLs: there, only that the module
+#      set it without an error);
 #   5. a graceful restart (the apPID_restart event): a new child process,
 #      the contents kept;
 #   6. the child killed (taskkill /F): the parent starts a new child, which
@@ -222,13 +223,17 @@ cleanup() {
 }
 
 # --- checks ------------------------------------------------------------------
-json_ok() { python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if "main" in json.dumps(d) else 1)'; }
+# The file is one JSON document that names cache 'main'.
+json_ok() {
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if "main" in json.dumps(d) else 1)' "$1"
+}
+not() { ! "$@"; }
 
 check_status() {
-    check "status page lists cache 'main'" \
-        bash -c "curl -sS -m 30 '$(url /status)' | grep -q main"
-    check "status ?json is valid JSON naming 'main'" \
-        bash -c "curl -sS -m 30 '$(url '/status?json')' | $(declare -f json_ok); json_ok"
+    get "$(url /status)" >"$T/status.html"
+    check "status page lists cache 'main'" grep -q main "$T/status.html"
+    get "$(url '/status?json')" >"$T/status.json"
+    check "status ?json is valid JSON naming 'main'" json_ok "$T/status.json"
 }
 
 # 32 clients at once: each PUTs its key, reads it back, bumps a shared
@@ -238,7 +243,7 @@ client() {
     [ "$(code -X PUT --data-binary "value-$i" "$(url "/kv/k$i")")" = 204 ] || return 1
     [ "$(get "$(url "/kv/k$i")")" = "value-$i" ] || return 2
     for n in $(seq 10); do
-        code -X POST "$(url '/kv/counter?incr&initial=0')" | grep -qx 200 || return 3
+        code -X POST "$(url '/kv/counter?incr&initial=1')" | grep -qx 200 || return 3
     done
     if [ $((i % 2)) -eq 0 ]; then
         [ "$(code -X DELETE "$(url "/kv/k$i")")" = 204 ] || return 4
@@ -249,7 +254,7 @@ client() {
 }
 
 check_api() {
-    local i pids rc=0 pidset
+    local i pids rc=0 pidset n
     # k1 first: the counter starts from a known state
     code -X DELETE "$(url /kv/counter)" >/dev/null
     pids=()
@@ -261,8 +266,8 @@ check_api() {
         wait "${pids[$i]}" || { rc=$?; say "client $((i + 1)) failed at step $rc"; }
     done
     check "32 concurrent clients: PUT, GET, POST ?incr, DELETE" test "$rc" -eq 0
-    check "no lost increment: counter is 320" \
-        test "$(get "$(url /kv/counter)")" = 320
+    n=$(get "$(url /kv/counter)")
+    check "no lost increment: counter is 320 ($n)" test "$n" = 320
     pidset=$(cat "$T"/pid.* 2>/dev/null | sort -u | tr '\n' ' ')
     check "every request served by the one child ($CHILD), not the parent ($PARENT): $pidset" \
         test "$pidset" = "$CHILD "
@@ -272,7 +277,7 @@ check_cli() {
     local out
     out=$(cli get k1)
     check "shmcache-cli.exe reads what httpd wrote (k1 -> '$out')" test "$out" = value-1
-    check "shmcache-cli.exe set" bash -c "$(declare -f cli wrun); CLI='$CLI' SEG='$SEG' WINE='$WINE'; cli set from-cli written-by-cli >/dev/null"
+    check "shmcache-cli.exe set" cli set from-cli written-by-cli
     check "httpd serves what the CLI wrote" \
         test "$(get "$(url /kv/from-cli)")" = written-by-cli
     out=$(cli check)
@@ -280,12 +285,24 @@ check_cli() {
     cli stats >"$T/stats.txt" 2>&1
 }
 
+# Wine 8 accepts SetSecurityInfo on a file and reports success, but keeps
+# nothing (no user.wine.sd attribute is written) and reads back a DACL made
+# up from the Unix mode. There, what can be checked is that the module set
+# the DACL without an error for every cache; the DACL itself needs a real
+# Windows machine (the Unix mode Wine gives the file is its own affair).
 check_dacl() {
-    local out dacl self
+    local out dacl self attrs
     out=$(winctl dacl "Z:$SEG/main.cache")
     dacl=$(echo "$out" | sed -n 's/^dacl //p')
     self=$(echo "$out" | sed -n 's/^self //p')
-    say "segment DACL: $dacl (httpd's account: $self)"
+    attrs=$(python3 -c 'import os,sys; print(" ".join(os.listxattr(sys.argv[1])))' "$SEG/main.cache" 2>/dev/null)
+    say "segment DACL as read back: $dacl (httpd's account: $self)"
+    if [[ $dacl != D:P* ]] && [[ $attrs != *wine.sd* ]] && "$WINE" --version 2>/dev/null | grep -q '^wine-'; then
+        say "note: Wine kept no DACL (no user.wine.sd); checking the module's part only"
+        check "the module set the DACL of every cache without an error" \
+            test "$(grep -c 'SC00905' "$T/error.log")" -ge 3 -a "$(grep -c 'SC0090[234]' "$T/error.log")" -eq 0
+        return 0
+    fi
     check "DACL is protected (no inherited entries)" \
         bash -c "[[ '$dacl' == D:P* ]]"
     check "DACL grants Administrators (BA) and httpd's account" \
@@ -311,7 +328,7 @@ check_kill() {
     check "the new child reuses the segment (k1 kept)" \
         test "$(get "$(url /kv/k1)")" = value-1
     check "check is clean after the kill" cli check
-    check "the killed child is gone" bash -c "! $(declare -f winctl wrun); T='$T' WINE='$WINE'; winctl alive $old"
+    check "the killed child is gone" not winctl alive "$old"
 }
 
 check_socache() {
