@@ -790,7 +790,9 @@ START_TEST(get_json_escapes_utf8_and_base64s_other_bytes)
 {
     const char *path = NEW_CACHE("json", "--size", "1M");
     const char *text = "caf\xc3\xa9 \"quoted\"\n\ttab\\ \x01";
-    run_t r = CLI(path, "set", "--ttl", "1h", "text", text);
+    /* on stdin: on Windows, apr_proc_create passes a '"' inside an
+     * argument on unescaped, and the child's C runtime drops it */
+    run_t r = CLI_IN(path, text, strlen(text), "set", "--ttl", "1h", "text");
     json_t *d;
 
     expect_exit(r, 0);
