@@ -40,7 +40,6 @@
 #include "apr_strings.h"
 #include "apr_user.h"
 
-
 APLOG_USE_MODULE(shmcache);
 
 /* The registry of the configuration generation being read or served. */

@@ -25,6 +25,12 @@
  *                        per process in a subpool of pchild.
  *   any, request time    sc_cache_handle(): the handle of this process.
  *
+ * Under the WinNT MPM the one child re-reads the configuration, so
+ * post_config, and with it sc_cache_prepare (reuse, never a second create
+ * of a compatible segment) and the DACL of sc_perms_win32.c, runs in the
+ * child as well as in the parent; "parent" below means "the process that
+ * runs post_config" there.
+ *
  * Nothing the parent does follows a path that someone else could change:
  * the library opens without following symlinks and refuses anything but a
  * regular file, mode and owner are set on the descriptor, and removal
@@ -41,8 +47,6 @@
 #include "apr_strings.h"
 #include "apr_file_io.h"
 #include "apr_file_info.h"
-
-#include <errno.h>
 
 APLOG_USE_MODULE(shmcache);
 
