@@ -1,7 +1,9 @@
 #!/bin/bash
 # .ci/windows.sh - the Windows CI lane, run on Debian: cross-build shmcache
-# (library, CLI, tests; no Apache module, no benchmarks) with mingw-w64 and
-# run its test suite under Wine. Called by .ci/run; runs on its own too:
+# (library, CLI, tests, the Apache module; no benchmarks) with mingw-w64,
+# run its test suite under Wine, then mod_shmcache in a real httpd.exe
+# under the WinNT MPM (win32/test-httpd.sh). Called by .ci/run; runs on
+# its own too:
 #
 #   .ci/windows.sh
 #
@@ -9,16 +11,19 @@
 # cmake, ninja, dpkg-dev); enable deb-src entries derived from the
 # machine's own Debian apt sources (for apt-get source); build APR,
 # APR-util, expat, Check and xxHash from their Debian source packages with
-# win32/build-deps.sh, or reuse that build from the cache; cross-build
-# shmcache with win32/toolchain-mingw64.cmake; zip it with win32/package.sh
-# and run the CLI from the unpacked zip; run ctest under Wine in a fresh
-# Wine prefix of the lane's own.
+# win32/build-deps.sh, and httpd with PCRE2 with win32/build-httpd.sh, or
+# reuse those builds from the cache; cross-build shmcache and mod_shmcache
+# with win32/toolchain-mingw64.cmake; zip it with win32/package.sh and run
+# the CLI from the unpacked zip; run ctest under Wine in a fresh Wine
+# prefix of the lane's own; run win32/test-httpd.sh.
 #
 # Environment:
 #   SHMCACHE_WIN32_CACHE   dependency cache (default ~/.cache/shmcache-win32):
 #                          <key>/prefix is what build-deps.sh built; the key
 #                          covers the Debian source versions, build-deps.sh,
-#                          the toolchain file and the compiler version. A
+#                          the toolchain file and the compiler version;
+#                          <key>/httpd/<key2>/prefix is build-httpd.sh's
+#                          (key2 adds apache2 and pcre2 and that script). A
 #                          cached prefix is used only when it still matches
 #                          the checksums recorded when it was built. CI may
 #                          save and restore this directory between runs.
@@ -26,6 +31,7 @@
 #                          Wine prefix and the test segments live under it
 #   SHMCACHE_JOBS          parallel build jobs (default 2)
 #   SHMCACHE_CTEST_ARGS    extra ctest arguments (e.g. "-R test_lock")
+#   SHMCACHE_WIN32_HTTPD   0 skips win32/test-httpd.sh (default 1)
 #
 # Nothing is skipped silently: test binaries left out under Wine are listed
 # in WINE_SKIPS with their reason, and the lane prints every test case the
@@ -44,7 +50,8 @@ T0=$(date +%s)
 
 # Test binaries not run under Wine: "ctest name|reason". None today: the
 # multi-process and crash tests run there. (test_httpd is not built for
-# Windows at all: mod_shmcache is a Unix-only part of this build.)
+# Windows: it forks and drives apache2ctl; win32/test-httpd.sh tests the
+# module in httpd.exe instead.)
 WINE_SKIPS=()
 
 say() { printf '\n== [windows %4ds] %s\n' $(($(date +%s) - T0)) "$*"; }
@@ -167,6 +174,33 @@ deps() {
     flock -u 8
 }
 
+# httpd and PCRE2 (win32/build-httpd.sh) for the module and its test, in
+# <deps key>/httpd/<httpd key>: they depend on that APR, and go with it.
+httpd_deps() {
+    local key dir
+    key=$("$ROOT/win32/build-httpd.sh" key "$PREFIX")
+    dir=$CACHE/$(basename "$(dirname "$PREFIX")")/httpd/$key
+    HTTPD_PREFIX=$dir/prefix
+    exec 8>"$CACHE/.lock"
+    flock -w 1500 8 || die "the dependency cache $CACHE stays locked"
+    if cache_ok "$dir"; then
+        say "httpd: cached ($dir: $(tr '\n' ',' <"$HTTPD_PREFIX/VERSIONS" | sed 's/,$//'))"
+        flock -u 8
+        return 0
+    fi
+    say "httpd: building into $dir (key $key), about 3 minutes"
+    rm -rf "$dir" "$dir.tmp"
+    timeout 1500 "$ROOT/win32/build-httpd.sh" build "$PREFIX" "$dir.tmp/prefix" "$dir.tmp/work" \
+        || die "httpd build (logs: $dir.tmp/work/*.log)"
+    rm -rf "$dir.tmp/work"
+    (cd "$dir.tmp/prefix" && find . -type f -print0 | sort -z \
+        | xargs -0 sha256sum >../SHA256SUMS)
+    mv "$dir.tmp" "$dir"
+    touch "$dir/complete"
+    find "$(dirname "$dir")" -mindepth 1 -maxdepth 1 -type d ! -name "$key" -exec rm -rf {} +
+    flock -u 8
+}
+
 # --- 3. Wine ----------------------------------------------------------------
 WINE=/usr/lib/wine/wine64
 wine_env() {
@@ -212,7 +246,8 @@ build() {
         -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DSHMCACHE_DEPS_PREFIX="$PREFIX" \
-        -DSHMCACHE_BUILD_MODULE=OFF \
+        -DSHMCACHE_BUILD_MODULE=ON \
+        -DSHMCACHE_HTTPD_PREFIX="$HTTPD_PREFIX" \
         -DSHMCACHE_BUILD_BENCH=OFF \
         -DSHMCACHE_BUILD_TESTS=ON >"$BUILD.configure.log" 2>&1 \
         || { cat "$BUILD.configure.log"; die "configure"; }
@@ -278,7 +313,7 @@ run_tests() {
     local entry name reason skip excl= all rc=0
     all=$(cd "$BUILD" && timeout 120 ctest -N | sed -n 's/^ *Test *#[0-9]*: //p')
     say "tests under Wine: $(echo $all)"
-    echo "Not built for Windows: test_httpd (mod_shmcache and Apache httpd are Unix-only in this build)"
+    echo "Not built for Windows: test_httpd (fork, signals, apache2ctl); win32/test-httpd.sh runs after the suite"
     echo "Test cases compiled only on Unix (not run on Windows or Wine):"
     list_unix_only
     for entry in ${WINE_SKIPS[@]+"${WINE_SKIPS[@]}"}; do
@@ -307,11 +342,24 @@ run_tests() {
     return "$rc"
 }
 
+# mod_shmcache in httpd.exe (WinNT MPM) under Wine: win32/test-httpd.sh.
+run_httpd_test() {
+    local rc=0
+    say "mod_shmcache in httpd.exe under the WinNT MPM (win32/test-httpd.sh)"
+    [ -f "$BUILD/mod_shmcache/mod_shmcache.so" ] || die "mod_shmcache.so was not built"
+    set +e
+    WINE=$WINE timeout -k 30 900 "$ROOT/win32/test-httpd.sh" "$BUILD" "$HTTPD_PREFIX"
+    rc=$?
+    set -e
+    return "$rc"
+}
+
 main() {
     mkdir -p "$(dirname "$BUILD")"
     install_tools
     enable_deb_src
     deps
+    httpd_deps
     wine_env
     trap stop_wine EXIT
     wine_prefix
@@ -319,8 +367,11 @@ main() {
     package
     local rc=0
     run_tests || rc=$?
+    if [ "${SHMCACHE_WIN32_HTTPD:-1}" != 0 ]; then
+        run_httpd_test || rc=$?
+    fi
     if [ "$rc" -ne 0 ]; then
-        say "FAILED: a test failed or timed out under Wine (ctest exit $rc)"
+        say "FAILED: a test failed or timed out under Wine (exit $rc)"
         exit 1
     fi
     say "passed"

@@ -40,8 +40,6 @@
 #include "apr_strings.h"
 #include "apr_user.h"
 
-#include <unistd.h>
-
 APLOG_USE_MODULE(shmcache);
 
 /* The registry of the configuration generation being read or served. */
@@ -315,6 +313,8 @@ static const char *cmd_cache(cmd_parms *cmd, void *dummy, int argc,
     }
     if ((err = check_world_writable(cmd, c)) != NULL)
         return err;
+    if ((err = sc_perms_check_config(c, cmd->temp_pool)) != NULL)
+        return apr_psprintf(cmd->pool, "%s %s", d, err);
     if (c->max_value_set
         && (apr_uint64_t)c->opts.max_value + c->opts.max_key > c->opts.size / 2)
         return apr_psprintf(cmd->pool, "%s %s: max-value=%u and max-key=%u do "

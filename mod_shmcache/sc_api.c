@@ -53,8 +53,6 @@
 #include "apr_strings.h"
 #include "apr_lib.h"
 
-#include <unistd.h>
-
 APLOG_USE_MODULE(shmcache);
 
 /* ------------------------------------------------------------------------

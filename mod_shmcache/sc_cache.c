@@ -25,6 +25,12 @@
  *                        per process in a subpool of pchild.
  *   any, request time    sc_cache_handle(): the handle of this process.
  *
+ * Under the WinNT MPM the one child re-reads the configuration, so
+ * post_config, and with it sc_cache_prepare (reuse, never a second create
+ * of a compatible segment) and the DACL of sc_perms_win32.c, runs in the
+ * child as well as in the parent; "parent" below means "the process that
+ * runs post_config" there.
+ *
  * Nothing the parent does follows a path that someone else could change:
  * the library opens without following symlinks and refuses anything but a
  * regular file, mode and owner are set on the descriptor, and removal
@@ -38,13 +44,9 @@
 #include "http_main.h"
 #include "ap_mpm.h"
 #include "mpm_common.h"
-#include "unixd.h"
 #include "apr_strings.h"
 #include "apr_file_io.h"
 #include "apr_file_info.h"
-
-#include <unistd.h>
-#include <errno.h>
 
 APLOG_USE_MODULE(shmcache);
 
@@ -100,12 +102,7 @@ const char *sc_check_dir(const char *path, apr_pool_t *p)
                             "be read (%pm)", dir, path, &rv);
     if (fi.filetype != APR_DIR)
         return apr_psprintf(p, "%s (in %s) is not a directory", dir, path);
-    if (access(dir, W_OK | X_OK) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        return apr_psprintf(p, "directory %s is not writable, the segment "
-                            "%s cannot be created there (%pm)", dir, path, &rv);
-    }
-    return NULL;
+    return sc_perms_dir_usable(dir, path, p);
 }
 
 void sc_cache_defaults(sc_cache_t *c)
@@ -161,18 +158,7 @@ static void create_options(sc_cache_t *c, shmcache_options_t *o)
     *o = c->opts;
     if (!c->slots_set)
         o->slots = auto_slots();
-    if (geteuid() == 0) {
-        /* as httpd does with its own runtime files: hand the segment to the
-         * User/Group the children run as, unless user=/group= say other */
-        o->set_owner = 1;
-        o->owner = c->uid_set ? c->uid : ap_unixd_config.user_id;
-        o->group = c->gid_set ? c->gid : ap_unixd_config.group_id;
-    }
-    else if (c->uid_set || c->gid_set) {
-        o->set_owner = 1;
-        o->owner = c->uid_set ? c->uid : (apr_uid_t)-1;
-        o->group = c->gid_set ? c->gid : (apr_gid_t)-1;
-    }
+    sc_perms_owner(c, o);
     c->file_owner = o->set_owner ? o->owner : (apr_uid_t)-1;
 }
 
@@ -221,7 +207,7 @@ static unsigned octal_mode(apr_fileperms_t p)
  * by path: a user who can write the directory may have put a symlink or
  * another file at the path since the segment was opened. */
 static void fix_perms(sc_cache_t *c, shmcache_t *h, const shmcache_options_t *o,
-                      server_rec *s)
+                      server_rec *s, apr_pool_t *tmp)
 {
     apr_uid_t uid = o->set_owner ? o->owner : (apr_uid_t)-1;
     apr_gid_t gid = o->set_owner ? o->group : (apr_gid_t)-1;
@@ -232,13 +218,14 @@ static void fix_perms(sc_cache_t *c, shmcache_t *h, const shmcache_options_t *o,
     if (rv != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, SCLOGNO(00101)
                      SC_FMT "cannot give the segment its configured mode "
-                     "%04o and owner (uid %ld gid %ld)", SC_ARGS(c),
-                     octal_mode(o->mode), (long)uid, (long)gid);
+                     "%04o and owner (uid %s gid %s)", SC_ARGS(c),
+                     octal_mode(o->mode), sc_perms_uid_str(uid, tmp),
+                     sc_perms_gid_str(gid, tmp));
     else
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, SCLOGNO(00103)
-                     SC_FMT "mode %04o, uid %ld gid %ld set on the opened "
-                     "segment", SC_ARGS(c), octal_mode(o->mode), (long)uid,
-                     (long)gid);
+                     SC_FMT "mode %04o, uid %s gid %s set on the opened "
+                     "segment", SC_ARGS(c), octal_mode(o->mode),
+                     sc_perms_uid_str(uid, tmp), sc_perms_gid_str(gid, tmp));
 }
 
 /* Remove what is at c->path and create a new segment there; *kept gets
@@ -353,9 +340,9 @@ static apr_status_t prepare(prep_t *p)
         if (rv == APR_SUCCESS) {
             shmcache_close(h);
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SCLOGNO(00117)
-                         SC_FMT "the segment belongs to uid %ld, not to the "
+                         SC_FMT "the segment belongs to uid %s, not to the "
                          "configured owner: recreating it", SC_ARGS(c),
-                         (long)fi.user);
+                         sc_perms_uid_str(fi.user, p->tmp));
             return recreate(c, &o, 1, s, p->tmp, p->hp, &p->kept);
         }
     }
@@ -408,16 +395,25 @@ static apr_status_t prepare(prep_t *p)
                  SC_FMT "reusing the existing segment (%" APR_UINT64_T_FMT
                  " entries, %u processes attached)", SC_ARGS(c), st.items,
                  st.attached);
-    fix_perms(c, h, &o, s);
+    fix_perms(c, h, &o, s, p->tmp);
     p->kept = h;
     return APR_SUCCESS;
 }
 
+/* prepare(), then restrict who may open the segment (sc_perms_*.c): a
+ * segment that cannot be restricted is not used. */
 static void prepare_guarded(void *baton)
 {
     prep_t *p = baton;
 
     p->rv = prepare(p);
+    if (p->rv == APR_SUCCESS && p->kept != NULL) {
+        p->rv = sc_perms_restrict(p->c, p->s, p->tmp);
+        if (p->rv != APR_SUCCESS) {
+            shmcache_close(p->kept);
+            p->kept = NULL;
+        }
+    }
 }
 
 static void destroy_guarded(void *baton)
@@ -551,7 +547,7 @@ apr_status_t sc_cache_attach(sc_cache_t *c, server_rec *s, apr_pool_t *pool)
      * user=) is attached knowingly: the parent checked it when it prepared
      * it, and only that owner is accepted */
     o.allow_foreign_owner = c->file_owner != (apr_uid_t)-1
-                            && c->file_owner != (apr_uid_t)geteuid()
+                            && !sc_perms_is_self(c->file_owner)
                             && owned_by(c->path, c->file_owner, pool);
     apr_pool_create(&sub, pool);
     apr_pool_tag(sub, "shmcache_handle");

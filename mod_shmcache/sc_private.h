@@ -12,6 +12,8 @@
  *   sc_api.c             the opt-in shmcache-api handler (HTTP key API)
  *   sc_guard.c           the parent's SIGBUS guard around segment access
  *   sc_watch.c           recoveries counted by the library, logged
+ *   sc_perms_unix.c      who may use a segment: modes and owners (POSIX),
+ *   sc_perms_win32.c     or the file's DACL (Windows); CMake builds one
  *
  * Every log line carries an id made by SCLOGNO() ("SC" + five digits, one
  * number per call site in the whole module) and names the cache and its
@@ -32,6 +34,11 @@
 
 #include <stdatomic.h>
 #include <sys/types.h>
+#ifdef WIN32
+#include <process.h>            /* getpid */
+#else
+#include <unistd.h>             /* getpid */
+#endif
 
 /* APLOGNO-style ids of this module: "SC01234: ". */
 #define SCLOGNO(n) "SC" #n ": "
@@ -54,7 +61,7 @@
 typedef struct sc_attached_t {
     shmcache_t *handle;
     apr_pool_t *pool;           /* the handle's pool: its cleanup detaches */
-    pid_t pid;                  /* process that attached */
+    long pid;                   /* process that attached (getpid) */
 } sc_attached_t;
 
 typedef struct sc_watch_t sc_watch_t;
@@ -208,6 +215,35 @@ void sc_socache_register(apr_pool_t *p);
 void sc_status_render(request_rec *r, sc_cache_t *c, int flags);
 int sc_status_handler(request_rec *r);
 int sc_status_hook(request_rec *r, int flags);
+
+/* sc_perms_unix.c or sc_perms_win32.c (chosen by CMake) ----------------- */
+
+/* Check that this process can create the segment path in its directory
+ * dir. Returns NULL or an error message from p. */
+const char *sc_perms_dir_usable(const char *dir, const char *path, apr_pool_t *p);
+
+/* Configuration time: NULL, or why c's ownership options cannot be met on
+ * this system (Windows: user= and group=). */
+const char *sc_perms_check_config(const sc_cache_t *c, apr_pool_t *p);
+
+/* Parent, before creating c: set o's set_owner/owner/group. POSIX: a root
+ * parent hands the segment to User/Group or user=/group=. Windows: the
+ * creating account keeps it. */
+void sc_perms_owner(const sc_cache_t *c, shmcache_options_t *o);
+
+/* Parent, after creating or reusing c's segment: restrict who may open
+ * it, beyond what the library did. POSIX: nothing (mode and owner are
+ * set by the library and fix_perms). Windows: an owner-only mode gets a
+ * protected DACL, httpd's account and Administrators. Logs its failures. */
+apr_status_t sc_perms_restrict(const sc_cache_t *c, server_rec *s, apr_pool_t *p);
+
+/* True when uid is the account this process runs as. */
+int sc_perms_is_self(apr_uid_t uid);
+
+/* uid or gid for a log line, in p: the number on POSIX ("-1" for none),
+ * the SID string on Windows. */
+const char *sc_perms_uid_str(apr_uid_t uid, apr_pool_t *p);
+const char *sc_perms_gid_str(apr_gid_t gid, apr_pool_t *p);
 
 /* sc_api.c -------------------------------------------------------------- */
 int sc_api_handler(request_rec *r);

@@ -35,7 +35,6 @@
 #include "apr_strings.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 
 APLOG_USE_MODULE(shmcache);
 

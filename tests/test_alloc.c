@@ -24,7 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_time.h>
-#if defined(__unix__) || defined(__APPLE__)
+#if defined(_WIN32)
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#elif defined(__unix__) || defined(__APPLE__)
 #include <sys/mman.h>
 #define HAVE_MMAP 1
 #endif
@@ -558,9 +561,93 @@ START_TEST(block_bytes_is_the_header_plus_whole_granules)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------
+ * Address space without memory: sparse_reserve(size) gives size bytes of
+ * zeros of which only the pages touched take memory, or NULL (and why on
+ * stderr) where the system cannot; sparse_release gives them back. One
+ * implementation per OS.
+ * ---------------------------------------------------------------------- */
+
+#if defined(_WIN32)
+/* Windows: reserve, and commit each 64 KiB the code touches from a
+ * vectored exception handler (a 32 GiB commit could exceed the commit
+ * limit of a small machine; this touches a few pages). */
+static unsigned char *sparse_base;
+static apr_uint64_t sparse_size;
+static void *sparse_handler;
+
+static LONG WINAPI commit_on_touch(EXCEPTION_POINTERS *ep)
+{
+    const EXCEPTION_RECORD *er = ep->ExceptionRecord;
+    unsigned char *a;
+
+    if (er->ExceptionCode != EXCEPTION_ACCESS_VIOLATION || er->NumberParameters < 2)
+        return EXCEPTION_CONTINUE_SEARCH;
+    a = (unsigned char *)er->ExceptionInformation[1];
+    if (sparse_base == NULL || a < sparse_base || a >= sparse_base + sparse_size)
+        return EXCEPTION_CONTINUE_SEARCH;
+    a = (unsigned char *)((ULONG_PTR)a & ~(ULONG_PTR)0xFFFF);
+    return VirtualAlloc(a, 0x10000, MEM_COMMIT, PAGE_READWRITE) != NULL
+           ? EXCEPTION_CONTINUE_EXECUTION : EXCEPTION_CONTINUE_SEARCH;
+}
+
+static unsigned char *sparse_reserve(apr_uint64_t size)
+{
+    void *p = VirtualAlloc(NULL, (SIZE_T)size, MEM_RESERVE, PAGE_READWRITE);
+
+    if (p == NULL) {
+        fprintf(stderr, "sparse_reserve: VirtualAlloc(MEM_RESERVE) failed: %lu\n",
+                (unsigned long)GetLastError());
+        return NULL;
+    }
+    sparse_base = p;
+    sparse_size = size;
+    sparse_handler = AddVectoredExceptionHandler(1, commit_on_touch);
+    return p;
+}
+
+static void sparse_release(unsigned char *p, apr_uint64_t size)
+{
+    (void)size;
+    RemoveVectoredExceptionHandler(sparse_handler);
+    sparse_base = NULL;
+    VirtualFree(p, 0, MEM_RELEASE);
+}
+#elif defined(HAVE_MMAP) && defined(MAP_NORESERVE)
+static unsigned char *sparse_reserve(apr_uint64_t size)
+{
+    void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+    if (p == MAP_FAILED) {
+        perror("sparse_reserve: mmap");
+        return NULL;
+    }
+    return p;
+}
+
+static void sparse_release(unsigned char *p, apr_uint64_t size)
+{
+    munmap(p, (size_t)size);
+}
+#else
+static unsigned char *sparse_reserve(apr_uint64_t size)
+{
+    (void)size;
+    fprintf(stderr, "sparse_reserve: not implemented on this system\n");
+    return NULL;
+}
+
+static void sparse_release(unsigned char *p, apr_uint64_t size)
+{
+    (void)p;
+    (void)size;
+}
+#endif
+
 START_TEST(a_32_gib_region_is_cut_into_blocks_that_fit_a_header)
 {
-#if defined(HAVE_MMAP) && defined(MAP_NORESERVE) && !defined(SHMCACHE_DEBUG)
+#if !defined(SHMCACHE_DEBUG)      /* debug builds poison every free byte */
     const apr_uint64_t size = SHMCACHE_LIMIT_SIZE;
     sc_alloc_sh_t a;
     sc_alloc_t al;
@@ -571,9 +658,8 @@ START_TEST(a_32_gib_region_is_cut_into_blocks_that_fit_a_header)
 
     if (sizeof(void *) < 8)
         return;
-    base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED) {
+    base = sparse_reserve(size);
+    if (base == NULL) {
         fprintf(stderr, "a_32_gib_region...: no 32 GiB of address space, skipped\n");
         return;
     }
@@ -619,7 +705,7 @@ START_TEST(a_32_gib_region_is_cut_into_blocks_that_fit_a_header)
     th_ok(sc_alloc_walk_locked(&al, &cursor, &b));
     ck_assert_uint_eq(b.size, (apr_uint64_t)0x7FFFFFFF * 8);
     ck_assert_uint_eq(a.free_blocks, 2);
-    munmap(base, (size_t)size);
+    sparse_release(base, size);
 #endif
 }
 END_TEST

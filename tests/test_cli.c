@@ -19,6 +19,7 @@
 #include <apr_env.h>
 #include <apr_file_io.h>
 #include <apr_hash.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -123,8 +124,9 @@ static shmcache_t *attach(const char *path)
     return c;
 }
 
-/* Run python3 -c code on data. @return its exit code, or -1 when python3
- * is not installed. */
+/* Run python3 -c code on data, a second opinion beside json_parse where
+ * python3 can be run with our pipes. @return its exit code, or -1 when
+ * python3 is not installed or not reachable (Windows, Wine). */
 static int python(const char *code, const void *data, apr_size_t len,
                   char **err)
 {
@@ -146,13 +148,345 @@ static void expect_json(const char *code, const run_t *r)
     char *err = NULL;
     int rc = python(code, r->out, r->out_len, &err);
 
-    if (rc < 0) {
-        fprintf(stderr, "python3 missing: JSON not validated\n");
+    if (rc < 0)                 /* json_parse validated it already */
         return;
-    }
     ck_assert_msg(rc == 0, "JSON check failed (%s): %s\non: %.500s", code, err,
                   r->out);
 }
+
+/* ---- JSON without python ------------------------------------------------
+ * A strict RFC 8259 parser, enough to validate what --json prints and read
+ * its fields on every platform (python3 is not reachable from a Windows
+ * build under Wine). Parsed into th_pool. */
+
+typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jtype_t;
+
+typedef struct json_t {
+    jtype_t type;
+    double num;                 /* J_NUM; J_BOOL: 0 or 1 */
+    const char *str;            /* J_STR: decoded UTF-8 */
+    apr_size_t len;             /* J_STR: bytes; J_ARR, J_OBJ: members */
+    const char **keys;          /* J_OBJ */
+    struct json_t **vals;       /* J_ARR, J_OBJ */
+} json_t;
+
+typedef struct jparse_t {
+    const char *s, *end;
+    const char *err;
+    int depth;
+} jparse_t;
+
+static json_t *jvalue(jparse_t *p);
+
+static void jspace(jparse_t *p)
+{
+    while (p->s < p->end && (*p->s == ' ' || *p->s == '\t' || *p->s == '\n'
+                             || *p->s == '\r'))
+        p->s++;
+}
+
+static json_t *jfail(jparse_t *p, const char *why)
+{
+    if (p->err == NULL)
+        p->err = apr_psprintf(th_pool, "%s at offset %ld", why, (long)(p->end - p->s));
+    return NULL;
+}
+
+static int jlit(jparse_t *p, const char *word)
+{
+    apr_size_t n = strlen(word);
+
+    if ((apr_size_t)(p->end - p->s) < n || memcmp(p->s, word, n) != 0)
+        return 0;
+    p->s += n;
+    return 1;
+}
+
+static int jhex4(jparse_t *p, unsigned *out)
+{
+    unsigned v = 0;
+    int i;
+
+    if (p->end - p->s < 4)
+        return 0;
+    for (i = 0; i < 4; i++) {
+        char c = *p->s++;
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+        else return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static char *jutf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) { *o++ = (char)cp; }
+    else if (cp < 0x800) { *o++ = (char)(0xC0 | cp >> 6); *o++ = (char)(0x80 | (cp & 0x3F)); }
+    else if (cp < 0x10000) { *o++ = (char)(0xE0 | cp >> 12);
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F)); *o++ = (char)(0x80 | (cp & 0x3F)); }
+    else { *o++ = (char)(0xF0 | cp >> 18); *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F)); *o++ = (char)(0x80 | (cp & 0x3F)); }
+    return o;
+}
+
+/* A string: raw control characters refused, escapes decoded. */
+static json_t *jstring(jparse_t *p)
+{
+    json_t *v = apr_pcalloc(th_pool, sizeof *v);
+    char *buf = apr_palloc(th_pool, (apr_size_t)(p->end - p->s) * 2 + 1), *o = buf;
+    unsigned cp, lo;
+
+    p->s++;                                     /* the opening quote */
+    for (;;) {
+        unsigned char c;
+        if (p->s >= p->end)
+            return jfail(p, "unterminated string");
+        c = (unsigned char)*p->s++;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return jfail(p, "raw control character in a string");
+        if (c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        if (p->s >= p->end)
+            return jfail(p, "unterminated escape");
+        switch (*p->s++) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '/': *o++ = '/'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u':
+            if (!jhex4(p, &cp))
+                return jfail(p, "bad \\u escape");
+            if (cp >= 0xD800 && cp < 0xDC00) {
+                if (!jlit(p, "\\u") || !jhex4(p, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+                    return jfail(p, "lone high surrogate");
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            else if (cp >= 0xDC00 && cp < 0xE000)
+                return jfail(p, "lone low surrogate");
+            o = jutf8(o, cp);
+            break;
+        default:
+            return jfail(p, "unknown escape");
+        }
+    }
+    *o = '\0';
+    v->type = J_STR;
+    v->str = buf;
+    v->len = (apr_size_t)(o - buf);
+    return v;
+}
+
+/* A number in JSON's grammar (no leading zeros, no bare '.', no '+'). */
+static json_t *jnumber(jparse_t *p)
+{
+    const char *b = p->s;
+    json_t *v;
+
+    if (p->s < p->end && *p->s == '-')
+        p->s++;
+    if (p->s < p->end && *p->s == '0')
+        p->s++;
+    else if (p->s < p->end && *p->s >= '1' && *p->s <= '9')
+        while (p->s < p->end && apr_isdigit(*p->s))
+            p->s++;
+    else
+        return jfail(p, "bad number");
+    if (p->s < p->end && *p->s == '.') {
+        p->s++;
+        if (p->s >= p->end || !apr_isdigit(*p->s))
+            return jfail(p, "bad fraction");
+        while (p->s < p->end && apr_isdigit(*p->s))
+            p->s++;
+    }
+    if (p->s < p->end && (*p->s == 'e' || *p->s == 'E')) {
+        p->s++;
+        if (p->s < p->end && (*p->s == '+' || *p->s == '-'))
+            p->s++;
+        if (p->s >= p->end || !apr_isdigit(*p->s))
+            return jfail(p, "bad exponent");
+        while (p->s < p->end && apr_isdigit(*p->s))
+            p->s++;
+    }
+    v = apr_pcalloc(th_pool, sizeof *v);
+    v->type = J_NUM;
+    v->num = strtod(apr_pstrndup(th_pool, b, (apr_size_t)(p->s - b)), NULL);
+    return v;
+}
+
+/* An array (obj 0) or an object (obj 1), members kept in order. */
+static json_t *jcompound(jparse_t *p, int obj)
+{
+    json_t *v = apr_pcalloc(th_pool, sizeof *v);
+    apr_array_header_t *keys = apr_array_make(th_pool, 8, sizeof(const char *));
+    apr_array_header_t *vals = apr_array_make(th_pool, 8, sizeof(json_t *));
+    char close = obj ? '}' : ']';
+
+    if (++p->depth > 64)
+        return jfail(p, "nested too deep");
+    p->s++;
+    jspace(p);
+    if (p->s < p->end && *p->s == close)
+        p->s++;
+    else {
+        for (;;) {
+            json_t *m;
+            jspace(p);
+            if (obj) {
+                json_t *k;
+                if (p->s >= p->end || *p->s != '"')
+                    return jfail(p, "object key is not a string");
+                if ((k = jstring(p)) == NULL)
+                    return NULL;
+                APR_ARRAY_PUSH(keys, const char *) = k->str;
+                jspace(p);
+                if (p->s >= p->end || *p->s++ != ':')
+                    return jfail(p, "no ':' after a key");
+            }
+            if ((m = jvalue(p)) == NULL)
+                return NULL;
+            APR_ARRAY_PUSH(vals, json_t *) = m;
+            jspace(p);
+            if (p->s < p->end && *p->s == ',') {
+                p->s++;
+                continue;
+            }
+            if (p->s < p->end && *p->s == close) {
+                p->s++;
+                break;
+            }
+            return jfail(p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+        }
+    }
+    p->depth--;
+    v->type = obj ? J_OBJ : J_ARR;
+    v->len = (apr_size_t)vals->nelts;
+    v->keys = (const char **)keys->elts;
+    v->vals = (json_t **)vals->elts;
+    return v;
+}
+
+static json_t *jvalue(jparse_t *p)
+{
+    json_t *v;
+
+    jspace(p);
+    if (p->s >= p->end)
+        return jfail(p, "value expected");
+    switch (*p->s) {
+    case '{': return jcompound(p, 1);
+    case '[': return jcompound(p, 0);
+    case '"': return jstring(p);
+    case 't': case 'f': case 'n':
+        v = apr_pcalloc(th_pool, sizeof *v);
+        if (jlit(p, "true")) { v->type = J_BOOL; v->num = 1; }
+        else if (jlit(p, "false")) v->type = J_BOOL;
+        else if (jlit(p, "null")) v->type = J_NULL;
+        else return jfail(p, "bad literal");
+        return v;
+    default:
+        return jnumber(p);
+    }
+}
+
+/* Parse exactly one JSON text in s[0..len) (whitespace around it only);
+ * fails the test with the reason otherwise. */
+static json_t *json_parse(const char *s, apr_size_t len)
+{
+    jparse_t p = {s, s + len, NULL, 0};
+    json_t *v = jvalue(&p);
+
+    if (v != NULL) {
+        jspace(&p);
+        if (p.s != p.end)
+            v = jfail(&p, "text after the JSON value");
+    }
+    ck_assert_msg(v != NULL, "invalid JSON (%s): %.500s", p.err, s);
+    return v;
+}
+
+/* Member key of object o; fails the test if o is no object or has none. */
+static json_t *jget(const json_t *o, const char *key)
+{
+    apr_size_t i;
+
+    ck_assert_msg(o->type == J_OBJ, "not a JSON object where '%s' was wanted", key);
+    for (i = 0; i < o->len; i++)
+        if (strcmp(o->keys[i], key) == 0)
+            return o->vals[i];
+    ck_abort_msg("JSON object has no member '%s'", key);
+    return NULL;
+}
+
+/* Member key, which must be a number; its value. */
+static double jnum(const json_t *o, const char *key)
+{
+    json_t *v = jget(o, key);
+
+    ck_assert_msg(v->type == J_NUM, "JSON member '%s' is not a number", key);
+    return v->num;
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    json_t *v = jget(o, key);
+
+    ck_assert_msg(v->type == J_STR, "JSON member '%s' is not a string", key);
+    return v->str;
+}
+
+static int jhas(const json_t *o, const char *key)
+{
+    apr_size_t i;
+
+    for (i = 0; o->type == J_OBJ && i < o->len; i++)
+        if (strcmp(o->keys[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+/* The parser refuses what it must (it is what validates on Windows). */
+START_TEST(the_json_checker_refuses_invalid_json)
+{
+    static const char *const bad[] = {"", "{", "{\"a\":1,}", "[1,]", "{'a':1}",
+        "{\"a\" 1}", "01", "1.", ".5", "+1", "\"\x01\"", "\"\\x\"", "\"\\ud800\"",
+        "[1] 2", "tru", "{\"a\":1}}", "NaN", "\"abc"};
+    jparse_t p;
+    json_t *v;
+    unsigned i;
+
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p.s = bad[i];
+        p.end = bad[i] + strlen(bad[i]);
+        p.err = NULL;
+        p.depth = 0;
+        v = jvalue(&p);
+        if (v != NULL) {
+            jspace(&p);
+            if (p.s != p.end)
+                v = NULL;
+        }
+        ck_assert_msg(v == NULL, "accepted invalid JSON: %s", bad[i]);
+    }
+    {
+        const char *ok = " {\"a\": [1, -2.5e3, true, null], \"b\\u00e9\": "
+                         "\"\\ud83d\\ude00\"} ";
+        v = json_parse(ok, strlen(ok));
+    }
+    ck_assert_double_eq(jget(v, "a")->vals[1]->num, -2500);
+    ck_assert_str_eq(jstr(v, "b\xc3\xa9"), "\xf0\x9f\x98\x80");
+}
+END_TEST
 
 static apr_size_t count_lines(const char *s, apr_size_t len)
 {
@@ -492,12 +826,21 @@ START_TEST(get_json_escapes_utf8_and_base64s_other_bytes)
 {
     const char *path = NEW_CACHE("json", "--size", "1M");
     const char *text = "caf\xc3\xa9 \"quoted\"\n\ttab\\ \x01";
-    run_t r = CLI(path, "set", "--ttl", "1h", "text", text);
+    /* on stdin: on Windows, apr_proc_create passes a '"' inside an
+     * argument on unescaped, and the child's C runtime drops it */
+    run_t r = CLI_IN(path, text, strlen(text), "set", "--ttl", "1h", "text");
+    json_t *d;
 
     expect_exit(r, 0);
     r = CLI(path, "get", "--json", "text");
     expect_exit(r, 0);
     expect_in(r.out, "\"encoding\": \"utf-8\"");
+    d = json_parse(r.out, r.out_len);
+    ck_assert_str_eq(jstr(d, "value"), text);
+    ck_assert_str_eq(jstr(d, "encoding"), "utf-8");
+    ck_assert(jnum(d, "ttl") >= 3590 && jnum(d, "ttl") <= 3600);
+    ck_assert(jnum(d, "version") > 0);
+    ck_assert(jnum(d, "length") == 22);
     expect_json("import json,sys; d=json.load(sys.stdin); "
                 "assert d['value']=='caf\\u00e9 \"quoted\"\\n\\ttab\\\\ \\x01', d; "
                 "assert d['encoding']=='utf-8'; assert 3590<=d['ttl']<=3600, d; "
@@ -507,6 +850,10 @@ START_TEST(get_json_escapes_utf8_and_base64s_other_bytes)
     r = CLI(path, "get", "--json", "bin");
     expect_exit(r, 0);
     expect_in(r.out, "\"value\": \"/wD+\"");
+    d = json_parse(r.out, r.out_len);
+    ck_assert_str_eq(jstr(d, "encoding"), "base64");
+    ck_assert_str_eq(jstr(d, "value"), "/wD+");
+    ck_assert(jget(d, "ttl")->type == J_NULL);
     expect_json("import json,sys,base64; d=json.load(sys.stdin); "
                 "assert d['encoding']=='base64'; "
                 "assert base64.b64decode(d['value'])==b'\\xff\\x00\\xfe'; "
@@ -870,8 +1217,14 @@ END_TEST
 
 START_TEST(stats_json_parses_and_counts_operations)
 {
+    static const char *const members[] = {"bytes_used", "bytes_free",
+        "largest_free", "fragmentation", "evictions", "expirations",
+        "read_waits", "write_waits", "lock_recoveries", "dead_readers",
+        "repairs", "resets", "readers"};
     const char *path = NEW_CACHE("sjson", "--size", "1M");
     run_t r;
+    json_t *d;
+    unsigned i;
 
     CLI(path, "set", "a", "1");
     CLI(path, "set", "b", "2");
@@ -880,6 +1233,14 @@ START_TEST(stats_json_parses_and_counts_operations)
     CLI(path, "del", "b");
     r = CLI(path, "stats", "--json");
     expect_exit(r, 0);
+    d = json_parse(r.out, r.out_len);
+    ck_assert(jnum(d, "items") == 1 && jnum(d, "sets") == 2);
+    ck_assert(jnum(d, "gets") == 2 && jnum(d, "hits") == 1 && jnum(d, "misses") == 1);
+    ck_assert(jnum(d, "hit_ratio") > 0.5 - 1e-9 && jnum(d, "hit_ratio") < 0.5 + 1e-9);
+    ck_assert(jnum(d, "deletes") == 1 && jnum(d, "size") == 1048576);
+    ck_assert(jnum(d, "attached") == 1 && jnum(d, "writer_pid") == 0);
+    for (i = 0; i < sizeof members / sizeof members[0]; i++)
+        jget(d, members[i]);
     expect_json("import json,sys; d=json.load(sys.stdin); "
                 "assert d['items']==1, d; assert d['sets']==2, d; "
                 "assert d['gets']==2 and d['hits']==1 and d['misses']==1, d; "
@@ -898,9 +1259,18 @@ START_TEST(stats_watch_refreshes_with_rates_per_second)
 {
     const char *path = NEW_CACHE("watch", "--size", "1M");
     run_t r = CLI(path, "stats", "--json", "--watch", "1", "--count", "2");
+    const char *nl;
+    json_t *l0, *l1;
 
     expect_exit(r, 0);
     ck_assert_uint_eq(count_lines(r.out, r.out_len), 2);
+    nl = memchr(r.out, '\n', r.out_len);
+    ck_assert(nl != NULL);
+    l0 = json_parse(r.out, (apr_size_t)(nl + 1 - r.out));
+    l1 = json_parse(nl + 1, r.out_len - (apr_size_t)(nl + 1 - r.out));
+    ck_assert(!jhas(l0, "rates"));
+    ck_assert(jnum(jget(l1, "rates"), "gets") == 0);
+    ck_assert(jnum(l1, "interval") > 0.9 && jnum(l1, "interval") < 3);
     expect_json("import json,sys; l=[json.loads(x) for x in sys.stdin]; "
                 "assert len(l)==2; assert 'rates' not in l[0]; "
                 "assert l[1]['rates']['gets']==0; "
@@ -1883,6 +2253,7 @@ Suite *test_suite(void)
     tcase_add_test(cmd, binary_values_with_nul_bytes_round_trip_through_stdin);
     tcase_add_test(cmd, set_with_an_empty_stdin_stores_an_empty_value);
     tcase_add_test(cmd, a_value_over_the_cache_limit_is_a_usage_error);
+    tcase_add_test(cmd, the_json_checker_refuses_invalid_json);
     tcase_add_test(cmd, get_json_escapes_utf8_and_base64s_other_bytes);
     tcase_add_test(cmd, set_ttl_is_applied_and_ttl_prints_the_seconds_left);
     tcase_add_test(cmd, an_entry_set_with_a_short_ttl_expires);

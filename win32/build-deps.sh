@@ -14,6 +14,8 @@
 #   bin/libapr-1.dll bin/libaprutil-1.dll     APR 1.7 and APR-util 1.6 (DLLs,
 #   lib/libapr-1.dll.a lib/libaprutil-1.dll.a  named as the MSVC builds name
 #   include/apr*.h include/apu*.h              them)
+#   include/arch/...                          APR's private headers that
+#                                             httpd's Windows sources use
 #   lib/libexpat.a                            expat, static, inside aprutil
 #   lib/libcheck.a include/check*.h            Check, static
 #   include/xxhash.h include/xxh3.h            xxHash, header-only
@@ -156,7 +158,7 @@ build_apr() {
     # this, apr_general.h redefines them and every file including APR warns
     patch_sed "$s/include/apr.hwc" '^#define APR_HAVE_STRCASECMP     0$' \
         's|^#define APR_HAVE_STR\(N\?\)CASECMP \( *\)0$|#ifdef __MINGW32__\n#define APR_HAVE_STR\1CASECMP \21\n#else\n#define APR_HAVE_STR\1CASECMP \20\n#endif|'
-    cmake_cross "$s" "$WORK/b-apr" -DINSTALL_PDB=OFF -DAPR_INSTALL_PRIVATE_H=OFF
+    cmake_cross "$s" "$WORK/b-apr" -DINSTALL_PDB=OFF -DAPR_INSTALL_PRIVATE_H=ON
     build_install "$WORK/b-apr"
 }
 
@@ -234,8 +236,12 @@ cmd_build() {
     log "done: $PREFIX"
 }
 
-case ${1:-} in
-    key) cmd_key ;;
-    build) [ $# -eq 3 ] || die "usage: $0 build PREFIX WORK"; cmd_build "$2" "$3" ;;
-    *) echo "usage: $0 key | build PREFIX WORK" >&2; exit 2 ;;
-esac
+# Sourced (win32/build-httpd.sh uses fetch, patch_sed, cmake_cross and
+# build_install): define only.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    case ${1:-} in
+        key) cmd_key ;;
+        build) [ $# -eq 3 ] || die "usage: $0 build PREFIX WORK"; cmd_build "$2" "$3" ;;
+        *) echo "usage: $0 key | build PREFIX WORK" >&2; exit 2 ;;
+    esac
+fi

@@ -1,7 +1,8 @@
 #!/bin/bash
 # package.sh - zip a Windows build of shmcache: the DLL, its import and
 # static libraries, shmcache-cli.exe, every DLL they need that is not part
-# of Windows, and the public header.
+# of Windows, the public header, and mod_shmcache.so with a sample
+# httpd.conf snippet when the build has the module.
 #
 #   win32/package.sh BUILD_DIR [OUTPUT.zip]
 #
@@ -14,7 +15,13 @@
 #                                    DLLs they import (APR, APR-util,
 #                                    winpthread, ...)
 #   shmcache-VERSION-win64/lib/      import library and static library
-#   shmcache-VERSION-win64/include/  shmcache.h (needs APR 1.7's headers)
+#   shmcache-VERSION-win64/include/  shmcache.h (needs APR 1.7's headers),
+#                                    mod_shmcache.h (for other modules)
+#   shmcache-VERSION-win64/modules/  mod_shmcache.so and the DLLs it needs
+#                                    that httpd does not ship (the mingw
+#                                    runtime, for a mingw-w64 build)
+#   shmcache-VERSION-win64/conf/     httpd-shmcache.conf, a sample to
+#                                    Include from httpd.conf
 #   shmcache-VERSION-win64/README.txt
 #
 # Which DLLs go in: with an objdump for PE files (x86_64-w64-mingw32-objdump
@@ -59,6 +66,7 @@ DLL=$(find_built "$BUILD/libshmcache" libshmcache.dll shmcache.dll) \
     || die "no shmcache DLL in $BUILD/libshmcache"
 IMPLIB=$(find_built "$BUILD/libshmcache" libshmcache.dll.a shmcache.lib) || IMPLIB=
 STATIC=$(find_built "$BUILD/libshmcache" libshmcache_static.a shmcache_static.lib) || STATIC=
+MODULE=$(find_built "$BUILD/mod_shmcache" mod_shmcache.so) || MODULE=
 
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
@@ -108,6 +116,26 @@ else
     done
 fi
 
+# The module, beside the DLLs it imports that httpd does not ship (httpd
+# loads a module with LOAD_WITH_ALTERED_SEARCH_PATH: the module's own
+# directory is searched for them); libhttpd, APR and APR-util are httpd's.
+if [ -n "$MODULE" ]; then
+    mkdir -p "$PKG/modules" "$PKG/conf"
+    cp "$MODULE" "$PKG/modules/"
+    cp "$ROOT/mod_shmcache/mod_shmcache.h" "$PKG/include/"
+    cp "$HERE/httpd-shmcache.conf" "$PKG/conf/"
+    for dll in $(imports "$MODULE"); do
+        case $(echo "$dll" | tr 'A-Z' 'a-z') in
+            libhttpd.dll|libapr-1.dll|libaprutil-1.dll) continue ;;
+        esac
+        if [ -n "$(find "$PKG/bin" -maxdepth 1 -iname "$dll" -print -quit)" ]; then
+            cp "$(find "$PKG/bin" -maxdepth 1 -iname "$dll" -print -quit)" "$PKG/modules/"
+        elif src=$(locate_dll "$dll" 2>/dev/null); then
+            cp "$src" "$PKG/modules/"
+        fi
+    done
+fi
+
 cat >"$PKG/README.txt" <<EOF
 shmcache $VERSION for 64-bit Windows
 
@@ -118,6 +146,10 @@ lib\\                     import library: to use the DLL, compile with
                          library: compile without SHMCACHE_SHARED, link it
                          and APR
 include\\shmcache.h       the API (it includes APR 1.7 headers)
+modules\\mod_shmcache.so the Apache httpd 2.4 module (when built): copy it
+                         and the DLLs beside it to httpd's modules\\ folder
+conf\\httpd-shmcache.conf a sample configuration: Include it from
+                         httpd.conf after editing the paths
 
 A cache is named by a file path (for example C:\\ProgramData\\app\\cache.shm);
 every process that can open the file can attach to it. See the project's
