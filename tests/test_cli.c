@@ -2329,9 +2329,13 @@ static int helper_compute(int argc, const char *const *argv)
     apr_sleep(apr_time_from_msec(atoi(argv[2])));
     if (atoi(argv[3]))
         return 1;
-    fwrite(argv[1], 1, strlen(argv[1]), stdout);
-    fwrite(COMPUTED_TAIL, 1, COMPUTED_TAIL_LEN, stdout);
-    fflush(stdout);
+    /* through APR's stdout, which is binary on Windows too (stdio's would
+     * turn the tail's \n into \r\n) */
+    if (apr_file_open_stdout(&f, th_pool) != APR_SUCCESS
+        || apr_file_write_full(f, argv[1], strlen(argv[1]), &n) != APR_SUCCESS
+        || apr_file_write_full(f, COMPUTED_TAIL, COMPUTED_TAIL_LEN, &n)
+               != APR_SUCCESS)
+        return 2;
     return 0;
 }
 

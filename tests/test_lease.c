@@ -55,12 +55,16 @@ static apr_uint64_t counter(shmcache_t *c, const char *name)
 
 typedef struct compute_t {
     shmcache_t *cache;
+    apr_uint64_t herd;             /* callers to wait for (key "arrived") */
     apr_uint32_t ms;               /* how long a computation takes */
     apr_uint32_t stale_ttl;
     int fail;                      /* return an error instead of a value */
 } compute_t;
 
-/* Count the computation in the cache, take cb->ms, return VALUE. */
+/* Count the computation in the cache, wait (at most 30 s) until the whole
+ * herd has arrived (process starts are slow under Wine: a caller that
+ * came after a failed computation would rightly start a new one), take
+ * cb->ms more, return VALUE. */
 static apr_status_t slow_compute(void *baton, const void *key,
                                  apr_size_t key_len, void **value,
                                  apr_size_t *value_len, apr_uint32_t *ttl,
@@ -68,10 +72,13 @@ static apr_status_t slow_compute(void *baton, const void *key,
 {
     compute_t *cb = baton;
     apr_uint64_t one = 1;
+    int i;
 
     (void)key;
     (void)key_len;
     shmcache_incr(cb->cache, "computations", 12, 1, &one, 0, NULL);
+    for (i = 0; i < 3000 && counter(cb->cache, "arrived") < cb->herd; i++)
+        apr_sleep(apr_time_from_msec(10));
     apr_sleep(apr_time_from_msec(cb->ms));
     if (cb->fail)
         return APR_EGENERAL;
@@ -107,6 +114,10 @@ static void *APR_THREAD_FUNC herd_thread(apr_thread_t *thd, void *data)
     apr_pool_create(&pool, NULL);
     shmcache_lease_opts_init(&o);
     o.wait_ms = h->wait_ms;
+    {
+        apr_uint64_t one = 1;      /* a missing counter starts at initial */
+        shmcache_incr(h->cb.cache, "arrived", 7, 1, &one, 0, NULL);
+    }
     rv = shmcache_get_or_compute(h->cb.cache, h->key, strlen(h->key), &o,
                                  slow_compute, &h->cb, &v, &n, NULL, pool);
     h->slowest = apr_time_now() - t0;
@@ -122,7 +133,7 @@ static void *APR_THREAD_FUNC herd_thread(apr_thread_t *thd, void *data)
     return NULL;
 }
 
-/* Helper: path key threads compute_ms stale_ttl fail wait_ms. Starts
+/* Helper: path key threads compute_ms stale_ttl fail wait_ms herd. Starts
  * threads that all get-or-compute key at once; exits 0 when every one got
  * what it should, 1 otherwise; prints its slowest call in ms. */
 static int h_herd(int argc, const char *const *argv)
@@ -134,7 +145,7 @@ static int h_herd(int argc, const char *const *argv)
     apr_interval_time_t slowest = 0;
     int i, n, bad = 0;
 
-    if (argc < 7 || shmcache_attach(&c, argv[0], NULL, th_pool) != APR_SUCCESS)
+    if (argc < 8 || shmcache_attach(&c, argv[0], NULL, th_pool) != APR_SUCCESS)
         return 2;
     n = atoi(argv[2]);
     for (i = 0; i < n && i < 16; i++) {
@@ -143,6 +154,7 @@ static int h_herd(int argc, const char *const *argv)
         h[i].cb.ms = (apr_uint32_t)atoi(argv[3]);
         h[i].cb.stale_ttl = (apr_uint32_t)atoi(argv[4]);
         h[i].cb.fail = atoi(argv[5]);
+        h[i].cb.herd = (apr_uint64_t)atoi(argv[7]);
         h[i].key = argv[1];
         h[i].wait_ms = (apr_uint32_t)atoi(argv[6]);
         if (apr_thread_create(&t[i], NULL, herd_thread, &h[i], th_pool)
@@ -197,7 +209,7 @@ static void run_herd(const char *path, const char *key, int compute_ms,
                      int stale_ttl, int fail)
 {
     apr_proc_t procs[HERD_PROCS];
-    const char *args[8];
+    const char *args[9];
     int i;
 
     args[0] = path;
@@ -207,7 +219,8 @@ static void run_herd(const char *path, const char *key, int compute_ms,
     args[4] = apr_itoa(th_pool, stale_ttl);
     args[5] = apr_itoa(th_pool, fail);
     args[6] = "20000";
-    args[7] = NULL;
+    args[7] = apr_itoa(th_pool, HERD_PROCS * HERD_THREADS);
+    args[8] = NULL;
     for (i = 0; i < HERD_PROCS; i++)
         th_spawn(&procs[i], "herd", args);
     for (i = 0; i < HERD_PROCS; i++)
@@ -246,7 +259,7 @@ START_TEST(with_a_stale_value_nobody_waits_and_one_caller_refreshes)
     apr_uint64_t token;
     shmcache_meta_t m;
     apr_proc_t procs[HERD_PROCS];
-    const char *args[8];
+    const char *args[9];
     char out[64];
     int i;
 
@@ -268,7 +281,8 @@ START_TEST(with_a_stale_value_nobody_waits_and_one_caller_refreshes)
     args[4] = "60";
     args[5] = "0";
     args[6] = "20000";
-    args[7] = NULL;
+    args[7] = apr_itoa(th_pool, HERD_PROCS * HERD_THREADS);
+    args[8] = NULL;
     for (i = 0; i < HERD_PROCS; i++)
         th_spawn(&procs[i], "herd", args);
     for (i = 0; i < HERD_PROCS; i++)
