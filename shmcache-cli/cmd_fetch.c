@@ -94,12 +94,20 @@ static int fetch_args(cli_t *cli, fetch_t *f)
     f->lease.lease_ttl = (apr_uint32_t)lease_ttl;
     f->lease.wait_ms = (apr_uint32_t)(wait * 1000);
     f->argv = apr_pcalloc(cli->pool, sizeof(*f->argv) * (cli->ntail + 1));
+    if (f->argv == NULL)
+        return cli_say(cli, CLI_ERROR, "out of memory");
     for (i = 0; i < cli->ntail; i++)
         f->argv[i] = cli->tail[i];
     return CLI_OK;
 }
 
 /* ---- running COMMAND --------------------------------------------------- */
+
+/* COMMAND's name (fetch_args has made argv hold at least COMMAND). */
+static const char *command_name(const fetch_t *f)
+{
+    return f->argv != NULL && f->argv[0] != NULL ? f->argv[0] : "COMMAND";
+}
 
 /* apr_proc_create's report, in the child, of a COMMAND it could not start. */
 static void child_failed(apr_pool_t *pool, apr_status_t err,
@@ -167,7 +175,7 @@ static apr_status_t run_command(cli_t *cli, const fetch_t *f, apr_size_t max,
     /* the buffers this process has not written yet must not be written
      * twice (once by the child) */
     apr_file_flush(cli->out);
-    rv = apr_proc_create(&proc, f->argv[0], f->argv, NULL, attr, cli->pool);
+    rv = apr_proc_create(&proc, command_name(f), f->argv, NULL, attr, cli->pool);
     if (rv != APR_SUCCESS)
         return rv;
     read_rv = read_all(proc.out, max, out, cli->pool);
@@ -218,19 +226,19 @@ static int compute(cli_t *cli, const fetch_t *f, apr_uint64_t token)
     if (rv != APR_SUCCESS)
         return compute_failed(cli, f, token,
                               apr_psprintf(cli->pool, "cannot run %s: %s",
-                                           f->argv[0], shmcache_strerror(rv,
+                                           command_name(f), shmcache_strerror(rv,
                                            why, sizeof why)));
     if (!APR_PROC_CHECK_EXIT(out.why) || out.exitcode != 0)
         return compute_failed(cli, f, token,
                               apr_psprintf(cli->pool, "COMMAND %s %s",
-                                           f->argv[0],
+                                           command_name(f),
                                            how_it_ended(&out, cli->pool)));
     if (out.total > st.max_value)
         return compute_failed(cli, f, token,
                               apr_psprintf(cli->pool, "the output of %s is %"
                                            APR_SIZE_T_FMT " bytes; the cache "
                                            "takes values up to %u bytes",
-                                           f->argv[0], out.total,
+                                           command_name(f), out.total,
                                            st.max_value));
     rv = shmcache_lease_set(cli->cache, f->key, f->key_len, token, out.data,
                             out.len, f->ttl, f->stale_ttl);

@@ -1,24 +1,18 @@
 /*
  * table.c - the hash table in the segment: lookup, store, delete, incr,
- * touch, scan, CLOCK eviction, verification and repair. See table.h for
- * the entry layout and the crash-consistency rules every change follows.
- *
- * Trust: every granule offset read from the segment goes through view(),
- * which bounds-checks the entry and its key and value against the data
- * region and the limits, reading each length once; every chain walk is
- * bounded by the number of entries the region could hold.
+ * touch, scan, and eviction (the probation and main queues, the ghost, the
+ * address-order sweep for room, the expiry sweep). Verification and repair
+ * are in check.c; the view of an entry and the chain walk in entry.h. See
+ * table.h for the entry layout and the crash-consistency rules every
+ * change follows.
  */
-#include "table.h"
+#include "entry.h"
 #include "fault.h"
 
 #include <apr_strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <xxhash.h>
-
-#define G2B(g) ((apr_uint64_t)(g) << 3)
-#define B2G(b) ((apr_uint32_t)((b) >> 3))
 
 /* A store moves at most this many read entries between or within the
  * queues before it evicts regardless: bounded work per set. */
@@ -31,147 +25,11 @@
 /* The probation queue's share of the data region: a tenth. */
 #define SMALL_SHARE 10u
 
-enum { Q_SMALL = 0, Q_MAIN = 1 };
-
 /* Blocks the expiry sweep examines per allocation miss. */
 #define SC_SWEEP_BLOCKS 64u
 
-/* A bounds-checked view of one entry; lengths read once. */
-typedef struct view_t {
-    sc_entry_sh_t *e;
-    apr_uint32_t g;                /* its granule offset */
-    apr_uint32_t key_len, value_len;
-    char *key, *value;
-} view_t;
-
-/* Compiler barrier: stores before it are issued before stores after it,
- * so a process killed between two statements leaves them in program
- * order (crash consistency, not inter-thread ordering: the lock does
- * that). */
-#define ORDERED() atomic_signal_fence(memory_order_seq_cst)
-
-static apr_uint64_t hash_key(const sc_table_t *t, const void *key,
-                             apr_size_t len)
-{
-    return XXH3_64bits_withSeed(key, len, t->seed);
-}
-
-/* Most entries the data region can hold: the bound for every walk
- * (computed once by sc_table_bind). */
-static apr_uint64_t max_entries(const sc_table_t *t)
-{
-    return t->max_entries;
-}
-
-/* Fill *v for the entry at granule g. Returns 0 when g or the lengths it
- * holds point outside the data region or break the limits. */
-static int view(const sc_table_t *t, apr_uint32_t g, view_t *v)
-{
-    apr_uint64_t off = G2B(g);
-    sc_entry_sh_t *e;
-
-    if (off < t->data_lo || off >= t->data_hi
-        || t->data_hi - off < SC_ENTRY_HDR)
-        return 0;
-    e = (sc_entry_sh_t *)(t->base + off);
-    v->key_len = *(volatile uint16_t *)&e->key_len;
-    v->value_len = *(volatile apr_uint32_t *)&e->value_len;
-    if (v->key_len == 0 || v->key_len > t->max_key
-        || v->value_len > t->max_value
-        || (apr_uint64_t)SC_ENTRY_HDR + v->key_len + v->value_len
-               > t->data_hi - off)
-        return 0;
-    v->e = e;
-    v->g = g;
-    v->key = (char *)e + SC_ENTRY_HDR;
-    v->value = v->key + v->key_len;
-    return 1;
-}
-
-static int expired(const sc_entry_sh_t *e, apr_uint32_t now)
-{
-    apr_uint32_t x = e->expires;
-    return x != 0 && now >= x;
-}
-
-_Static_assert(sizeof(sc_entry_sh_t) == SC_ENTRY_HDR, "entry header size");
-
-/* The entry v is the one of key (hash tag, length, bytes) with flags. */
-static int same_key(const view_t *v, apr_uint32_t tag, const void *key,
-                    apr_size_t len, unsigned flags)
-{
-    return v->e->tag == tag && v->key_len == len
-           && (v->e->flags & SC_ENTRY_LEASE) == flags
-           && memcmp(v->key, key, len) == 0;
-}
-
-/* Past its soft expiry (a stale value). */
-static int is_stale(const sc_entry_sh_t *e, apr_uint32_t now)
-{
-    apr_uint32_t x = e->stale;
-    return x != 0 && now >= x;
-}
-
-/* Brent's cycle detector for a chain walk: call looped() with each granule
- * reached; it answers 1 once the walk comes back to a granule it saved.
- * O(1) memory, and a cycle is caught within about three times the length
- * of the chain's tail plus its loop, so a damaged chain costs what it
- * holds, not max_entries() steps (a walk that copies entries out would
- * otherwise copy that many). */
-typedef struct loop_t {
-    apr_uint32_t saved;
-    apr_uint64_t power, len;
-} loop_t;
-
-#define LOOP_INIT {0, 1, 0}
-
-/* find() starts its detector only after this many steps: a healthy chain
- * is shorter, and the detector's work on every step of every lookup is
- * not free (bench/); a cycle is still caught a few steps later. */
-#define LOOP_AFTER 8u
-
-static int looped(loop_t *l, apr_uint32_t g)
-{
-    if (g == l->saved)
-        return 1;
-    if (++l->len == l->power) {
-        l->saved = g;
-        l->power <<= 1;
-        l->len = 0;
-    }
-    return 0;
-}
-
 static apr_uint32_t chain_length(const sc_table_t *t, apr_uint32_t g,
                                  apr_uint64_t *budget);
-
-/* Walk the chain for hash h looking for key. On APR_SUCCESS *link is the
- * word that points at the entry (a bucket or a predecessor's next) and *v
- * the entry. Returns SHMCACHE_NOTFOUND or SHMCACHE_ECORRUPT otherwise. */
-SC_HOT_INLINE apr_status_t find(const sc_table_t *t, apr_uint64_t h,
-                                const void *key, apr_size_t len,
-                                unsigned flags, apr_uint32_t **link, view_t *v)
-{
-    apr_uint32_t *at = &t->buckets[h & t->mask];
-    apr_uint32_t tag = (apr_uint32_t)(h >> 32);
-    apr_uint64_t steps = 0, limit = max_entries(t);
-    loop_t loop = LOOP_INIT;
-
-    for (;;) {
-        /* read once: an optimistic reader races with writers */
-        apr_uint32_t g = *(volatile apr_uint32_t *)at;
-        if (g == 0)
-            return SHMCACHE_NOTFOUND;
-        if (!view(t, g, v) || ++steps > limit
-            || (steps > LOOP_AFTER && looped(&loop, g)))
-            return SHMCACHE_ECORRUPT;
-        if (same_key(v, tag, key, len, flags)) {
-            *link = at;
-            return APR_SUCCESS;
-        }
-        at = &v->e->next;
-    }
-}
 
 apr_status_t sc_table_bind(sc_table_t *t, sc_segment_t *seg)
 {
@@ -328,19 +186,8 @@ void sc_table_meta(const sc_table_t *t, const sc_entry_sh_t *e,
  * SHMCACHE_ECORRUPT, and repair rebuilds the queues from the chains.
  * ---------------------------------------------------------------------- */
 
-static int queue_of(const sc_entry_sh_t *e)
-{
-    return (e->flags & SC_ENTRY_MAIN) ? Q_MAIN : Q_SMALL;
-}
-
-/* Bytes an entry accounts for on its queue. */
-static apr_uint64_t entry_bytes(const view_t *v)
-{
-    return (apr_uint64_t)SC_ENTRY_HDR + v->key_len + v->value_len;
-}
-
 /* Put v at the head (newest end) of queue q. */
-static apr_status_t q_push(sc_table_t *t, const view_t *v, int q)
+apr_status_t sc_entry_enqueue_locked(sc_table_t *t, const view_t *v, int q)
 {
     sc_queues_sh_t *qs = &t->hdr->queues;
     apr_uint32_t old = qs->head[q];
@@ -370,6 +217,8 @@ static apr_status_t q_unlink(sc_table_t *t, const view_t *v)
     apr_uint32_t p = v->e->qprev, n = v->e->qnext;
     view_t pv, nv;
 
+    memset(&pv, 0, sizeof pv);
+    memset(&nv, 0, sizeof nv);
     if ((p != 0 && !view(t, p, &pv)) || (n != 0 && !view(t, n, &nv)))
         return SHMCACHE_ECORRUPT;
     if (p != 0)
@@ -523,7 +372,7 @@ static apr_status_t second_chance(sc_table_t *t, const view_t *v, int q,
         return rv;
     atomic_store_explicit(&v->e->freq, (uint8_t)(q == Q_SMALL ? 0 : f - 1),
                           memory_order_relaxed);
-    return q_push(t, v, Q_MAIN);
+    return sc_entry_enqueue_locked(t, v, Q_MAIN);
 }
 
 /* Evict the entry v (the old end of queue q, or the address sweep's): a
@@ -747,12 +596,12 @@ static apr_status_t enqueue_new(sc_table_t *t, const view_t *nv,
     int q;
 
     if (old == NULL)
-        return q_push(t, nv, ghost_take(t, h) ? Q_MAIN : Q_SMALL);
+        return sc_entry_enqueue_locked(t, nv, ghost_take(t, h) ? Q_MAIN : Q_SMALL);
     q = queue_of(old->e);
     atomic_store_explicit(&nv->e->freq, atomic_load_explicit(
         &old->e->freq, memory_order_relaxed), memory_order_relaxed);
     rv = q_unlink(t, old);
-    return rv == APR_SUCCESS ? q_push(t, nv, q) : rv;
+    return rv == APR_SUCCESS ? sc_entry_enqueue_locked(t, nv, q) : rv;
 }
 
 /* Link the filled entry at off in place of the one *link points at (when
@@ -1047,359 +896,6 @@ void sc_table_stats_locked(const sc_table_t *t, shmcache_stats_t *st)
         : 1.0 - (double)a.largest_free / (double)a.free_bytes;
     st->longest_chain = t->hdr->counters.longest_chain > 0xFFFFFFFFu
         ? 0xFFFFFFFFu : (apr_uint32_t)t->hdr->counters.longest_chain;
-}
-
-/* ------------------------------------------------------------------------
- * Verification and repair
- * ---------------------------------------------------------------------- */
-
-/* A bitmap over the data region's granules (process-local). */
-typedef struct bits_t {
-    unsigned char *b;
-    apr_uint64_t lo;
-} bits_t;
-
-static int bits_make(bits_t *bits, const sc_table_t *t)
-{
-    apr_uint64_t n = ((t->data_hi - t->data_lo) >> 3) / 8 + 1;
-
-    bits->lo = t->data_lo;
-    bits->b = calloc(1, (size_t)n);
-    return bits->b != NULL;
-}
-
-static int bit_get(const bits_t *bits, apr_uint64_t off)
-{
-    apr_uint64_t i = (off - bits->lo) >> 3;
-    return (bits->b[i >> 3] >> (i & 7)) & 1;
-}
-
-static void bit_put(bits_t *bits, apr_uint64_t off, int on)
-{
-    apr_uint64_t i = (off - bits->lo) >> 3;
-    if (on)
-        bits->b[i >> 3] |= (unsigned char)(1u << (i & 7));
-    else
-        bits->b[i >> 3] &= (unsigned char)~(1u << (i & 7));
-}
-
-/* Mark every allocated block's payload in *bits; count them. */
-static apr_status_t mark_allocated(const sc_table_t *t, bits_t *bits,
-                                   apr_uint64_t *count)
-{
-    apr_uint64_t cursor = 0, steps = 0, limit = max_entries(t) * 2;
-    sc_alloc_block_t blk;
-
-    *count = 0;
-    do {
-        if (sc_alloc_walk_locked(&t->alloc, &cursor, &blk) != APR_SUCCESS
-            || ++steps > limit || blk.payload < t->data_lo
-            || blk.payload >= t->data_hi)
-            return SHMCACHE_ECORRUPT;
-        if (!blk.is_free) {
-            bit_put(bits, blk.payload, 1);
-            (*count)++;
-        }
-    } while (cursor != 0);
-    return APR_SUCCESS;
-}
-
-static apr_status_t fail(char *why, apr_size_t size, const char *msg,
-                         apr_uint64_t a, apr_uint64_t b)
-{
-    if (why != NULL && size > 0)
-        apr_snprintf(why, size, msg, a, b);
-    return SHMCACHE_ECORRUPT;
-}
-
-/* Check one chain; clears the bit of every entry it holds (so an entry
- * reached twice is caught). Adds its length to *count. */
-static apr_status_t check_chain(const sc_table_t *t, apr_uint64_t b,
-                                bits_t *bits, apr_uint64_t *count,
-                                char *why, apr_size_t size)
-{
-    apr_uint32_t g = t->buckets[b];
-    view_t v;
-
-    while (g != 0) {
-        apr_uint64_t h, room;
-        if (!view(t, g, &v))
-            return fail(why, size, "bucket %" APR_UINT64_T_FMT ": entry at "
-                        "offset %" APR_UINT64_T_FMT " is out of bounds or has "
-                        "bad lengths", b, G2B(g));
-        if (!bit_get(bits, G2B(g)))
-            return fail(why, size, "bucket %" APR_UINT64_T_FMT ": offset %"
-                        APR_UINT64_T_FMT " is not an allocated block, or is "
-                        "linked twice", b, G2B(g));
-        bit_put(bits, G2B(g), 0);
-        room = sc_alloc_usable_locked(&t->alloc, G2B(g));
-        if (SC_ENTRY_HDR + v.key_len + v.value_len > room)
-            return fail(why, size, "entry at offset %" APR_UINT64_T_FMT
-                        " is larger than its block (%" APR_UINT64_T_FMT
-                        " bytes)", G2B(g), room);
-        h = hash_key(t, v.key, v.key_len);
-        if ((h & t->mask) != b || v.e->tag != (apr_uint32_t)(h >> 32))
-            return fail(why, size, "entry at offset %" APR_UINT64_T_FMT
-                        " is in bucket %" APR_UINT64_T_FMT " but its key "
-                        "hashes elsewhere", G2B(g), b);
-        (*count)++;
-        g = v.e->next;
-    }
-    return APR_SUCCESS;
-}
-
-/* Check queue q: a well-linked list of entries (each an allocated block
- * of *bits, cleared as met, so an entry met twice is caught) flagged for
- * q, whose count and bytes match its header; adds its length to *total. */
-static apr_status_t check_queue(const sc_table_t *t, int q, bits_t *bits,
-                                apr_uint64_t *total, char *why,
-                                apr_size_t size)
-{
-    const sc_queues_sh_t *qs = &t->hdr->queues;
-    apr_uint32_t g = qs->head[q], prev = 0;
-    apr_uint64_t n = 0, bytes = 0, limit = max_entries(t);
-    view_t v;
-
-    while (g != 0) {
-        if (++n > limit || !view(t, g, &v) || !bit_get(bits, G2B(g)))
-            return fail(why, size, "eviction queue %" APR_UINT64_T_FMT
-                        " reaches offset %" APR_UINT64_T_FMT ", which is not "
-                        "an entry, or is queued twice", (apr_uint64_t)q,
-                        G2B(g));
-        bit_put(bits, G2B(g), 0);
-        if (queue_of(v.e) != q || v.e->qprev != prev)
-            return fail(why, size, "entry at offset %" APR_UINT64_T_FMT " is "
-                        "on eviction queue %" APR_UINT64_T_FMT " with a wrong "
-                        "flag or back link", G2B(g), (apr_uint64_t)q);
-        bytes += entry_bytes(&v);
-        prev = g;
-        g = v.e->qnext;
-    }
-    if (qs->tail[q] != prev || qs->count[q] != n || qs->bytes[q] != bytes)
-        return fail(why, size, "eviction queue %" APR_UINT64_T_FMT ": its tail, "
-                    "count or bytes (%" APR_UINT64_T_FMT ") disagree with its "
-                    "entries", (apr_uint64_t)q, n);
-    *total += n;
-    return APR_SUCCESS;
-}
-
-/* Every linked entry is on exactly one queue (the chains were checked:
- * the allocated blocks are exactly the linked entries). */
-static apr_status_t check_queues(const sc_table_t *t, bits_t *bits,
-                                 apr_uint64_t linked, char *why,
-                                 apr_size_t size)
-{
-    apr_uint64_t allocated, queued = 0;
-    apr_status_t rv = mark_allocated(t, bits, &allocated);
-
-    if (rv == APR_SUCCESS)
-        rv = check_queue(t, Q_SMALL, bits, &queued, why, size);
-    if (rv == APR_SUCCESS)
-        rv = check_queue(t, Q_MAIN, bits, &queued, why, size);
-    if (rv == APR_SUCCESS && queued != linked)
-        rv = fail(why, size, "%" APR_UINT64_T_FMT " entries are linked but %"
-                  APR_UINT64_T_FMT " are on the eviction queues", linked,
-                  queued);
-    return rv;
-}
-
-/* A cursor is 0 or the payload of an allocated block. */
-static int cursor_ok(const sc_table_t *t, const bits_t *bits, apr_uint64_t c)
-{
-    return c == 0 || (c >= t->data_lo && c < t->data_hi && bit_get(bits, c));
-}
-
-apr_status_t sc_table_check_locked(const sc_table_t *t, char *why,
-                                   apr_size_t why_size)
-{
-    bits_t bits;
-    apr_uint64_t allocated = 0, linked = 0, b, hand = t->hdr->hand;
-    apr_status_t rv;
-
-    rv = sc_alloc_check_locked(&t->alloc, why, why_size);
-    if (rv != APR_SUCCESS)
-        return rv;
-    if (!bits_make(&bits, t))
-        return APR_ENOMEM;
-    rv = mark_allocated(t, &bits, &allocated);
-    if (rv != APR_SUCCESS) {
-        fail(why, why_size, "allocator block chain is broken", 0, 0);
-        goto done;
-    }
-    if (!cursor_ok(t, &bits, hand) || !cursor_ok(t, &bits, t->hdr->sweep)) {
-        rv = fail(why, why_size, "eviction hand %" APR_UINT64_T_FMT " or sweep %"
-                  APR_UINT64_T_FMT " is not on an allocated block", hand,
-                  t->hdr->sweep);
-        goto done;
-    }
-    for (b = 0; b <= t->mask && rv == APR_SUCCESS; b++)
-        rv = check_chain(t, b, &bits, &linked, why, why_size);
-    if (rv != APR_SUCCESS)
-        goto done;
-    if (linked != allocated)
-        rv = fail(why, why_size, "%" APR_UINT64_T_FMT " blocks allocated but %"
-                  APR_UINT64_T_FMT " entries linked (leaked blocks)",
-                  allocated, linked);
-    else if (linked != t->hdr->counters.items)
-        rv = fail(why, why_size, "item count says %" APR_UINT64_T_FMT
-                  " but %" APR_UINT64_T_FMT " entries are linked",
-                  t->hdr->counters.items, linked);
-    else
-        rv = check_queues(t, &bits, linked, why, why_size);
-done:
-    free(bits.b);
-    return rv;
-}
-
-/* Whether one of the first n entries of the chain starting at head (the
- * entries repair_chain has kept so far, a prefix it checked) has the
- * same key as v. At most n steps, whatever the links say now. */
-static int dup_before(const sc_table_t *t, apr_uint32_t head, apr_uint64_t n,
-                      const view_t *v)
-{
-    view_t w;
-
-    while (n-- > 0 && head != 0 && view(t, head, &w)) {
-        if (same_key(&w, v->e->tag, v->key, v->key_len,
-                     v->e->flags & SC_ENTRY_LEASE))
-            return 1;
-        head = w.e->next;
-    }
-    return 0;
-}
-
-/* Whether the entry v at granule g may stay in bucket b: its block is an
- * allocated block not yet claimed by another chain position (*alloc),
- * holds the entry, and the key hashes to b with v's tag. */
-static int keepable(const sc_table_t *t, apr_uint64_t b, apr_uint32_t g,
-                    const view_t *v, const bits_t *alloc)
-{
-    apr_uint64_t h;
-
-    if (!bit_get(alloc, G2B(g))
-        || SC_ENTRY_HDR + v->key_len + v->value_len
-               > sc_alloc_usable_locked(&t->alloc, G2B(g)))
-        return 0;
-    h = hash_key(t, v->key, v->key_len);
-    return (h & t->mask) == b && v->e->tag == (apr_uint32_t)(h >> 32);
-}
-
-/* Repair one chain: cut it at the first bad link, unlink duplicates, and
- * move every kept entry's bit from *alloc to *live. An entry leaves
- * *alloc when it is kept or dropped as a duplicate, so reaching it again
- * (a cycle) cuts the chain there: at most one step per allocated block,
- * and never more than max_entries() in all. Returns the kept count. */
-static apr_uint64_t repair_chain(sc_table_t *t, apr_uint64_t b, bits_t *alloc,
-                                 bits_t *live)
-{
-    apr_uint32_t *link = &t->buckets[b];
-    apr_uint64_t kept = 0, steps = 0, limit = max_entries(t);
-    view_t v;
-
-    for (;;) {
-        apr_uint32_t g = *(volatile apr_uint32_t *)link;
-        if (g == 0)
-            break;
-        if (++steps > limit || !view(t, g, &v) || !keepable(t, b, g, &v, alloc)) {
-            *link = 0;
-            break;
-        }
-        bit_put(alloc, G2B(g), 0);
-        if (dup_before(t, t->buckets[b], kept, &v)) {
-            *link = v.e->next;      /* unlinked; its block is freed later */
-            continue;
-        }
-        bit_put(live, G2B(g), 1);
-        kept++;
-        link = &v.e->next;
-    }
-    return kept;
-}
-
-/* Put every entry of the (repaired) chains back on the queue its flag
- * names, after a writer died with the queues half-changed. Their order
- * on each queue is lost (bucket order), their frequency kept. */
-static apr_status_t rebuild_queues(sc_table_t *t, apr_uint64_t kept)
-{
-    apr_uint64_t b, steps = 0;
-    apr_status_t rv = APR_SUCCESS;
-    view_t v;
-
-    memset(&t->hdr->queues, 0, sizeof t->hdr->queues);
-    for (b = 0; b <= t->mask && rv == APR_SUCCESS; b++) {
-        apr_uint32_t g = t->buckets[b];
-        while (g != 0 && rv == APR_SUCCESS) {
-            if (++steps > kept || !view(t, g, &v))
-                return SHMCACHE_ECORRUPT;
-            rv = q_push(t, &v, queue_of(v.e));
-            g = v.e->next;
-        }
-    }
-    return rv;
-}
-
-static int is_live(void *baton, apr_uint64_t payload)
-{
-    return bit_get(baton, payload);
-}
-
-/* Rebuild the allocator from its block sizes (mending whatever a dead
- * writer's half-finished split or merge left in the back links and
- * lists), repair the chains, then rebuild again to free the blocks no
- * chain holds. APR_SUCCESS, APR_ENOMEM, or SHMCACHE_ECORRUPT when the
- * block sizes do not tile the data region. */
-static apr_status_t try_repair(sc_table_t *t)
-{
-    bits_t alloc, live;
-    apr_uint64_t allocated, kept = 0, b;
-    apr_status_t rv;
-
-    alloc.b = live.b = NULL;
-    if (!bits_make(&alloc, t) || !bits_make(&live, t)) {
-        rv = APR_ENOMEM;
-        goto done;
-    }
-    rv = sc_alloc_rebuild_locked(&t->alloc, NULL, NULL);
-    if (rv == APR_SUCCESS)
-        rv = mark_allocated(t, &alloc, &allocated);
-    if (rv != APR_SUCCESS)
-        goto done;
-    for (b = 0; b <= t->mask; b++)
-        kept += repair_chain(t, b, &alloc, &live);
-    rv = sc_alloc_rebuild_locked(&t->alloc, is_live, &live);
-    if (rv != APR_SUCCESS)
-        goto done;
-    t->hdr->counters.items = kept;
-    rv = rebuild_queues(t, kept);
-    if (rv != APR_SUCCESS)
-        goto done;
-    if (!cursor_ok(t, &live, t->hdr->hand))
-        t->hdr->hand = 0;
-    if (!cursor_ok(t, &live, t->hdr->sweep))
-        t->hdr->sweep = 0;
-    rv = sc_table_check_locked(t, NULL, 0);
-done:
-    free(alloc.b);
-    free(live.b);
-    return rv;
-}
-
-sc_repair_t sc_table_repair_locked(sc_table_t *t)
-{
-    apr_status_t rv;
-
-    if (sc_table_check_locked(t, NULL, 0) == APR_SUCCESS)
-        return SC_REPAIR_NONE;
-    rv = try_repair(t);
-    if (rv == APR_SUCCESS) {
-        t->hdr->counters.repairs++;
-        return SC_REPAIR_MENDED;
-    }
-    if (rv == APR_ENOMEM)           /* no memory for the bitmaps: not the */
-        return SC_REPAIR_NONE;      /* table's fault; nothing is lost */
-    sc_table_init_locked(t);
-    t->hdr->counters.resets++;
-    return SC_REPAIR_EMPTIED;
 }
 
 apr_status_t sc_table_flush_locked(sc_table_t *t)
