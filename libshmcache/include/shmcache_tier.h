@@ -87,6 +87,7 @@
 #ifndef SHMCACHE_TIER_H
 #define SHMCACHE_TIER_H
 
+#include <apr_network_io.h>
 #include "shmcache.h"
 
 #ifdef __cplusplus

@@ -9,7 +9,9 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_signal.h>
 #include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
 #include "tier_private.h"
 
 /* memcached reads an expiry above 30 days as an absolute unix time */
@@ -147,6 +149,33 @@ static apr_status_t l2_set(shmcache_tier_t *t, sc_tier_server_t *srv,
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+static void *APR_THREAD_FUNC destroyer_main(apr_thread_t *thd, void *root)
+{
+#ifdef SIGPIPE
+    apr_signal_block(SIGPIPE);
+#endif
+    apr_pool_destroy(root);
+    apr_thread_exit(thd, APR_SUCCESS);
+    return NULL;
+}
+
+/* Destroy root in a thread that blocks SIGPIPE: closing the pooled
+ * connections sends "quit" to servers that may have gone. */
+static void destroy_root(apr_pool_t *root)
+{
+    apr_pool_t *tmp;
+    apr_thread_t *thd;
+    apr_status_t rv;
+
+    if (apr_pool_create(&tmp, NULL) == APR_SUCCESS
+        && apr_thread_create(&thd, NULL, destroyer_main, root, tmp) == APR_SUCCESS) {
+        apr_thread_join(&rv, thd);
+        apr_pool_destroy(tmp);
+        return;
+    }
+    apr_pool_destroy(root);
+}
+
 /* Stop the workers; free their memory unless one is stuck in a client
  * call (apr_memcache can block for ever on a server that never answers):
  * then the root pool is left behind for it. */
@@ -162,7 +191,7 @@ static apr_status_t tier_cleanup(void *data)
         if (t->servers[i] && sc_tier_server_stop(t->servers[i], wait) != APR_SUCCESS)
             all = APR_TIMEUP;
     if (all == APR_SUCCESS)
-        apr_pool_destroy(t->root);
+        destroy_root(t->root);
     return APR_SUCCESS;
 }
 

@@ -25,6 +25,7 @@
 #include <apr_thread_cond.h>
 #include <apr_thread_proc.h>
 #include <apr_reslist.h>
+#include <apr_signal.h>
 #include "tier_private.h"
 
 typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ABANDONED } job_state_e;
@@ -229,6 +230,11 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thd, void *data)
     apr_status_t rv;
     apr_time_t now;
 
+#ifdef SIGPIPE
+    /* a server that closed the connection must give EPIPE to the client
+     * call, not kill the process (httpd ignores SIGPIPE; a CLI does not) */
+    apr_signal_block(SIGPIPE);
+#endif
     apr_thread_mutex_lock(srv->lock);
     while (!srv->stopping) {
         job = srv->head;
