@@ -720,6 +720,72 @@ START_TEST(many_threads_never_open_more_than_max_and_idle_ones_close)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------
+ * shmcache-cli --l2
+ * ---------------------------------------------------------------------- */
+
+static int cli(const char *path, const char *url, const char *const *args, char **out)
+{
+    const char *argv[16];
+    int i = 0, j;
+
+    argv[i++] = SC_CLI_PATH;
+    argv[i++] = "-f";
+    argv[i++] = path;
+    argv[i++] = "--l2";
+    argv[i++] = url;
+    argv[i++] = "--l1-ttl";
+    argv[i++] = "1";
+    for (j = 0; args[j]; j++)
+        argv[i++] = args[j];
+    argv[i] = NULL;
+    return th_run(argv, NULL, 0, out, NULL, NULL);
+}
+
+START_TEST(the_cli_goes_through_the_tier_with_l2)
+{
+    const char *pa, *pb, *url;
+    const char *set[] = { "set", "cli-key", "from the cli", NULL };
+    const char *get[] = { "get", "cli-key", NULL };
+    const char *incr[] = { "incr", "cli-n", "2", "--init", "10", NULL };
+    const char *incr2[] = { "incr", "cli-n", "5", NULL };
+    const char *del[] = { "del", "cli-key", NULL };
+    const char *stats[] = { "stats", "--json", NULL };
+    char *out;
+    apr_time_t start;
+    int i;
+
+    setup_for(_i);
+    url = l2_url();
+    pa = shmcache_path_get(seg_a);
+    pb = shmcache_path_get(seg_b);
+    ck_assert_int_eq(cli(pa, url, set, &out), 0);
+    ck_assert_int_eq(cli(pb, url, get, &out), 0);
+    ck_assert_str_eq(out, "from the cli");
+    ck_assert_int_eq(cli(pa, url, incr, &out), 0);
+    ck_assert_str_eq(out, "10\n");
+    ck_assert_int_eq(cli(pb, url, incr2, &out), 0);
+    ck_assert_str_eq(out, "15\n");
+    ck_assert_int_eq(cli(pb, url, stats, &out), 0);
+    ck_assert_msg(strstr(out, "\"l2\": {") && strstr(out, "\"up\": true"), "%s", out);
+    ck_assert_int_eq(cli(pa, url, del, &out), 0);
+    apr_sleep(apr_time_from_msec(2100));    /* B's L1 copy expires */
+    ck_assert_int_eq(cli(pb, url, get, &out), 1);
+    /* L2 down: the CLI still answers from L1, at once */
+    for (i = 0; i < nservers; i++)
+        l2_stop(&servers[i]);
+    start = apr_time_now();
+    ck_assert_int_eq(cli(pa, url, set, &out), 0);
+    ck_assert_int_eq(cli(pa, url, get, &out), 0);
+    ck_assert_str_eq(out, "from the cli");
+    ck_assert_int_eq(cli(pa, url, stats, &out), 0);
+    ck_assert_msg(strstr(out, "\"up\": false"), "%s", out);
+    ck_assert_msg(ms_since(start) < 1500, "the CLI took %.0f ms with L2 down",
+                  ms_since(start));
+    teardown_l2();
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("tier");
@@ -743,6 +809,7 @@ Suite *test_suite(void)
     tcase_add_loop_test(l2, with_every_server_stopped_calls_answer_and_the_tier_resumes, 0, 2);
     tcase_add_loop_test(l2, a_server_that_never_answers_costs_at_most_the_timeout, 0, 2);
     tcase_add_loop_test(l2, many_threads_never_open_more_than_max_and_idle_ones_close, 0, 2);
+    tcase_add_loop_test(l2, the_cli_goes_through_the_tier_with_l2, 0, 2);
     suite_add_tcase(s, l2);
     return s;
 }

@@ -261,6 +261,15 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_tier_server_stats(shmcache_tier_t *tier,
                                                           apr_uint32_t i,
                                                           shmcache_tier_server_stats_t *stats);
 
+/** Ask server i whether it answers (a get of a key nobody writes), within
+ *  the timeout; *rtt (may be NULL) gets the time it took. Counted like any
+ *  call (a failure can open the breaker).
+ *  @return APR_SUCCESS when it answered; SHMCACHE_EINVAL (i out of range);
+ *  APR_EGENERAL (no answer, or breaker open). */
+SHMCACHE_DECLARE(apr_status_t) shmcache_tier_ping(shmcache_tier_t *tier,
+                                                  apr_uint32_t i,
+                                                  apr_interval_time_t *rtt);
+
 /** The URL of tier, as configured. */
 SHMCACHE_DECLARE(const char *) shmcache_tier_url(shmcache_tier_t *tier);
 

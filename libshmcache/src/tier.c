@@ -611,3 +611,23 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_tier_server_stats(shmcache_tier_t *t,
     sc_tier_server_stats(t->servers[i], st);
     return APR_SUCCESS;
 }
+
+SHMCACHE_DECLARE(apr_status_t) shmcache_tier_ping(shmcache_tier_t *t, apr_uint32_t i,
+                                                  apr_interval_time_t *rtt)
+{
+    sc_l2_req_t req;
+    apr_time_t start = apr_time_now();
+    apr_pool_t *p;
+    apr_status_t rv;
+
+    if (!t || i >= t->nservers)
+        return SHMCACHE_EINVAL;
+    memset(&req, 0, sizeof(req));
+    req.op = SC_L2_GET;
+    sc_tier_key_map(t->opts.prefix, "~ping", 5, req.key);
+    rv = sc_tier_server_call(t->servers[i], &req, NULL, scratch(&p));
+    apr_pool_destroy(p);
+    if (rtt)
+        *rtt = apr_time_now() - start;
+    return rv == APR_SUCCESS || rv == APR_NOTFOUND ? APR_SUCCESS : APR_EGENERAL;
+}
