@@ -706,6 +706,10 @@ START_TEST(many_threads_never_open_more_than_max_and_idle_ones_close)
     stop = 1;
     for (i = 0; i < 16; i++)
         apr_thread_join(&trv, thr[i]);
+    for (s = 0; s < nservers; s++)
+        fprintf(stderr, "pool: %s server %d: peak %ld connections from 16 threads "
+                "(max 3)\n", kind_under_test == SC_L2_MEMCACHE ? "memcached" : "redis",
+                s, peak[s]);
     for (s = 0; s < nservers; s++) {
         ck_assert_msg(peak[s] <= 3, "server %d saw %ld connections (max 3)", s, peak[s]);
         ck_assert_msg(peak[s] >= 2, "server %d saw only %ld connections: no load?", s, peak[s]);
@@ -714,6 +718,8 @@ START_TEST(many_threads_never_open_more_than_max_and_idle_ones_close)
     apr_sleep(apr_time_from_msec(1500));
     for (s = 0; s < nservers; s++) {
         now = server_conns(&servers[s]) - base[s];
+        fprintf(stderr, "pool: server %d: %ld connections 1.5 s after the load "
+                "(smax 1, ttl 200 ms)\n", s, now);
         ck_assert_msg(now <= 1, "server %d: %ld idle connections left (smax 1)", s, now);
     }
     teardown_l2();
