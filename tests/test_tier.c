@@ -21,6 +21,7 @@
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,7 +193,9 @@ static void tier_opts(shmcache_tier_options_t *o)
 {
     shmcache_tier_options_init(o);
     o->url = l2_url();
-    o->timeout_ms = 50;
+    /* generous for the tests of meaning (a loaded CI machine, sanitizers);
+     * the tests of failure set the default 50 ms themselves */
+    o->timeout_ms = 1000;
     o->l1_ttl = 1;
     o->breaker_failures = 3;
     o->breaker_ms = 300;
@@ -433,7 +436,6 @@ START_TEST(increments_from_both_machines_add_up_exactly)
 
     setup_for(_i);
     tier_opts(&o);
-    o.timeout_ms = 1000;    /* counting, not outage: no timeouts wanted */
     a = tier_on(seg_a, &o);
     b = tier_on(seg_b, &o);
     th_ok(shmcache_tier_incr(a, "hits", 4, 1, &zero, 0, &r));
@@ -577,6 +579,7 @@ START_TEST(with_every_server_stopped_calls_answer_and_the_tier_resumes)
 
     setup_for(_i);
     tier_opts(&o);
+    o.timeout_ms = 50;
     a = tier_on(seg_a, &o);
     b = tier_on(seg_b, &o);
     th_ok(tset(a, "before", "1"));
@@ -626,6 +629,7 @@ START_TEST(a_server_that_never_answers_costs_at_most_the_timeout)
     th_ok(apr_socket_bind(hang, sa));
     th_ok(apr_socket_listen(hang, 64));     /* accepts (backlog), never reads */
     tier_opts(&o);
+    o.timeout_ms = 50;
     o.url = apr_psprintf(th_pool, "%s127.0.0.1:%d",
                          _i == 0 ? "memcache://" : "redis://", port);
     a = tier_on(seg_a, &o);
@@ -645,7 +649,7 @@ END_TEST
 typedef struct load_arg_t {
     shmcache_tier_t *t;
     int id;
-    volatile int *stop;
+    atomic_int *stop;
 } load_arg_t;
 
 static void *APR_THREAD_FUNC load_main(apr_thread_t *thd, void *data)
@@ -658,7 +662,7 @@ static void *APR_THREAD_FUNC load_main(apr_thread_t *thd, void *data)
     int i;
 
     apr_pool_create(&p, NULL);
-    for (i = 0; !*a->stop && i < 400; i++) {
+    for (i = 0; !atomic_load(a->stop) && i < 400; i++) {
         snprintf(key, sizeof(key), "load:%d:%d", a->id, i);
         shmcache_tier_set(a->t, key, strlen(key), "v", 1, 60);
         shmcache_delete(shmcache_tier_l1(a->t), key, strlen(key));
@@ -676,7 +680,7 @@ START_TEST(many_threads_never_open_more_than_max_and_idle_ones_close)
     shmcache_tier_t *a;
     apr_thread_t *thr[16];
     load_arg_t args[16];
-    volatile int stop = 0;
+    atomic_int stop = 0;
     long base[2], peak[2] = { 0, 0 }, now;
     apr_status_t trv;
     apr_time_t start;
@@ -703,7 +707,7 @@ START_TEST(many_threads_never_open_more_than_max_and_idle_ones_close)
         }
         alive = ms_since(start) < 3000;
     } while (alive);
-    stop = 1;
+    atomic_store(&stop, 1);
     for (i = 0; i < 16; i++)
         apr_thread_join(&trv, thr[i]);
     for (s = 0; s < nservers; s++)

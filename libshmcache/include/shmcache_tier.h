@@ -62,8 +62,8 @@
  * so a counter never splits over two servers).
  *
  * Each server has one apr_reslist of connections per process (min, smax,
- * max, ttl as below) and `max` worker threads that run the client calls,
- * so a caller can give up after timeout_ms whatever the client does:
+ * max, ttl as below) and up to `max` worker threads (started as needed)
+ * that run the client calls, so a caller can give up after timeout_ms whatever the client does:
  * apr_memcache 1.6 reads with no timeout at all and apr_redis 1.6 takes
  * its read/write timeout in whole seconds, so neither can bound a call to
  * milliseconds itself. A call abandoned at its deadline finishes (or
@@ -178,8 +178,9 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_tier_options_check(
 SHMCACHE_DECLARE(apr_status_t) shmcache_tier_pool_parse(
     shmcache_tier_options_t *opts, const char *spec);
 
-/** Make a tier over the open cache l1 with opts (copied). Starts pool_max
- *  worker threads per server; connects lazily (pool_min connections are
+/** Make a tier over the open cache l1 with opts (copied). Starts one
+ *  worker thread per server (more, up to pool_max, when calls find them
+ *  all busy); connects lazily (pool_min connections are
  *  opened at once, failures ignored). Must be called in the process that
  *  uses it (after any fork). Stopped when pool is cleared: workers are
  *  joined; a worker stuck in a client call past 1 s is left behind with

@@ -2,17 +2,18 @@
  * tier_server.c - one L2 server of a tier: its APR-util client (one
  * apr_memcache_t or apr_redis_t holding just this server, so the tier, not
  * the client's modulo hash, decides where a key goes), the apr_reslist of
- * connections the client keeps for it, a queue served by pool_max worker
- * threads, the circuit breaker and the counters.
+ * connections the client keeps for it, a queue served by up to pool_max
+ * worker threads (one at first, another whenever a request finds them all
+ * busy), the circuit breaker and the counters.
  *
  * Why workers: apr_memcache 1.6 reads with no timeout at all and
  * apr_redis 1.6 takes whole seconds, so a caller cannot be bounded by the
  * client. A caller queues its request and waits on a condition variable
  * until its deadline; a worker runs the client call. A request whose
  * caller gave up is dropped if still queued, or finishes in its worker and
- * its result is freed there. pool_max workers per server also cap the
- * calls in flight at the reslist's hard max, so no worker waits for a
- * connection.
+ * its result is freed there. At most pool_max workers per server also
+ * cap the calls in flight at the reslist's hard max, so no worker waits
+ * for a connection.
  *
  * Locking: srv->lock guards the queue, the job states, the breaker and the
  * counters; it is never held during a client call. No segment lock is
@@ -60,9 +61,11 @@ struct sc_tier_server_t {
     apr_thread_cond_t *wake;    /* workers: a job is queued, or stop */
     apr_thread_cond_t *done;    /* callers: a job is done; stop: exits */
     job_t *head, *tail;
+    apr_pool_t *pool;           /* threads and workers; used under lock */
     apr_thread_t **threads;
-    apr_pool_t **wpools;
-    apr_uint32_t nthreads;
+    apr_uint32_t nthreads, max_threads;
+    apr_uint32_t idle;          /* workers waiting for a job */
+    apr_uint32_t queued;        /* jobs in the queue */
     apr_uint32_t live;          /* workers not yet exited */
     int stopping;
     apr_time_t maint_next;
@@ -239,7 +242,9 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thd, void *data)
     while (!srv->stopping) {
         job = srv->head;
         if (!job) {
+            srv->idle++;
             rv = apr_thread_cond_timedwait(srv->wake, srv->lock, srv->maint_period);
+            srv->idle--;
             now = apr_time_now();
             if (rv == APR_TIMEUP && now >= srv->maint_next && !srv->stopping) {
                 srv->maint_next = now + srv->maint_period;
@@ -252,6 +257,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thd, void *data)
         srv->head = job->next;
         if (!srv->head)
             srv->tail = NULL;
+        srv->queued--;
         if (job->state == JOB_ABANDONED) {
             job_free(job);
             continue;
@@ -323,6 +329,29 @@ static apr_status_t make_client(sc_tier_server_t *srv,
     return rv;
 }
 
+/* Start one more worker (up to max_threads); a failure leaves the ones
+ * there are (at least the first) to do the work. Lock held: srv->pool is only
+ * used under it. */
+static apr_status_t spawn_locked(sc_tier_server_t *srv)
+{
+    worker_t *w;
+    apr_status_t rv;
+
+    if (srv->nthreads >= srv->max_threads || srv->stopping)
+        return APR_SUCCESS;
+    w = apr_pcalloc(srv->pool, sizeof(*w));
+    w->srv = srv;
+    if ((rv = apr_pool_create(&w->pool, srv->pool)) != APR_SUCCESS)
+        return rv;
+    rv = apr_thread_create(&srv->threads[srv->nthreads], NULL, worker_main, w,
+                           srv->pool);
+    if (rv == APR_SUCCESS) {
+        srv->nthreads++;
+        srv->live++;
+    }
+    return rv;
+}
+
 apr_status_t sc_tier_server_create(sc_tier_server_t **out, sc_l2_kind_e kind,
                                    const char *host, apr_port_t port,
                                    const shmcache_tier_options_t *o,
@@ -330,8 +359,6 @@ apr_status_t sc_tier_server_create(sc_tier_server_t **out, sc_l2_kind_e kind,
 {
     sc_tier_server_t *srv = apr_pcalloc(root, sizeof(*srv));
     apr_status_t rv;
-    apr_uint32_t i;
-    worker_t *w;
 
     srv->kind = kind;
     srv->host = apr_pstrdup(root, host);
@@ -350,25 +377,15 @@ apr_status_t sc_tier_server_create(sc_tier_server_t **out, sc_l2_kind_e kind,
         || (rv = apr_thread_cond_create(&srv->wake, root))
         || (rv = apr_thread_cond_create(&srv->done, root)))
         goto done;
+    if ((rv = apr_pool_create(&srv->pool, root)) != APR_SUCCESS)
+        goto done;
+    srv->max_threads = o->pool_max;
     srv->threads = apr_pcalloc(root, o->pool_max * sizeof(*srv->threads));
-    for (i = 0; i < o->pool_max; i++) {
-        w = apr_pcalloc(root, sizeof(*w));
-        w->srv = srv;
-        if ((rv = apr_pool_create(&w->pool, root)) != APR_SUCCESS)
-            goto done;
-        apr_thread_mutex_lock(srv->lock);
-        srv->live++;
-        apr_thread_mutex_unlock(srv->lock);
-        rv = apr_thread_create(&srv->threads[i], NULL, worker_main, w, root);
-        if (rv != APR_SUCCESS) {
-            apr_thread_mutex_lock(srv->lock);
-            srv->live--;
-            apr_thread_mutex_unlock(srv->lock);
-            goto done;
-        }
-        srv->nthreads++;
-    }
-    *out = srv;
+    apr_thread_mutex_lock(srv->lock);
+    rv = spawn_locked(srv);     /* the first; it also runs the maintenance */
+    apr_thread_mutex_unlock(srv->lock);
+    if (rv == APR_SUCCESS)
+        *out = srv;
 done:
     if (rv != APR_SUCCESS && srv->lock)
         sc_tier_server_stop(srv, apr_time_from_sec(1));
@@ -387,6 +404,8 @@ static apr_status_t wait_locked(sc_tier_server_t *srv, job_t *job)
     else
         srv->head = job;
     srv->tail = job;
+    if (++srv->queued > srv->idle)
+        spawn_locked(srv);      /* all busy: one more, up to pool_max */
     apr_thread_cond_signal(srv->wake);
     while (job->state != JOB_DONE) {
         left = deadline - apr_time_now();
