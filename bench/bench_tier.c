@@ -10,6 +10,8 @@
  *            client on its own connection pool: what mod_socache_memcache
  *            and mod_socache_redis pay for every lookup
  *   mix90    gets where 90% hit L1 and 10% go to L2 (drawn at random)
+ * The four run interleaved, in ROUNDS rounds, so a noisy neighbour slows
+ * them alike.
  * and the ratio mix90 / direct (target: at least 5).
  *
  *   bench_tier [--ops N] [--l1-ops N] [--memcache URL|none] [--redis URL|none]
@@ -33,6 +35,7 @@
 #include "shmcache_tier.h"
 
 #define NKEYS 1000
+#define ROUNDS 10
 
 typedef struct result_t {
     const char *kind;
@@ -101,41 +104,73 @@ static void key_of(char *buf, int i)
     snprintf(buf, 32, "bench:key:%06d", i);
 }
 
-/* Average ns of a direct getp through a client of its own. */
-static double direct_ns(int redis, const char *host, int port, uint64_t ops,
-                        const char *l2key_prefix, apr_pool_t *p)
+/* A direct client of its own on the same server: what a provider that
+ * goes to the network on every lookup pays. */
+typedef struct direct_t {
+    int redis;
+    apr_memcache_t *mc;
+    apr_redis_t *rc;
+} direct_t;
+
+static void direct_open(direct_t *d, int redis, const char *host, int port, apr_pool_t *p)
 {
-    apr_memcache_t *mc = NULL;
     apr_memcache_server_t *ms;
-    apr_redis_t *rc = NULL;
     apr_redis_server_t *rs;
-    apr_pool_t *it;
+
+    d->redis = redis;
+    if (redis) {
+        apr_redis_server_create(p, host, (apr_port_t)port, 0, 1, 1, 60000000, 1, &rs);
+        apr_redis_create(p, 1, 0, &d->rc);
+        apr_redis_add_server(d->rc, rs);
+    } else {
+        apr_memcache_server_create(p, host, (apr_port_t)port, 0, 1, 1, 60000000, &ms);
+        apr_memcache_create(p, 1, 0, &d->mc);
+        apr_memcache_add_server(d->mc, ms);
+    }
+}
+
+/* ns spent in ops direct gets */
+static uint64_t direct_block(direct_t *d, uint64_t ops, apr_pool_t *it)
+{
     uint64_t i, t0, total = 0;
     char key[64], *v;
     apr_size_t len;
     apr_uint16_t flags;
 
-    if (redis) {
-        apr_redis_server_create(p, host, (apr_port_t)port, 0, 1, 1, 60000000, 1, &rs);
-        apr_redis_create(p, 1, 0, &rc);
-        apr_redis_add_server(rc, rs);
-    } else {
-        apr_memcache_server_create(p, host, (apr_port_t)port, 0, 1, 1, 60000000, &ms);
-        apr_memcache_create(p, 1, 0, &mc);
-        apr_memcache_add_server(mc, ms);
-    }
-    apr_pool_create(&it, p);
     for (i = 0; i < ops; i++) {
-        snprintf(key, sizeof(key), "%sbench:key:%06d", l2key_prefix, (int)(i % NKEYS));
+        snprintf(key, sizeof(key), "bench:key:%06d", (int)(i % NKEYS));
         t0 = bench_now_ns();
-        if (redis)
-            apr_redis_getp(rc, it, key, &v, &len, &flags);
+        if (d->redis)
+            apr_redis_getp(d->rc, it, key, &v, &len, &flags);
         else
-            apr_memcache_getp(mc, it, key, &v, &len, &flags);
+            apr_memcache_getp(d->mc, it, key, &v, &len, &flags);
         total += bench_now_ns() - t0;
         apr_pool_clear(it);
     }
-    return (double)total / (double)ops;
+    return total;
+}
+
+/* ns spent in ops tier gets; each drops the key's L1 copy first (outside
+ * the timing) with probability miss_pct/100 */
+static uint64_t tier_block(shmcache_tier_t *t, shmcache_t *seg, uint64_t ops,
+                           unsigned miss_pct, bench_rng_t *rng, apr_pool_t *it)
+{
+    uint64_t n, t0, total = 0;
+    char key[32];
+    void *v;
+    apr_size_t len;
+
+    for (n = 0; n < ops; n++) {
+        key_of(key, (int)(n % NKEYS));
+        if (miss_pct == 100 || (miss_pct && bench_rng_below(rng, 100) < miss_pct))
+            shmcache_delete(seg, key, strlen(key));
+        t0 = bench_now_ns();
+        shmcache_tier_get(t, key, strlen(key), &v, &len, it);
+        total += bench_now_ns() - t0;
+        if (miss_pct || (n & 1023) == 0)
+            apr_pool_clear(it);
+    }
+    return total;
 }
 
 static result_t run_kind(int redis, const char *url, uint64_t ops, uint64_t l1_ops,
@@ -150,11 +185,10 @@ static result_t run_kind(int redis, const char *url, uint64_t ops, uint64_t l1_o
     bench_rng_t rng;
     char path[64], key[32], value[200];
     const char *host = "127.0.0.1";
-    int port = 0, i;
+    int port = 0, i, round;
     pid_t pid = 0;
-    uint64_t n, t0, total;
-    void *v;
-    apr_size_t len;
+    uint64_t l1_total = 0, l2_total = 0, mix_total = 0, direct_total = 0;
+    direct_t d;
 
     if (url == NULL) {
         pid = start_server(redis, &port, p);
@@ -188,45 +222,20 @@ static result_t run_kind(int redis, const char *url, uint64_t ops, uint64_t l1_o
     }
     apr_pool_create(&it, p);
 
-    /* L1 hits */
-    total = 0;
-    for (n = 0; n < l1_ops; n++) {
-        key_of(key, (int)(n % NKEYS));
-        t0 = bench_now_ns();
-        shmcache_tier_get(t, key, strlen(key), &v, &len, it);
-        total += bench_now_ns() - t0;
-        if ((n & 1023) == 0)
-            apr_pool_clear(it);
-    }
-    r.l1_ns = (double)total / (double)l1_ops;
-
-    /* L1 misses that hit L2 */
-    total = 0;
-    for (n = 0; n < ops; n++) {
-        key_of(key, (int)(n % NKEYS));
-        shmcache_delete(seg, key, strlen(key));
-        t0 = bench_now_ns();
-        shmcache_tier_get(t, key, strlen(key), &v, &len, it);
-        total += bench_now_ns() - t0;
-        apr_pool_clear(it);
-    }
-    r.l2_ns = (double)total / (double)ops;
-
-    /* 90% L1 hits: 10% of the gets find their L1 copy dropped */
+    /* Rounds that interleave the four measurements, so that the noise of
+     * a shared machine falls on all of them alike. */
+    direct_open(&d, redis, host, port, p);
     bench_rng_seed(&rng, 42);
-    total = 0;
-    for (n = 0; n < ops * 5; n++) {
-        key_of(key, (int)(n % NKEYS));
-        if (bench_rng_below(&rng, 10) == 0)
-            shmcache_delete(seg, key, strlen(key));
-        t0 = bench_now_ns();
-        shmcache_tier_get(t, key, strlen(key), &v, &len, it);
-        total += bench_now_ns() - t0;
-        apr_pool_clear(it);
+    for (round = 0; round < ROUNDS; round++) {
+        l1_total += tier_block(t, seg, l1_ops / ROUNDS, 0, &rng, it);
+        l2_total += tier_block(t, seg, ops / ROUNDS, 100, &rng, it);
+        mix_total += tier_block(t, seg, ops * 5 / ROUNDS, 10, &rng, it);
+        direct_total += direct_block(&d, ops / ROUNDS, it);
     }
-    r.mix_ns = (double)total / (double)(ops * 5);
-
-    r.direct_ns = direct_ns(redis, host, port, ops, "", p);
+    r.l1_ns = (double)l1_total / (double)(l1_ops / ROUNDS * ROUNDS);
+    r.l2_ns = (double)l2_total / (double)(ops / ROUNDS * ROUNDS);
+    r.mix_ns = (double)mix_total / (double)(ops * 5 / ROUNDS * ROUNDS);
+    r.direct_ns = (double)direct_total / (double)(ops / ROUNDS * ROUNDS);
 
     shmcache_close(seg);
     shmcache_remove_ex(path, 1, NULL, p);
