@@ -304,14 +304,14 @@ void sc_tier_status_json(request_rec *r, sc_cache_t *c)
     if (t == NULL)
         return;
     shmcache_tier_stats(t, &st);
-    ap_rprintf(r, ",\n   \"l2\": {\"url\": \"%s\", \"pid\": %" APR_PID_T_FMT
+    ap_rprintf(r, ",\n   \"l2\": {\"url\": \"%s\", \"pid\": %ld"
                ", \"gets\": %" APR_UINT64_T_FMT ", \"l1_hits\": %" APR_UINT64_T_FMT
                ", \"neg_hits\": %" APR_UINT64_T_FMT ", \"l2_hits\": %" APR_UINT64_T_FMT
                ", \"l2_misses\": %" APR_UINT64_T_FMT ", \"l2_writes\": %"
                APR_UINT64_T_FMT ", \"errors\": %" APR_UINT64_T_FMT ", \"timeouts\": %"
                APR_UINT64_T_FMT ", \"skipped\": %" APR_UINT64_T_FMT
                ", \"breaker_trips\": %" APR_UINT64_T_FMT ", \"servers\": [",
-               ap_escape_html(r->pool, shmcache_tier_url(t)), getpid(), st.gets,
+               ap_escape_html(r->pool, shmcache_tier_url(t)), (long)getpid(), st.gets,
                st.l1_hits, st.neg_hits, st.l2_hits, st.l2_misses, st.l2_writes,
                st.l2_errors, st.l2_timeouts, st.l2_skipped, st.breaker_trips);
     for (i = 0; i < st.servers; i++) {
@@ -333,12 +333,12 @@ void sc_tier_status_html(request_rec *r, sc_cache_t *c)
         return;
     shmcache_tier_stats(t, &st);
     ap_rprintf(r, "<tr><th align=\"left\">L2</th><td>%s: %u servers, %u skipped "
-               "now (breaker open); in process %" APR_PID_T_FMT ": %"
+               "now (breaker open); in process %ld: %"
                APR_UINT64_T_FMT " L1 hits, %" APR_UINT64_T_FMT " L2 hits, %"
                APR_UINT64_T_FMT " L2 misses, %" APR_UINT64_T_FMT " writes, %"
                APR_UINT64_T_FMT " errors, %" APR_UINT64_T_FMT " timeouts, %"
                APR_UINT64_T_FMT " breaker trips</td></tr>\n",
                ap_escape_html(r->pool, shmcache_tier_url(t)), st.servers,
-               st.servers_open, getpid(), st.l1_hits, st.l2_hits, st.l2_misses,
+               st.servers_open, (long)getpid(), st.l1_hits, st.l2_hits, st.l2_misses,
                st.l2_writes, st.l2_errors, st.l2_timeouts, st.breaker_trips);
 }

@@ -1826,6 +1826,14 @@ START_TEST(two_servers_share_sessions_and_keys_through_l2)
           r.status, r.body);
     r = GET(&b, "/status?json");
     CHECK(&a, strstr(r.body, "\"l2\": {") != NULL, "no l2 in ?json:\n%s", r.body);
+    {
+        const char *py[] = {"/usr/bin/python3", "-c",
+            "import json,sys; d=json.load(sys.stdin); "
+            "c=[x for x in d['caches'] if 'l2' in x][0]; "
+            "sys.exit(0 if c['l2']['l2_hits'] + c['l2']['l1_hits'] >= 0 else 1)", NULL};
+        code = th_run(py, r.body, strlen(r.body), NULL, NULL, &err);
+        CHECK(&a, code == 0, "?json with l2 is not valid JSON (%s):\n%.1500s", err, r.body);
+    }
 
     /* L2 gone: both still answer, from their own segment, at once */
     kill(l2, SIGKILL);

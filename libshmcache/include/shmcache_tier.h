@@ -34,7 +34,8 @@
  * (those increments are not carried to L2 later). After breaker_failures
  * consecutive failures or timeouts of one server the breaker of that server
  * opens: for breaker_ms no call goes to it (answered from L1 at once,
- * counted in l2_skipped); then calls go again, and the first new failure
+ * counted in l2_skipped); then one call goes through as a probe while the
+ * others are still skipped: its success closes the breaker, its failure
  * opens it again. So when L2 comes back the tier resumes by itself.
  *
  * Nothing network-related ever happens under the segment lock: the tier

@@ -36,6 +36,8 @@ typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ABANDONED } job_state_e;
 typedef struct job_t {
     struct job_t *next;
     job_state_e state;
+    int probe;                  /* the one call let through a breaker
+                                   whose open time is over */
     apr_status_t status;
     sc_l2_req_t req;            /* req.value points to a malloc'd copy */
     char *out;                  /* GET: malloc'd value */
@@ -71,6 +73,7 @@ struct sc_tier_server_t {
     apr_time_t maint_next;
 
     apr_uint32_t fails;         /* consecutive failures */
+    int probing;                /* a probe is in flight (half-open) */
     apr_time_t open_until;      /* breaker open while now < this */
     apr_uint64_t calls, errors, timeouts, skipped, trips;
 };
@@ -82,11 +85,16 @@ static void job_free(job_t *job)
     free(job);
 }
 
-/* Breaker and counters for a finished or abandoned call. Lock held. */
-static void note_locked(sc_tier_server_t *srv, int failed, int timed_out)
+/* Breaker and counters for a finished or abandoned call. Lock held.
+ * Closed: failures count up; at breaker_failures it opens for
+ * breaker_time. Then one call (the probe) goes through while the others
+ * are skipped: its success closes the breaker, its failure opens it again. */
+static void note_locked(sc_tier_server_t *srv, job_t *job, int failed, int timed_out)
 {
     apr_time_t now;
 
+    if (job->probe)
+        srv->probing = 0;
     if (!failed) {
         srv->fails = 0;
         return;
@@ -276,7 +284,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thd, void *data)
             job_free(job);
             continue;
         }
-        note_locked(srv, !answered(rv), 0);
+        note_locked(srv, job, !answered(rv), 0);
         job->status = answered(rv) ? rv : SC_L2_DOWN;
         job->state = JOB_DONE;
         apr_thread_cond_broadcast(srv->done);
@@ -392,6 +400,23 @@ done:
     return rv;
 }
 
+/* Take a job that no worker has taken out of the queue. Lock held. */
+static void unqueue_locked(sc_tier_server_t *srv, job_t *job)
+{
+    job_t **pp = &srv->head, *prev = NULL;
+
+    while (*pp && *pp != job) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp == NULL)
+        return;
+    *pp = job->next;
+    if (srv->tail == job)
+        srv->tail = prev;
+    srv->queued--;
+}
+
 /* Queue a job and wait for it until the deadline. Lock held. */
 static apr_status_t wait_locked(sc_tier_server_t *srv, job_t *job)
 {
@@ -415,8 +440,13 @@ static apr_status_t wait_locked(sc_tier_server_t *srv, job_t *job)
     }
     if (job->state == JOB_DONE)
         return job->status;
-    job->state = JOB_ABANDONED;     /* its worker or the queue frees it */
-    note_locked(srv, 1, 1);
+    note_locked(srv, job, 1, 1);
+    if (job->state == JOB_QUEUED) {
+        unqueue_locked(srv, job);   /* no worker will see it: the caller frees */
+        job->state = JOB_DONE;
+    } else {
+        job->state = JOB_ABANDONED; /* its worker frees it */
+    }
     return SC_L2_DOWN;
 }
 
@@ -425,14 +455,6 @@ apr_status_t sc_tier_server_call(sc_tier_server_t *srv, const sc_l2_req_t *req,
 {
     job_t *job;
     apr_status_t rv;
-
-    apr_thread_mutex_lock(srv->lock);
-    if (srv->stopping || srv->open_until > apr_time_now()) {
-        srv->skipped++;
-        apr_thread_mutex_unlock(srv->lock);
-        return SC_L2_DOWN;
-    }
-    apr_thread_mutex_unlock(srv->lock);
 
     job = calloc(1, sizeof(*job));
     if (!job)
@@ -450,6 +472,17 @@ apr_status_t sc_tier_server_call(sc_tier_server_t *srv, const sc_l2_req_t *req,
     }
 
     apr_thread_mutex_lock(srv->lock);
+    if (srv->stopping || srv->open_until > apr_time_now()
+        || (srv->fails >= srv->breaker_failures && srv->probing)) {
+        srv->skipped++;
+        apr_thread_mutex_unlock(srv->lock);
+        job_free(job);
+        return SC_L2_DOWN;
+    }
+    if (srv->fails >= srv->breaker_failures) {
+        srv->probing = 1;
+        job->probe = 1;
+    }
     rv = wait_locked(srv, job);
     if (job->state == JOB_DONE) {
         if (res) {
