@@ -251,7 +251,7 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_tier_create(shmcache_tier_t **out,
     t->max_value = st.max_value;
     sc_tier_url_parse(t->opts.url, &kind, &hosts, &ports, &n, &why, root);
     t->kind = kind;
-    t->servers = apr_pcalloc(root, n * sizeof(*t->servers));
+    t->servers = apr_pcalloc(root, n * sizeof(sc_tier_server_t *));
     names = apr_pcalloc(root, n * sizeof(*names));
     for (i = 0; i < n && rv == APR_SUCCESS; i++) {
         names[i] = apr_psprintf(root, "%s:%u", hosts[i], (unsigned)ports[i]);

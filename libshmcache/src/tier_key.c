@@ -40,7 +40,8 @@ apr_size_t sc_tier_key_map(const char *prefix, const void *key, apr_size_t len,
     char *p;
     int i;
 
-    memcpy(out, prefix, plen);
+    if (plen)
+        memcpy(out, prefix, plen);
     p = out + plen;
     if (plain_key(key, len)) {
         memcpy(p, key, len);

@@ -388,7 +388,7 @@ apr_status_t sc_tier_server_create(sc_tier_server_t **out, sc_l2_kind_e kind,
     if ((rv = apr_pool_create(&srv->pool, root)) != APR_SUCCESS)
         goto done;
     srv->max_threads = o->pool_max;
-    srv->threads = apr_pcalloc(root, o->pool_max * sizeof(*srv->threads));
+    srv->threads = apr_pcalloc(root, o->pool_max * sizeof(apr_thread_t *));
     apr_thread_mutex_lock(srv->lock);
     rv = spawn_locked(srv);     /* the first; it also runs the maintenance */
     apr_thread_mutex_unlock(srv->lock);
@@ -432,12 +432,15 @@ static apr_status_t wait_locked(sc_tier_server_t *srv, job_t *job)
     if (++srv->queued > srv->idle)
         spawn_locked(srv);      /* all busy: one more, up to pool_max */
     apr_thread_cond_signal(srv->wake);
+    /* a worker changes job->state while the wait below releases the lock */
+    /* cppcheck-suppress knownConditionTrueFalse */
     while (job->state != JOB_DONE) {
         left = deadline - apr_time_now();
         if (left <= 0)
             break;
         apr_thread_cond_timedwait(srv->done, srv->lock, left);
     }
+    /* cppcheck-suppress knownConditionTrueFalse */
     if (job->state == JOB_DONE)
         return job->status;
     note_locked(srv, job, 1, 1);
