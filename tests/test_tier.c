@@ -457,6 +457,12 @@ START_TEST(increments_from_both_machines_add_up_exactly)
     ck_assert_uint_eq(sa.l2_errors + sa.l2_timeouts + sb.l2_errors + sb.l2_timeouts, 0);
     /* the result is in L1 too */
     ck_assert_str_eq(tget(b, "hits"), "1000");
+    /* a value that is not a number: refused, and the breaker stays shut */
+    th_ok(tset(a, "word", "text"));
+    for (i = 0; i < 8; i++)
+        th_status(shmcache_tier_incr(a, "word", 4, 1, NULL, 0, &r), SHMCACHE_ENOTNUM);
+    shmcache_tier_stats(a, &sa);
+    ck_assert_uint_eq(sa.breaker_trips, 0);
     teardown_l2();
 }
 END_TEST

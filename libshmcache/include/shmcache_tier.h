@@ -84,6 +84,11 @@
  *   decrementing below 0 is not clamped to 0 there (memcached clamps).
  * - apr_memcache's incr has no initial value: the tier does add(initial),
  *   and if another machine added first, the incr again (atomic).
+ * - apr_memcache 1.6 reads memcached's CLIENT_ERROR (incr of a value that
+ *   is not a number) as the result 0: an increment (delta > 0) that gives
+ *   0 is taken as SHMCACHE_ENOTNUM; a decrement of such a value gives 0.
+ * - an error answer of a server (CLIENT_ERROR, SERVER_ERROR, -ERR) counts
+ *   in l2_errors but not towards the breaker: the server is up.
  */
 #ifndef SHMCACHE_TIER_H
 #define SHMCACHE_TIER_H

@@ -354,7 +354,7 @@ static apr_status_t l2_store(shmcache_tier_t *t, sc_tier_server_t *srv,
         /* apr_redis has neither SETNX nor a generic command: check, then
          * set (not atomic across machines; see shmcache_tier.h) */
         rv = l2_get(t, srv, req, &v, &vlen, &expires, p);
-        if (rv == SC_L2_DOWN)
+        if (rv != APR_SUCCESS && rv != APR_NOTFOUND)
             return rv;
         if (op == SC_L2_ADD && rv == APR_SUCCESS)
             return APR_EEXIST;
@@ -475,8 +475,8 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_tier_touch(shmcache_tier_t *t,
         rv = l2_set(t, srv, &req, SC_L2_SET, v, len, eff, p);
     apr_pool_destroy(p);
     rv1 = shmcache_touch(t->l1, key, key_len, l1_ttl_for(t, eff));
-    if (rv == SC_L2_DOWN)
-        return rv1;
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND)
+        return rv1;                     /* L2 unavailable: L1 alone */
     if (rv == APR_NOTFOUND) {
         shmcache_delete(t->l1, key, key_len);
         return SHMCACHE_NOTFOUND;
@@ -484,7 +484,8 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_tier_touch(shmcache_tier_t *t,
     return rv1 == SHMCACHE_NOTFOUND ? APR_SUCCESS : rv1;
 }
 
-/* L2 increment: APR_SUCCESS with *result, APR_NOTFOUND, or SC_L2_DOWN. */
+/* L2 increment: APR_SUCCESS with *result, APR_NOTFOUND, SHMCACHE_ENOTNUM,
+ * or another status when L2 is unavailable. */
 static apr_status_t l2_incr(shmcache_tier_t *t, sc_tier_server_t *srv,
                             const sc_l2_req_t *keyreq, apr_int64_t delta,
                             const apr_uint64_t *initial, apr_uint32_t ttl,
@@ -504,11 +505,19 @@ static apr_status_t l2_incr(shmcache_tier_t *t, sc_tier_server_t *srv,
         if (t->kind == SC_L2_REDIS) {
             /* Redis would create a missing counter at 0: look first */
             rv = l2_get(t, srv, keyreq, &v, &len, &expires, p);
+            if (rv == APR_SUCCESS && !sc_tier_is_number(v, len))
+                return SHMCACHE_ENOTNUM;
             if (rv == APR_SUCCESS)
                 rv = l2_call(t, srv, &req, &res, p);
         } else {
             rv = l2_call(t, srv, &req, &res, p);
+            /* apr_memcache 1.6 reads memcached's CLIENT_ERROR (not a
+             * number) as the result 0: an increment cannot give 0 */
+            if (rv == APR_SUCCESS && delta > 0 && res.number == 0)
+                return SHMCACHE_ENOTNUM;
         }
+        if (rv == SC_L2_REFUSED)
+            return SHMCACHE_ENOTNUM;
         if (rv == APR_SUCCESS) {
             *result = res.number;
             return rv;
@@ -557,6 +566,8 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_tier_incr(shmcache_tier_t *t,
         shmcache_delete(t->l1, key, key_len);
         return SHMCACHE_NOTFOUND;
     }
+    if (rv == SHMCACHE_ENOTNUM)
+        return rv;
     if (rv != APR_SUCCESS)              /* L2 unavailable: count in L1 */
         return shmcache_incr(t->l1, key, key_len, delta, initial,
                              l1_ttl_for(t, eff), result);

@@ -34,6 +34,10 @@ typedef enum {
  * refused, failed, timed out or skipped by the breaker (the kind is
  * counted by tier_server.c). */
 #define SC_L2_DOWN APR_EGENERAL
+/* The server answered with an error (memcached's CLIENT_ERROR or
+ * SERVER_ERROR, Redis's -ERR): counted as an error, but it says nothing
+ * about the server's health, so it does not count towards the breaker. */
+#define SC_L2_REFUSED APR_EINVAL
 
 /* One request to one server. key is the mapped, NUL-terminated L2 key. */
 typedef struct sc_l2_req_t {
@@ -70,8 +74,8 @@ apr_status_t sc_tier_server_create(sc_tier_server_t **srv, sc_l2_kind_e kind,
                                    const shmcache_tier_options_t *opts,
                                    apr_pool_t *root);
 /* Run req on srv, waiting at most opts->timeout_ms. Returns APR_SUCCESS,
- * APR_NOTFOUND, APR_EEXIST (ADD: present; REPLACE: NOTFOUND instead), or
- * SC_L2_DOWN. res may be NULL when nothing is read back. Thread-safe. */
+ * APR_NOTFOUND, APR_EEXIST (ADD: present; REPLACE: NOTFOUND instead),
+ * SC_L2_REFUSED or SC_L2_DOWN. res may be NULL when nothing is read back. Thread-safe. */
 apr_status_t sc_tier_server_call(sc_tier_server_t *srv, const sc_l2_req_t *req,
                                  sc_l2_res_t *res, apr_pool_t *pool);
 /* Stop the workers, waiting up to wait for those inside a client call.

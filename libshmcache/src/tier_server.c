@@ -89,13 +89,16 @@ static void job_free(job_t *job)
  * Closed: failures count up; at breaker_failures it opens for
  * breaker_time. Then one call (the probe) goes through while the others
  * are skipped: its success closes the breaker, its failure opens it again. */
-static void note_locked(sc_tier_server_t *srv, job_t *job, int failed, int timed_out)
+static void note_locked(sc_tier_server_t *srv, job_t *job, apr_status_t status,
+                        int timed_out)
 {
     apr_time_t now;
 
     if (job->probe)
         srv->probing = 0;
-    if (!failed) {
+    if (status == SC_L2_REFUSED)
+        srv->errors++;
+    if (status != SC_L2_DOWN) {     /* the server answered */
         srv->fails = 0;
         return;
     }
@@ -284,8 +287,10 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thd, void *data)
             job_free(job);
             continue;
         }
-        note_locked(srv, job, !answered(rv), 0);
-        job->status = answered(rv) ? rv : SC_L2_DOWN;
+        if (!answered(rv) && rv != SC_L2_DOWN)
+            rv = SC_L2_REFUSED;     /* the server is there, said no */
+        note_locked(srv, job, rv, 0);
+        job->status = rv;
         job->state = JOB_DONE;
         apr_thread_cond_broadcast(srv->done);
     }
@@ -443,7 +448,7 @@ static apr_status_t wait_locked(sc_tier_server_t *srv, job_t *job)
     /* cppcheck-suppress knownConditionTrueFalse */
     if (job->state == JOB_DONE)
         return job->status;
-    note_locked(srv, job, 1, 1);
+    note_locked(srv, job, SC_L2_DOWN, 1);
     if (job->state == JOB_QUEUED) {
         unqueue_locked(srv, job);   /* no worker will see it: the caller frees */
         job->state = JOB_DONE;
