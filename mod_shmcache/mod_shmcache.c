@@ -233,10 +233,13 @@ static const char *cache_option(cmd_parms *cmd, sc_cache_t *c,
                                 "1..600000", d, c->name, val);
         c->opts.lock_timeout_ms = (apr_uint32_t)v;
     }
+    else if (sc_tier_is_option(key))
+        return sc_tier_option(cmd, c, key, val);
     else
         return apr_psprintf(p, "%s %s: unknown option '%s' (known: size, ttl, "
                             "max-key, max-value, buckets, slots, mode, user, "
-                            "group, lock-timeout, and the word "
+                            "group, lock-timeout, l2, l2-pool, l2-timeout, "
+                            "l1-ttl, neg-ttl, l2-prefix, and the word "
                             "allow-world-writable)", d, c->name, key);
     return NULL;
 }
@@ -311,7 +314,8 @@ static const char *cmd_cache(cmd_parms *cmd, void *dummy, int argc,
         if (err != NULL)
             return err;
     }
-    if ((err = check_world_writable(cmd, c)) != NULL)
+    if ((err = check_world_writable(cmd, c)) != NULL
+        || (err = sc_tier_check(cmd, c)) != NULL)
         return err;
     if ((err = sc_perms_check_config(c, cmd->temp_pool)) != NULL)
         return apr_psprintf(cmd->pool, "%s %s", d, err);
@@ -520,6 +524,7 @@ static void sc_child_init(apr_pool_t *pchild, server_rec *s)
     attach_all(reg->caches, s, pchild);
     attach_all(reg->instances, s, pchild);
 #endif
+    sc_tier_child_init(reg->caches, s, pchild);
 }
 
 /* End of every request in a child: the periodic recovery check (cheap
@@ -527,6 +532,7 @@ static void sc_child_init(apr_pool_t *pchild, server_rec *s)
 static int sc_log_transaction(request_rec *r)
 {
     sc_watch_tick(r->server);
+    sc_tier_tick(r->server);
     return DECLINED;
 }
 

@@ -280,7 +280,7 @@ static int do_get(request_rec *r, sc_cache_t *c, shmcache_t *h,
     shmcache_meta_t meta;
     apr_size_t vlen = 0;
     void *v = NULL;
-    apr_status_t rv = shmcache_get(h, key, klen, &v, &vlen, &meta, r->pool);
+    apr_status_t rv = sc_kv_get(c, h, key, klen, &v, &vlen, &meta, r->pool);
 
     if (rv != APR_SUCCESS)
         return http_status(r, c, rv);
@@ -313,7 +313,7 @@ static int do_put(request_rec *r, sc_cache_t *c, shmcache_t *h,
     if ((rc = read_body(r, max, &body, &len)) != OK)
         return rc;
     if (inm != NULL && strcmp(inm, "*") == 0)
-        rv = shmcache_add(h, key, klen, body, len, ttl, &version);
+        rv = sc_kv_store(c, h, SC_KV_ADD, key, klen, body, len, ttl, &version);
     else if (im != NULL && strcmp(im, "*") != 0) {
         const char *q = im;
         apr_uint64_t expected = 0;
@@ -325,14 +325,16 @@ static int do_put(request_rec *r, sc_cache_t *c, shmcache_t *h,
             return HTTP_PRECONDITION_FAILED;
         for (; apr_isdigit(*q); q++)
             expected = expected * 10 + (apr_uint64_t)(*q - '0');
-        rv = shmcache_cas(h, key, klen, body, len, ttl, expected, &version);
+        rv = sc_kv_cas(c, h, key, klen, body, len, ttl, expected, &version);
+        if (rv == APR_ENOTIMPL)     /* a cache with L2: no cross-machine cas */
+            return HTTP_NOT_IMPLEMENTED;
         if (rv == SHMCACHE_NOTFOUND)
             rv = SHMCACHE_EMISMATCH;
     }
     else if (im != NULL)        /* If-Match: * : only an existing key */
-        rv = shmcache_replace(h, key, klen, body, len, ttl, &version);
+        rv = sc_kv_store(c, h, SC_KV_REPLACE, key, klen, body, len, ttl, &version);
     else
-        rv = shmcache_set(h, key, klen, body, len, ttl, &version);
+        rv = sc_kv_store(c, h, SC_KV_SET, key, klen, body, len, ttl, &version);
     if (im != NULL && rv == SHMCACHE_NOTFOUND)
         rv = SHMCACHE_EMISMATCH;
     if (rv != APR_SUCCESS)
@@ -345,7 +347,7 @@ static int do_put(request_rec *r, sc_cache_t *c, shmcache_t *h,
 static int do_delete(request_rec *r, sc_cache_t *c, shmcache_t *h,
                      const char *key, apr_size_t klen)
 {
-    apr_status_t rv = shmcache_delete(h, key, klen);
+    apr_status_t rv = sc_kv_delete(c, h, key, klen);
 
     if (rv != APR_SUCCESS)
         return http_status(r, c, rv);
@@ -392,7 +394,7 @@ static int do_incr(request_rec *r, sc_cache_t *c, shmcache_t *h,
         return HTTP_BAD_REQUEST;
     if ((rc = ap_discard_request_body(r)) != OK)
         return rc;
-    rv = shmcache_incr(h, key, klen,
+    rv = sc_kv_incr(c, h, key, klen,
                        dec != NULL ? -(apr_int64_t)delta : (apr_int64_t)delta,
                        init != NULL ? &initial : NULL, ttl, &result);
     if (rv != APR_SUCCESS)

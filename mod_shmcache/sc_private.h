@@ -14,6 +14,8 @@
  *   sc_watch.c           recoveries counted by the library, logged
  *   sc_perms_unix.c      who may use a segment: modes and owners (POSIX),
  *   sc_perms_win32.c     or the file's DACL (Windows); CMake builds one
+ *   sc_tier.c            the second tier (L2): options, one tier per
+ *                        child, the calls of socache and the key API
  *
  * Every log line carries an id made by SCLOGNO() ("SC" + five digits, one
  * number per call site in the whole module) and names the cache and its
@@ -31,6 +33,7 @@
 #include "apr_lib.h"
 
 #include "shmcache.h"
+#include "shmcache_tier.h"
 
 #include <stdatomic.h>
 #include <sys/types.h>
@@ -99,6 +102,10 @@ typedef struct sc_cache_t {
     int attach_logged;             /* attach failure already logged */
     apr_time_t attach_tried;       /* last lazy attach attempt */
     struct sc_watch_slot_t *watch; /* its last logged recoveries, or NULL */
+    shmcache_tier_options_t *tier_opts; /* l2=... given, else NULL */
+    _Atomic(shmcache_tier_t *) tier;    /* this child's tier, or NULL */
+    apr_time_t tier_log_time;           /* last L2 report (this process) */
+    shmcache_tier_stats_t tier_logged;  /* counters at that report */
 } sc_cache_t;
 
 /* Everything the module knows in one configuration generation. Lives in
@@ -185,6 +192,51 @@ typedef void (sc_guard_fn)(void *baton);
  * be abandoned, neither used nor closed. A call inside another runs
  * under the outer guard. */
 int sc_guard_run(sc_guard_fn *fn, void *baton);
+
+/* sc_tier.c ------------------------------------------------------------- */
+
+/* ShmcacheCache's L2 options: is key one of them; parse one (NULL or the
+ * message); check them together once the line is read (NULL or message). */
+int sc_tier_is_option(const char *key);
+const char *sc_tier_option(cmd_parms *cmd, sc_cache_t *c, const char *key,
+                           const char *val);
+const char *sc_tier_check(cmd_parms *cmd, sc_cache_t *c);
+
+/* child_init: a tier for every declared cache with l2=, in pchild. */
+void sc_tier_child_init(apr_array_header_t *caches, server_rec *s,
+                        apr_pool_t *pchild);
+
+/* This process's tier of c (following aliases), or NULL. */
+shmcache_tier_t *sc_tier_of(sc_cache_t *c);
+
+/* End of a request: log L2 trouble, at most once per 10 s per process. */
+void sc_tier_tick(server_rec *s);
+
+/* The socache provider's and the key API's calls: through the tier when c
+ * has one in this process, else on the segment h. Same statuses as the
+ * shmcache_* calls; sc_kv_cas gives APR_ENOTIMPL on a tiered cache. */
+typedef enum { SC_KV_SET, SC_KV_ADD, SC_KV_REPLACE } sc_kv_op_e;
+apr_status_t sc_kv_get(sc_cache_t *c, shmcache_t *h, const void *key, apr_size_t klen,
+                       void **v, apr_size_t *vlen, shmcache_meta_t *meta,
+                       apr_pool_t *p);
+apr_status_t sc_kv_get_buf(sc_cache_t *c, shmcache_t *h, const void *key,
+                           apr_size_t klen, void *buf, apr_size_t size,
+                           apr_size_t *len, apr_pool_t *p);
+apr_status_t sc_kv_store(sc_cache_t *c, shmcache_t *h, sc_kv_op_e op,
+                         const void *key, apr_size_t klen, const void *v,
+                         apr_size_t vlen, apr_uint32_t ttl, apr_uint64_t *version);
+apr_status_t sc_kv_cas(sc_cache_t *c, shmcache_t *h, const void *key, apr_size_t klen,
+                       const void *v, apr_size_t vlen, apr_uint32_t ttl,
+                       apr_uint64_t expected, apr_uint64_t *version);
+apr_status_t sc_kv_delete(sc_cache_t *c, shmcache_t *h, const void *key, apr_size_t klen);
+apr_status_t sc_kv_incr(sc_cache_t *c, shmcache_t *h, const void *key, apr_size_t klen,
+                        apr_int64_t delta, const apr_uint64_t *initial,
+                        apr_uint32_t ttl, apr_uint64_t *result);
+
+/* Status page parts (the counters of the answering child). */
+void sc_tier_status_short(request_rec *r, sc_cache_t *c);
+void sc_tier_status_json(request_rec *r, sc_cache_t *c);
+void sc_tier_status_html(request_rec *r, sc_cache_t *c);
 
 /* sc_watch.c ------------------------------------------------------------ */
 

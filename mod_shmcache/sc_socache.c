@@ -238,7 +238,8 @@ static apr_status_t socache_sc_store(ap_socache_instance_t *inst, server_rec *s,
     ttl = (apr_uint64_t)((expiry - now + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC);
     if (ttl > SHMCACHE_TTL_MAX)
         ttl = SHMCACHE_TTL_MAX;
-    rv = shmcache_set(h, id, idlen, data, datalen, (apr_uint32_t)ttl, NULL);
+    rv = sc_kv_store(c, h, SC_KV_SET, id, idlen, data, datalen, (apr_uint32_t)ttl,
+                     NULL);
     if (rv == APR_SUCCESS)
         return APR_SUCCESS;
     if (rv == SHMCACHE_EVALLEN || rv == SHMCACHE_ENOMEM || rv == SHMCACHE_EKEYLEN) {
@@ -270,7 +271,7 @@ static apr_status_t socache_sc_retrieve(ap_socache_instance_t *inst,
 
     if (h == NULL)
         return APR_EGENERAL;
-    rv = shmcache_get_buf(h, id, idlen, data, *datalen, &len, NULL);
+    rv = sc_kv_get_buf(c, h, id, idlen, data, *datalen, &len, pool);
     if (rv == APR_SUCCESS) {
         *datalen = (unsigned int)len;
         return APR_SUCCESS;
@@ -302,7 +303,7 @@ static apr_status_t socache_sc_remove(ap_socache_instance_t *inst,
 
     if (h == NULL)
         return APR_EGENERAL;
-    rv = shmcache_delete(h, id, idlen);
+    rv = sc_kv_delete(c, h, id, idlen);
     if (rv == APR_SUCCESS)
         return APR_SUCCESS;
     if (rv == SHMCACHE_NOTFOUND || rv == SHMCACHE_EKEYLEN)

@@ -224,6 +224,7 @@ static void render_short(request_rec *r, const sc_figures_t *f)
     ap_rprintf(r, "CacheResets: %" APR_UINT64_T_FMT "\n", st->resets);
     ap_rprintf(r, "CacheAttached: %u\n", st->attached);
     short_leases(r, st);
+    sc_tier_status_short(r, f->c);
 }
 
 static void row(request_rec *r, const char *label, const char *value)
@@ -484,6 +485,7 @@ static void render_html(request_rec *r, const sc_figures_t *f)
     apr_rfc822_date(tbuf, st->created);
     row(r, "Processes", apr_psprintf(p, "%u attached of %u slots; created %s",
                                      st->attached, st->slots, tbuf));
+    sc_tier_status_html(r, f->c);
     ap_rputs("</table>\n</section>\n", r);
 }
 
@@ -531,10 +533,12 @@ static void render_json(request_rec *r, const sc_figures_t *f, int first)
                APR_UINT64_T_FMT ", \"lock_recoveries\": %" APR_UINT64_T_FMT
                ", \"dead_readers\": %" APR_UINT64_T_FMT ", \"repairs\": %"
                APR_UINT64_T_FMT ", \"resets\": %" APR_UINT64_T_FMT
-               ", \"last_dead_pid\": %" APR_INT64_T_FMT ", \"attached\": %u}",
+               ", \"last_dead_pid\": %" APR_INT64_T_FMT ", \"attached\": %u",
                st->evictions, st->expirations, st->flushes, st->read_waits,
                st->write_waits, st->lock_recoveries, st->dead_readers,
                st->repairs, st->resets, st->last_dead_pid, st->attached);
+    sc_tier_status_json(r, f->c);
+    ap_rputs("}", r);
 }
 
 void sc_status_render(request_rec *r, sc_cache_t *c, int flags)

@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libapr1-dev libaprutil1-dev
       libxxhash-dev check apache2 apache2-dev openssl curl python3
-      xz-utils zstd "$@")
+      xz-utils zstd memcached redis-server "$@")
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -16,6 +16,7 @@
 #include <apr_pools.h>
 
 #include "shmcache.h"
+#include "shmcache_tier.h"
 
 /* Exit codes (documented in --help and the man page). */
 #define CLI_OK       0  /* done */
@@ -52,6 +53,9 @@ enum {
     OPT_STALE,
     OPT_LEASE_TTL,
     OPT_WAIT,
+    OPT_L2,
+    OPT_L2_TIMEOUT,
+    OPT_L1_TTL,
     OPT_END             /* size of cli_t.opt */
 };
 
@@ -98,6 +102,10 @@ struct cli_t {
     int ntail;                  /* how many */
     int tail_at;                /* positional arguments before `--` */
     shmcache_t *cache;          /* set by cli_attach, closed by main */
+    const char *l2_url;         /* global --l2: commands go through a tier */
+    const char *l2_timeout;     /* global --l2-timeout MS */
+    const char *l1_ttl;         /* global --l1-ttl SECS */
+    shmcache_tier_t *tier;      /* set by cli_attach with --l2 */
 };
 
 /* ---- failing ---------------------------------------------------------- */
@@ -125,6 +133,17 @@ int cli_exit_code(apr_status_t status);
 /* Attach cli->cache to cli->path. On failure print why with the fix.
  * @return CLI_OK or the exit code to return. */
 int cli_attach(cli_t *cli);
+
+/* ---- the second tier (cmd_tier.c) -------------------------------------- */
+
+/* With --l2: make cli->tier over the attached cache. @return CLI_OK or the
+ * exit code to return (a bad URL is a usage error). */
+int cli_tier_open(cli_t *cli);
+
+/* With --l2, the "l2" part of `stats`: human lines, or JSON members that
+ * continue an object (each preceded by ",sep"). */
+void cli_tier_put_human(cli_t *cli);
+void cli_tier_put_json(cli_t *cli, const char *sep);
 
 /* ---- arguments --------------------------------------------------------- */
 

@@ -131,16 +131,25 @@ static int store(cli_t *cli, store_kind_e kind)
         return rc;
     switch (kind) {
     case STORE_SET:
-        rv = shmcache_set(cli->cache, key, key_len, value, value_len, ttl, NULL);
+        rv = cli->tier
+            ? shmcache_tier_set(cli->tier, key, key_len, value, value_len, ttl)
+            : shmcache_set(cli->cache, key, key_len, value, value_len, ttl, NULL);
         break;
     case STORE_ADD:
-        rv = shmcache_add(cli->cache, key, key_len, value, value_len, ttl, NULL);
+        rv = cli->tier
+            ? shmcache_tier_add(cli->tier, key, key_len, value, value_len, ttl)
+            : shmcache_add(cli->cache, key, key_len, value, value_len, ttl, NULL);
         break;
     case STORE_REPLACE:
-        rv = shmcache_replace(cli->cache, key, key_len, value, value_len, ttl,
-                              NULL);
+        rv = cli->tier
+            ? shmcache_tier_replace(cli->tier, key, key_len, value, value_len, ttl)
+            : shmcache_replace(cli->cache, key, key_len, value, value_len, ttl,
+                               NULL);
         break;
     default:
+        if (cli->tier)      /* refused: versions do not cross machines */
+            return cli_say(cli, CLI_USAGE, "cas does not work through --l2: "
+                           "versions are per segment");
         rv = shmcache_cas(cli->cache, key, key_len, value, value_len, ttl,
                           expected, NULL);
         break;
@@ -209,7 +218,15 @@ int cmd_get(cli_t *cli)
     if ((rc = cli_key_arg(cli, 0, &key, &key_len)) != CLI_OK
         || (rc = cli_attach(cli)) != CLI_OK)
         return rc;
-    rv = shmcache_get(cli->cache, key, key_len, &value, &len, &meta, cli->pool);
+    if (cli->tier) {
+        rv = shmcache_tier_get(cli->tier, key, key_len, &value, &len, cli->pool);
+        /* the L1 copy the get left, for --json's ttl and version */
+        if (rv == APR_SUCCESS
+            && shmcache_get_meta(cli->cache, key, key_len, &meta) != APR_SUCCESS)
+            memset(&meta, 0, sizeof(meta));
+    } else {
+        rv = shmcache_get(cli->cache, key, key_len, &value, &len, &meta, cli->pool);
+    }
     if (rv != APR_SUCCESS)
         return key_result(cli, rv, key, key_len);
     if (cli->opt[OPT_JSON] != NULL)
@@ -228,8 +245,9 @@ int cmd_del(cli_t *cli)
     if ((rc = cli_key_arg(cli, 0, &key, &key_len)) != CLI_OK
         || (rc = cli_attach(cli)) != CLI_OK)
         return rc;
-    return key_result(cli, shmcache_delete(cli->cache, key, key_len), key,
-                      key_len);
+    return key_result(cli, cli->tier ? shmcache_tier_delete(cli->tier, key, key_len)
+                                     : shmcache_delete(cli->cache, key, key_len),
+                      key, key_len);
 }
 
 /* incr and decr; sign is 1 or -1. */
@@ -264,8 +282,13 @@ static int add_delta(cli_t *cli, int sign)
         return rc;
     if ((rc = cli_attach(cli)) != CLI_OK)
         return rc;
-    rv = shmcache_incr(cli->cache, key, key_len, delta,
-                       cli->opt[OPT_INIT] != NULL ? &init : NULL, ttl, &result);
+    if (cli->tier)
+        rv = shmcache_tier_incr(cli->tier, key, key_len, delta,
+                                cli->opt[OPT_INIT] != NULL ? &init : NULL, ttl,
+                                &result);
+    else
+        rv = shmcache_incr(cli->cache, key, key_len, delta,
+                           cli->opt[OPT_INIT] != NULL ? &init : NULL, ttl, &result);
     if (rv == SHMCACHE_ENOTNUM)
         return key_note(cli, CLI_ERROR, key, key_len, "the value is not an "
                         "unsigned decimal number of 1 to 20 digits");
@@ -289,8 +312,9 @@ int cmd_touch(cli_t *cli)
         || (rc = cli_ttl_arg(cli, cli->args[1], "TTL", &ttl)) != CLI_OK
         || (rc = cli_attach(cli)) != CLI_OK)
         return rc;
-    return key_result(cli, shmcache_touch(cli->cache, key, key_len, ttl), key,
-                      key_len);
+    return key_result(cli, cli->tier ? shmcache_tier_touch(cli->tier, key, key_len, ttl)
+                                     : shmcache_touch(cli->cache, key, key_len, ttl),
+                      key, key_len);
 }
 
 int cmd_ttl(cli_t *cli)

@@ -251,6 +251,8 @@ static void put_json(cli_t *cli, const shmcache_stats_t *s,
         }
         cli_printf(cli, "}");
     }
+    if (cli->tier != NULL)
+        cli_tier_put_json(cli, sep);
     cli_printf(cli, "%s}\n", one_line ? "" : "\n");
 }
 
@@ -337,5 +339,7 @@ int cmd_stats(cli_t *cli)
         put_json(cli, &st, NULL, 0, 0, cli->pool);
     else
         put_human(cli, &st, NULL, 0, cli->pool);
+    if (!json && cli->tier != NULL)
+        cli_tier_put_human(cli);
     return CLI_OK;
 }

@@ -262,7 +262,7 @@ static void print_tool_help(cli_t *cli)
     const cmd_t *c;
 
     cli_printf(cli,
-        "usage: shmcache-cli [-f PATH] [--allow-foreign-owner] COMMAND [ARGS]\n"
+        "usage: shmcache-cli [-f PATH] [--allow-foreign-owner] [--l2 URL] COMMAND [ARGS]\n"
         "       shmcache-cli COMMAND --help\n"
         "       shmcache-cli --version\n"
         "\n"
@@ -272,6 +272,12 @@ static void print_tool_help(cli_t *cli)
         "  -f, --file PATH         the cache; default $SHMCACHE_FILE, and\n"
         "                          without it " CLI_DEFAULT_PATH "\n"
         "  --allow-foreign-owner   attach to a cache file owned by another user\n"
+        "  --l2 URL                get, set, add, replace, del, incr, decr, touch\n"
+        "                          and stats go through a second tier:\n"
+        "                          memcache://host:port[,...] or redis://...\n"
+        "  --l2-timeout MS         longest L2 call (default 50)\n"
+        "  --l1-ttl SECS           longest life of an L1 copy of an L2 value\n"
+        "                          (default 5)\n"
         "\n"
         "commands:\n");
     for (c = commands; c->name != NULL; c++)
@@ -404,6 +410,9 @@ static int parse_global(cli_t *cli, int argc, const char *const *argv,
         {"help", OPT_HELP, 0, NULL},
         {"version", OPT_VERSION, 0, NULL},
         {"allow-foreign-owner", OPT_FOREIGN, 0, NULL},
+        {"l2", OPT_L2, 1, NULL},
+        {"l2-timeout", OPT_L2_TIMEOUT, 1, NULL},
+        {"l1-ttl", OPT_L1_TTL, 1, NULL},
         {NULL, 0, 0, NULL}
     };
     apr_getopt_t *os;
@@ -468,6 +477,9 @@ static int run(cli_t *cli, int argc, const char *const *argv)
     global_file = cli->opt[OPT_FILE];
     if (cli->opt[OPT_FOREIGN] != NULL)
         cli->allow_foreign_owner = 1;
+    cli->l2_url = cli->opt[OPT_L2];
+    cli->l2_timeout = cli->opt[OPT_L2_TIMEOUT];
+    cli->l1_ttl = cli->opt[OPT_L1_TTL];
     memset(cli->opt, 0, sizeof cli->opt);
     name = argv[idx];
     if ((cli->cmd = find_command(name)) == NULL)

@@ -165,7 +165,7 @@ int cli_attach(cli_t *cli)
     o.allow_foreign_owner = cli->allow_foreign_owner;
     rv = shmcache_attach(&cli->cache, cli->path, &o, cli->pool);
     if (rv == APR_SUCCESS)
-        return CLI_OK;
+        return cli->l2_url != NULL ? cli_tier_open(cli) : CLI_OK;
     cli->cache = NULL;
     if (APR_STATUS_IS_ENOENT(rv)) {
         return cli_say(cli, CLI_ERROR,

@@ -1502,7 +1502,7 @@ START_TEST(configtest_rejects_each_bad_directive)
 {
     httpd_t h;
     const char *ro_dir;
-    struct { const char *line; const char *want; int as_user; } cases[24];
+    struct { const char *line; const char *want; int as_user; } cases[32];
     int n = 0, i, code;
     char *out = NULL, *err = NULL;
 
@@ -1514,6 +1514,14 @@ START_TEST(configtest_rejects_each_bad_directive)
                            cases[n].as_user = (u); n++; } while (0)
     CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache size=0", h.seg),
          "ShmcacheCache a: size=0: the size must be between", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache l2=http://x", h.seg),
+         "ShmcacheCache a: L2 URL 'http://x' is not memcache://", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache l2=redis://h:1 "
+                      "l2-pool=4,2,8", h.seg), "ShmcacheCache a: L2 pool 4,2,8", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache l1-ttl=5", h.seg),
+         "need l2=memcache://", 0);
+    CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache l2=memcache://h "
+                      "l2-timeout=0", h.seg), "l2-timeout=0: milliseconds", 0);
     CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/a.cache size=10X", h.seg),
          "ShmcacheCache a: size=10X: bad unit 'X'", 0);
     CASE(apr_psprintf(th_pool, "ShmcacheCache a %s/nodir/a.cache", h.seg),
@@ -1884,6 +1892,163 @@ done:
 }
 END_TEST
 
+/* ------------------------------------------------------------------------
+ * Two servers sharing a second tier (memcached or Redis)
+ * ---------------------------------------------------------------------- */
+
+/* Start memcached (kind 0) or redis-server (kind 1) on a free port, under
+ * setpriv --pdeathsig so it dies with this test process. */
+static pid_t l2_start(int kind, int *port)
+{
+    const char *p;
+    pid_t pid;
+    int i;
+
+    *port = free_port();
+    p = apr_itoa(th_pool, *port);
+    pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_RDWR);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (kind == 0)
+            execl("/usr/bin/setpriv", "setpriv", "--pdeathsig", "KILL", "--",
+                  "/usr/bin/memcached", "-u", "root", "-l", "127.0.0.1", "-p", p,
+                  "-U", "0", "-t", "1", (char *)NULL);
+        else
+            execl("/usr/bin/setpriv", "setpriv", "--pdeathsig", "KILL", "--",
+                  "/usr/bin/redis-server", "--port", p, "--bind", "127.0.0.1",
+                  "--save", "", "--appendonly", "no", "--protected-mode", "no",
+                  (char *)NULL);
+        _exit(127);
+    }
+    for (i = 0; i < 250 && pid > 0 && !port_answers(*port); i++)
+        apr_sleep(apr_time_from_msec(20));
+    return pid;
+}
+
+/* The TLS part of a tiered server: the session cache is the declared
+ * cache "main" (with its L2); both servers use one certificate and one
+ * ServerName, as servers behind one balancer do. */
+static const char *tier_tls_conf(httpd_t *h, const char *certdir)
+{
+    return apr_pstrcat(th_pool, load("ssl", "mod_ssl.so"),
+        apr_psprintf(th_pool,
+            "Listen 127.0.0.1:%d\n"
+            "SSLSessionCache shmcache:main\n"
+            "SSLSessionCacheTimeout 300\n"
+            "<VirtualHost 127.0.0.1:%d>\n  ServerName shared.test:443\n"
+            "  SSLEngine on\n"
+            "  SSLCertificateFile %s/crt.pem\n"
+            "  SSLCertificateKeyFile %s/key.pem\n"
+            "  SSLProtocol TLSv1.2\n  SSLSessionTickets off\n"
+            "</VirtualHost>\n", h->tls_port, h->tls_port, certdir, certdir), NULL);
+}
+
+/* Two httpd (own ports, own segments) over one L2: a TLS session made on
+ * one is resumed on the other, and a key PUT on one is read on the other. */
+START_TEST(two_servers_share_sessions_and_keys_through_l2)
+{
+    httpd_t a, b;
+    const char *opts, *sess;
+    char *out = NULL, *err = NULL;
+    int code, l2_port = 0;
+    pid_t l2 = 0;
+    resp_t r;
+
+    httpd_init(&a, "event");
+    httpd_init(&b, "event");
+    b.fail = NULL;
+    l2 = l2_start(_i, &l2_port);
+    CHECK(&a, l2 > 0 && port_answers(l2_port), "the L2 server did not start");
+    {
+        const char *args[] = {OPENSSL_BIN, "req", "-x509", "-newkey", "ec",
+            "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", apr_pstrcat(th_pool, a.dir, "/key.pem", NULL),
+            "-out", apr_pstrcat(th_pool, a.dir, "/crt.pem", NULL),
+            "-days", "2", "-subj", "/CN=shared.test", NULL};
+        code = run_cmd(30, args, &out, &err);
+        CHECK(&a, code == 0, "openssl req exited %d: %s", code, err);
+    }
+    opts = apr_psprintf(th_pool, "size=4M l2=%s://127.0.0.1:%d l2-timeout=50 "
+                        "l1-ttl=2 l2-pool=0,2,4,5000",
+                        _i == 0 ? "memcache" : "redis", l2_port);
+    write_conf(&a, WITH_API, opts, tier_tls_conf(&a, a.dir));
+    write_conf(&b, WITH_API, opts, tier_tls_conf(&b, a.dir));
+    CHECK(&a, httpd_start(&a), "httpd A did not start%s", log_tail(&a));
+    CHECK(&a, httpd_start(&b), "httpd B did not start%s", log_tail(&b));
+
+    /* TLS: handshake on A, resume on B */
+    sess = apr_pstrcat(th_pool, a.dir, "/session.pem", NULL);
+    {
+        const char *args[] = {OPENSSL_BIN, "s_client", "-connect",
+            apr_psprintf(th_pool, "127.0.0.1:%d", a.tls_port), "-tls1_2",
+            "-no_ticket", "-servername", "shared.test", "-sess_out", sess, NULL};
+        code = run_cmd(30, args, &out, &err);
+        CHECK(&a, strstr(out, "New, TLSv1.2") != NULL,
+              "s_client on A exited %d:\n%.1500s\n%s%s", code, out, err, log_tail(&a));
+    }
+    {
+        const char *args[] = {OPENSSL_BIN, "s_client", "-connect",
+            apr_psprintf(th_pool, "127.0.0.1:%d", b.tls_port), "-tls1_2",
+            "-no_ticket", "-servername", "shared.test", "-sess_in", sess, NULL};
+        code = run_cmd(30, args, &out, &err);
+        CHECK(&a, strstr(out, "Reused, TLSv1.2") != NULL,
+              "B did not resume A's session (s_client exited %d):\n%.600s\n%.300s%s",
+              code, out, err, log_tail(&b));
+    }
+
+    /* the key API */
+    r = PUT(&a, "/kv/shared", NULL, "written on A");
+    CHECK(&a, r.status == 204, "PUT on A: %d", r.status);
+    r = GET(&b, "/kv/shared");
+    CHECK(&a, r.status == 200 && strcmp(r.body, "written on A") == 0,
+          "GET on B: %d '%s'%s", r.status, r.body, log_tail(&b));
+    r = http(&a, 0, "POST", "/kv/visits?incr=1&initial=0", NULL, NULL, 0);
+    CHECK(&a, r.status == 200, "incr on A: %d", r.status);
+    r = http(&b, 0, "POST", "/kv/visits?incr=5", NULL, NULL, 0);
+    CHECK(&a, r.status == 200 && strcmp(r.body, "5\n") == 0, "incr on B: %d '%s'",
+          r.status, r.body);
+    r = GET(&b, "/status?json");
+    CHECK(&a, strstr(r.body, "\"l2\": {") != NULL, "no l2 in ?json:\n%s", r.body);
+    {
+        const char *py[] = {"/usr/bin/python3", "-c",
+            "import json,sys; d=json.load(sys.stdin); "
+            "c=[x for x in d['caches'] if 'l2' in x][0]; "
+            "sys.exit(0 if c['l2']['l2_hits'] + c['l2']['l1_hits'] >= 0 else 1)", NULL};
+        code = th_run(py, r.body, strlen(r.body), NULL, NULL, &err);
+        CHECK(&a, code == 0, "?json with l2 is not valid JSON (%s):\n%.1500s", err, r.body);
+    }
+
+    /* L2 gone: both still answer, from their own segment, at once */
+    kill(l2, SIGKILL);
+    waitpid(l2, &code, 0);
+    l2 = 0;
+    {
+        apr_time_t start = apr_time_now();
+        r = PUT(&a, "/kv/local", NULL, "only here");
+        CHECK(&a, r.status == 204, "PUT with L2 down: %d", r.status);
+        r = GET(&a, "/kv/local");
+        CHECK(&a, r.status == 200, "GET with L2 down: %d", r.status);
+        r = GET(&b, "/kv/never");
+        CHECK(&a, r.status == 404, "GET of a missing key with L2 down: %d", r.status);
+        CHECK(&a, apr_time_now() - start < apr_time_from_msec(1000),
+              "three requests with L2 down took %" APR_TIME_T_FMT " ms",
+              apr_time_as_msec(apr_time_now() - start));
+    }
+done:
+    if (l2 > 0) {
+        kill(l2, SIGKILL);
+        waitpid(l2, &code, 0);
+    }
+    httpd_stop(&a);
+    httpd_stop(&b);
+    httpd_done(&a);
+    httpd_done(&b);
+    ck_assert_msg(a.fail == NULL, "%s", a.fail);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("httpd");
@@ -1909,6 +2074,14 @@ Suite *test_suite(void)
     tcase_add_test(once, a_writer_killed_holding_the_lock_is_logged_as_a_recovery);
     tcase_add_test(once, a_child_written_hostile_chain_does_not_hang_the_parent);
     tcase_add_test(once, lease_timeouts_failures_and_stale_values_over_http);
+    /* a tcase of its own: CK_RUN_CASE=l2 runs it alone */
+    if (access("/usr/bin/memcached", X_OK) == 0 && access("/usr/bin/redis-server", X_OK) == 0) {
+        TCase *l2 = tcase_create("l2");
+        tcase_add_checked_fixture(l2, th_setup, th_teardown);
+        tcase_set_timeout(l2, 120);
+        tcase_add_loop_test(l2, two_servers_share_sessions_and_keys_through_l2, 0, 2);
+        suite_add_tcase(s, l2);
+    }
     suite_add_tcase(s, each);
     suite_add_tcase(s, once);
     return s;
