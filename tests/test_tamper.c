@@ -71,6 +71,7 @@
 
 #if defined(__linux__)
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -469,16 +470,19 @@ static apr_status_t call_end(const status_set_t *set, apr_status_t rv)
 /* Time one call: TIMED(&ST_GET, shmcache_get(...)). */
 #define TIMED(set, call) (call_begin((set)->op), call_end((set), (call)))
 
+/* Set when the helper is leaving: the watchdog thread stops. */
+static _Atomic int watchdog_quit;
+static pthread_t watchdog_thread;
+
 /* Watchdog thread: names a call that overstays its bound, and ends the
  * process (exit code 6) when it is HANG_EXTRA_MS past it, so a call that
  * never returns is reported as what it is. */
-static void *APR_THREAD_FUNC watchdog(apr_thread_t *thr, void *data)
+static void *watchdog(void *data)
 {
     apr_time_t named = 0;
 
-    (void)thr;
     (void)data;
-    for (;;) {
+    while (!atomic_load(&watchdog_quit)) {
         apr_time_t t0 = atomic_load(&call_started);
         apr_time_t late = t0 == 0 ? 0 : apr_time_now() - t0;
         if (t0 != 0 && late > bound_us && named != t0) {
@@ -493,20 +497,24 @@ static void *APR_THREAD_FUNC watchdog(apr_thread_t *thr, void *data)
                     (int)getpid(), (long)(late / 1000));
             _exit(6);
         }
-        apr_sleep(20000);
+        usleep(20000);
     }
     return NULL;
 }
 
+/* At exit: the watchdog is joined before the process tears down what it
+ * uses (a thread left running into exit() crashed under ASan). */
+static void stop_watchdog(void)
+{
+    atomic_store(&watchdog_quit, 1);
+    pthread_join(watchdog_thread, NULL);
+}
+
 static void start_watchdog(apr_uint32_t lock_ms)
 {
-    apr_threadattr_t *attr;
-    apr_thread_t *thr;
-
     bound_us = call_bound_us(lock_ms);
-    apr_threadattr_create(&attr, th_pool);
-    apr_threadattr_detach_set(attr, 1);
-    apr_thread_create(&thr, attr, watchdog, NULL, th_pool);
+    if (pthread_create(&watchdog_thread, NULL, watchdog, NULL) == 0)
+        atexit(stop_watchdog);
 }
 
 /* Two lines per helper: calls, statuses seen (summed over calls), the
