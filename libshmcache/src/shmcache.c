@@ -505,6 +505,42 @@ apr_status_t shmcache_get_meta(shmcache_t *cache, const void *key,
  * Writing
  * ---------------------------------------------------------------------- */
 
+/* Check a store's arguments and fill *op for it at *now (ttl as the
+ * public calls take it; stale_ttl seconds of staleness after it, 0 for
+ * none). Returns APR_SUCCESS, SHMCACHE_EINVAL, SHMCACHE_EKEYLEN,
+ * SHMCACHE_EVALLEN or SHMCACHE_ETTL. */
+static apr_status_t make_store(shmcache_t *c, sc_store_t *op,
+                               sc_store_mode_t mode, const void *key,
+                               apr_size_t key_len, const void *value,
+                               apr_size_t value_len, apr_uint32_t ttl,
+                               apr_uint32_t stale_ttl, apr_uint32_t *now)
+{
+    apr_uint32_t fresh;
+    apr_status_t rv;
+
+    if (!usable(c) || key == NULL || (value == NULL && value_len > 0))
+        return SHMCACHE_EINVAL;
+    rv = sc_table_check_sizes(&c->table, key_len, value_len);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (stale_ttl > SHMCACHE_TTL_MAX)
+        return SHMCACHE_ETTL;
+    memset(op, 0, sizeof *op);
+    op->mode = mode;
+    op->key = key;
+    op->key_len = key_len;
+    op->value = value;
+    op->value_len = value_len;
+    *now = sc_table_now(&c->table);
+    rv = sc_table_expiry(&c->table, ttl, *now, &fresh);
+    if (rv != APR_SUCCESS)
+        return rv;
+    /* fresh until fresh (or forever), then stale for stale_ttl more */
+    op->stale = stale_ttl != 0 && fresh != 0 ? fresh : 0;
+    op->expires = op->stale != 0 ? fresh + stale_ttl : fresh;
+    return APR_SUCCESS;
+}
+
 static apr_status_t store(shmcache_t *c, sc_store_mode_t mode,
                           const void *key, apr_size_t key_len,
                           const void *value, apr_size_t value_len,
@@ -513,24 +549,12 @@ static apr_status_t store(shmcache_t *c, sc_store_mode_t mode,
 {
     sc_store_t op;
     apr_uint32_t now;
-    apr_status_t rv;
+    apr_status_t rv = make_store(c, &op, mode, key, key_len, value, value_len,
+                                 ttl, 0, &now);
 
-    if (!usable(c) || key == NULL || (value == NULL && value_len > 0))
-        return SHMCACHE_EINVAL;
-    rv = sc_table_check_sizes(&c->table, key_len, value_len);
     if (rv != APR_SUCCESS)
         return rv;
-    memset(&op, 0, sizeof op);
-    op.mode = mode;
-    op.key = key;
-    op.key_len = key_len;
-    op.value = value;
-    op.value_len = value_len;
     op.expected = expected;
-    now = sc_table_now(&c->table);
-    rv = sc_table_expiry(&c->table, ttl, now, &op.expires);
-    if (rv != APR_SUCCESS)
-        return rv;
     rv = write_begin(c);
     if (rv != APR_SUCCESS)
         return rv;
@@ -855,29 +879,12 @@ apr_status_t shmcache_lease_set(shmcache_t *cache, const void *key,
                                 apr_uint32_t ttl, apr_uint32_t stale_ttl)
 {
     sc_store_t op;
-    apr_uint32_t now, fresh;
-    apr_status_t rv;
+    apr_uint32_t now;
+    apr_status_t rv = make_store(cache, &op, SC_STORE_SET, key, key_len, value,
+                                 value_len, ttl, stale_ttl, &now);
 
-    if (!usable(cache) || key == NULL || (value == NULL && value_len > 0))
-        return SHMCACHE_EINVAL;
-    rv = sc_table_check_sizes(&cache->table, key_len, value_len);
     if (rv != APR_SUCCESS)
         return rv;
-    memset(&op, 0, sizeof op);
-    op.mode = SC_STORE_SET;
-    op.key = key;
-    op.key_len = key_len;
-    op.value = value;
-    op.value_len = value_len;
-    now = sc_table_now(&cache->table);
-    rv = sc_table_expiry(&cache->table, ttl, now, &fresh);
-    if (rv == APR_SUCCESS && stale_ttl > SHMCACHE_TTL_MAX)
-        rv = SHMCACHE_ETTL;
-    if (rv != APR_SUCCESS)
-        return rv;
-    /* fresh until fresh (or forever), then stale for stale_ttl more */
-    op.stale = stale_ttl != 0 && fresh != 0 ? fresh : 0;
-    op.expires = op.stale != 0 ? fresh + stale_ttl : fresh;
     rv = write_begin(cache);
     if (rv != APR_SUCCESS)
         return rv;
