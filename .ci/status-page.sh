@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI lane "status-page" (issue 9): mod_shmcache's HTML status page in a
+# CI lane "status-page": mod_shmcache's HTML status page in a
 # real httpd, loaded by headless Chromium (Debian: chromium).
 #   1. builds mod_shmcache (own build dir) and starts Debian's apache2 with
 #      a private configuration (own ServerRoot, Listen 127.0.0.1:free port,

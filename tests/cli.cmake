@@ -1,4 +1,4 @@
-# test_cli (issue 5): runs the real shmcache-cli binary through th_run.
+# test_cli: runs the real shmcache-cli binary through th_run.
 # The unit parser is compiled in too, to test it as a pure function.
 sc_test(test_cli TIMEOUT 900
   SOURCES ${PROJECT_SOURCE_DIR}/shmcache-cli/units.c)

@@ -1,4 +1,4 @@
-# test_httpd (issue 4): mod_shmcache in a real httpd, once per MPM.
+# test_httpd: mod_shmcache in a real httpd, once per MPM.
 # Needs the module (apxs) and an httpd binary (Debian: apache2); skipped
 # with a message otherwise. tests/ is configured before mod_shmcache/, so
 # the module's targets are named by generator expressions only.
