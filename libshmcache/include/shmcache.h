@@ -14,6 +14,10 @@
  * and recovered from (see Caveats). Gets usually take no lock at all: they
  * read optimistically and check that no writer ran meanwhile (see
  * Reading), so they neither wait for each other nor write shared memory.
+ * Leases (below) let one caller compute a missing value while the others
+ * wait or are served the stale one. A second tier on memcached or Redis,
+ * for several machines, is in shmcache_tier.h (library shmcache_tier, which
+ * needs APR-util; this one does not).
  *
  * Conventions
  * -----------
