@@ -633,8 +633,8 @@ SHMCACHE_DECLARE(const char *) shmcache_path_get(const shmcache_t *cache);
  * Reading. A get first reads without any lock: it notes the lock's write
  * sequence, looks up and copies, then checks that no writer started
  * meanwhile; only then does it answer. Otherwise (a writer was or came in,
- * or the entry has not been read since the eviction hand last cleared its
- * visited mark, which takes a write of its own) it takes the read lock and
+ * or the entry's read frequency is below its top and must be raised, the
+ * one write a reader makes) it takes the read lock and
  * looks again, waiting for writers as any reader does. Such a get can
  * answer while a writer waits for the lock, never with data a writer is
  * changing. With a pool, a get retried under the lock may leave an unused

@@ -40,7 +40,7 @@
  *   overlap their cache misses and scale like a private table's (bench/:
  *   a locked read-modify-write per get serialises consecutive gets). It
  *   must only read: every offset it follows is bounds-checked as always,
- *   and anything that needs a write (marking an entry visited) goes
+ *   and anything that needs a write (raising an entry's read frequency) goes
  *   through the read lock. Optimistic readers hold nothing, so they do not
  *   appear in the read counts of stats.
  *

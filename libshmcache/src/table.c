@@ -108,10 +108,8 @@ apr_status_t sc_table_check_sizes(const sc_table_t *t, apr_size_t key_len,
     return APR_SUCCESS;
 }
 
-/* Find a live entry and fill *found (visited as it is now): the lookup
- * of a locked get and an optimistic one alike. */
-/* Find the live entry of key with flags and fill *found (visited as it is
- * now): every lookup, locked or optimistic. */
+/* Find the live entry of key with flags and fill *found (its frequency
+ * as it is now): every lookup, locked or optimistic. */
 SC_HOT_INLINE apr_status_t lookup(const sc_table_t *t, const void *key,
                                   apr_size_t key_len, unsigned flags,
                                   apr_uint32_t now, sc_found_t *found)
