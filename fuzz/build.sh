@@ -66,9 +66,11 @@ cli="$root/shmcache-cli"
 if [ -f "$cli/units.c" ] && [ -f "$cli/util.c" ]; then
   compile "$cli/units.c" "$out/obj/cli_units.o" $inst $inc -I"$cli"
   compile "$cli/util.c" "$out/obj/cli_util.o" $inst $inc -I"$cli"
+  compile "$here/fuzz_cli_stubs.c" "$out/obj/cli_stubs.o" $base $inc -I"$cli"
   compile "$here/fuzz_units.c" "$out/obj/fuzz_units.o" $base $inc -I"$cli"
   finish
-  link fuzz_units "$out/obj/fuzz_units.o" "$out/obj/cli_units.o" "$out/obj/cli_util.o"
+  link fuzz_units "$out/obj/fuzz_units.o" "$out/obj/cli_units.o" "$out/obj/cli_util.o" \
+    "$out/obj/cli_stubs.o"
 fi
 
 # (c) the snapshot reader of `shmcache-cli load`
@@ -77,7 +79,7 @@ if [ -f "$cli/snapshot.c" ]; then
   compile "$here/fuzz_snapshot.c" "$out/obj/fuzz_snapshot.o" $base $inc -I"$cli"
   finish
   link fuzz_snapshot "$out/obj/fuzz_snapshot.o" "$out/obj/cli_snapshot.o" \
-    "$out/obj/cli_util.o" "$out/obj/cli_units.o"
+    "$out/obj/cli_util.o" "$out/obj/cli_units.o" "$out/obj/cli_stubs.o"
 fi
 
 # (d) the module's directive parsers and the HTTP API's key decoding: the
@@ -91,9 +93,17 @@ if [ -f "$httpd_inc/httpd.h" ] && [ -f "$mod/sc_api.c" ] && [ -f "$here/fuzz_mod
     compile "$here/fuzz_module_shim_$s.c" "$out/obj/mod_shim_$s.o" $inst $minc
   done
   compile "$here/fuzz_httpd_stubs.c" "$out/obj/httpd_stubs.o" $base $minc
+  # the second tier: the module's l2= options and its calls (sc_tier.c),
+  # over the tier library (APR-util)
+  compile "$mod/sc_tier.c" "$out/obj/mod_tier.o" $inst $minc
+  tierobjs=("$out/obj/mod_tier.o")
+  for t in "$root"/libshmcache/src/tier*.c; do
+    compile "$t" "$out/obj/lib_$(basename "$t" .c).o" $inst $inc
+    tierobjs+=("$out/obj/lib_$(basename "$t" .c).o")
+  done
   compile "$here/fuzz_module.c" "$out/obj/fuzz_module.o" $base $minc
   finish
   link fuzz_module "$out/obj/fuzz_module.o" "$out/obj/mod_shim_api.o" \
     "$out/obj/mod_shim_conf.o" "$out/obj/mod_shim_cache.o" \
-    "$out/obj/mod_shim_socache.o" "$out/obj/httpd_stubs.o"
+    "$out/obj/mod_shim_socache.o" "$out/obj/httpd_stubs.o" "${tierobjs[@]}"
 fi
