@@ -1212,21 +1212,33 @@ static int wait_for_text(const char *file, const char *needle, int seconds)
     return 0;
 }
 
-/* Start helper_hold_write_lock on path as the children's user; it says
- * in fault_file when it holds the lock. @return its pid, or -1. */
-static pid_t start_lock_holder(const char *path, const char *fault_file)
+/* Start this binary's helper name on path as the children's user, with
+ * SHMCACHE_FAULT=fault (and its file) when fault is not NULL. @return its
+ * pid, or -1. */
+static pid_t spawn_as_child_user(const char *name, const char *path,
+                                 const char *fault, const char *fault_file)
 {
     pid_t pid = fork();
 
     if (pid == 0) {
-        setenv("SHMCACHE_FAULT", "lock.wr.claimed", 1);
-        setenv("SHMCACHE_FAULT_FILE", fault_file, 1);
+        if (fault != NULL) {
+            setenv("SHMCACHE_FAULT", fault, 1);
+            setenv("SHMCACHE_FAULT_FILE", fault_file, 1);
+        }
         execl(SETPRIV_BIN, SETPRIV_BIN, "--reuid=" RUN_USER, "--regid=" RUN_GROUP,
-              "--clear-groups", "--", th_self, "--helper", "hold_write_lock",
-              path, (char *)NULL);
+              "--clear-groups", "--", th_self, "--helper", name, path,
+              (char *)NULL);
         _exit(127);
     }
     return pid;
+}
+
+/* Start helper_hold_write_lock on path as the children's user; it says
+ * in fault_file when it holds the lock. @return its pid, or -1. */
+static pid_t start_lock_holder(const char *path, const char *fault_file)
+{
+    return spawn_as_child_user("hold_write_lock", path, "lock.wr.claimed",
+                               fault_file);
 }
 
 /* The root parent acts only on the file it opened. A process of the
@@ -1379,15 +1391,9 @@ END_TEST
 /* Run helper name on path as the children's user; its exit status. */
 static int run_as_child_user(const char *name, const char *path)
 {
-    pid_t pid = fork();
+    pid_t pid = spawn_as_child_user(name, path, NULL, NULL);
     int status;
 
-    if (pid == 0) {
-        execl(SETPRIV_BIN, SETPRIV_BIN, "--reuid=" RUN_USER, "--regid=" RUN_GROUP,
-              "--clear-groups", "--", th_self, "--helper", name, path,
-              (char *)NULL);
-        _exit(127);
-    }
     if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
         return -1;
     return WEXITSTATUS(status);
