@@ -37,7 +37,7 @@ finish() {
 
 # the library, instrumented, with debug poisoning of freed blocks
 libobjs=()
-for s in shmcache segment alloc table check lease lock strerror; do
+for s in shmcache segment alloc table evict check lease lock strerror; do
   compile "$root/libshmcache/src/$s.c" "$out/obj/lib_$s.o" $inst $inc -DSHMCACHE_DEBUG
   libobjs+=("$out/obj/lib_$s.o")
 done

@@ -6,6 +6,7 @@
  * corruption, or on request (shmcache_repair).
  */
 #include "entry.h"
+#include "evict.h"
 
 #include <apr_strings.h>
 #include <stdlib.h>
@@ -293,7 +294,7 @@ static apr_status_t rebuild_queues(sc_table_t *t, apr_uint64_t kept)
         while (g != 0 && rv == APR_SUCCESS) {
             if (++steps > kept || !view(t, g, &v))
                 return SHMCACHE_ECORRUPT;
-            rv = sc_entry_enqueue_locked(t, &v, queue_of(v.e));
+            rv = sc_evict_enqueue_locked(t, &v, queue_of(v.e));
             g = v.e->next;
         }
     }

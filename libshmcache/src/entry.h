@@ -1,8 +1,8 @@
 /*
  * entry.h - an entry of the table as the table's files see it (internal):
  * the bounds-checked view of an entry (view), the chain walk (find), the
- * hash, expiry and queue membership. Shared by table.c (operations and
- * eviction) and check.c (verification and repair); the on-segment layout
+ * hash, expiry and queue membership. Shared by table.c (operations),
+ * evict.c (eviction) and check.c (verification and repair); the on-segment layout
  * is drawn in table.h.
  *
  * Trust: every granule offset read from the segment goes through view(),
@@ -168,9 +168,5 @@ static inline apr_uint64_t entry_bytes(const view_t *v)
 {
     return (apr_uint64_t)SC_ENTRY_HDR + v->key_len + v->value_len;
 }
-
-/* Put v at the head (newest end) of eviction queue q (table.c). Needs the
- * write lock. Returns APR_SUCCESS or SHMCACHE_ECORRUPT (a bad head). */
-apr_status_t sc_entry_enqueue_locked(sc_table_t *t, const view_t *v, int q);
 
 #endif /* SC_ENTRY_H */

@@ -21,7 +21,7 @@
  *   lock_off     buckets_off    ghost_off     alloc_off      data_off
  *
  * The ghost is the eviction policy's memory of keys recently evicted from
- * its probation queue (table.c): one 32-bit key tag per slot.
+ * its probation queue (evict.c): one 32-bit key tag per slot.
  *
  * Creation is race-free and never exposes a half-built segment: the
  * creator builds and initialises the whole segment in a file of its own,
@@ -73,7 +73,7 @@ typedef struct sc_counters_sh_t {
                                       creation or the last flush */
 } sc_counters_sh_t;
 
-/* In the segment: the eviction policy's two FIFO queues (table.c): [0]
+/* In the segment: the eviction policy's two FIFO queues (evict.c): [0]
  * probation (new entries), [1] main (entries that proved themselves).
  * Entries link through their qprev/qnext granules; head is the newest. */
 typedef struct sc_queues_sh_t {
@@ -109,7 +109,7 @@ typedef struct sc_header_sh_t {
     sc_counters_sh_t counters;
     apr_uint64_t hand;             /* address sweep for room: a payload offset */
     apr_uint64_t sweep;            /* expiry sweep cursor: a payload offset */
-    sc_queues_sh_t queues;         /* the eviction queues (table.c) */
+    sc_queues_sh_t queues;         /* the eviction queues (evict.c) */
 } sc_header_sh_t;
 
 /* Process-local: one mapping of a segment.

@@ -1,0 +1,370 @@
+/*
+ * evict.c - eviction: the probation and main queues, the ghost of keys
+ * evicted from probation, the choice of a victim, the address-order sweep
+ * that makes contiguous room for a large item, and the expiry sweep (the
+ * policy is described in table.h, Eviction). Every granule read from the
+ * queues goes through view() before it is followed; a bad one is
+ * SHMCACHE_ECORRUPT, and repair (check.c) rebuilds the queues from the
+ * chains.
+ */
+#include "evict.h"
+#include "fault.h"
+
+#include <string.h>
+
+/* A store moves at most this many read entries between or within the
+ * queues before it evicts regardless: bounded work per set. */
+#define SC_MAX_SKIPS 32u
+
+/* Queue evictions after which a store that still finds no contiguous
+ * block turns to evicting in address order (table.h, Eviction). */
+#define SC_LOCAL_AFTER 8u
+
+/* The probation queue's share of the data region: a tenth. */
+#define SMALL_SHARE 10u
+
+/* Blocks the expiry sweep examines per allocation miss. */
+#define SC_SWEEP_BLOCKS 64u
+
+apr_status_t sc_evict_enqueue_locked(sc_table_t *t, const view_t *v, int q)
+{
+    sc_queues_sh_t *qs = &t->hdr->queues;
+    apr_uint32_t old = qs->head[q];
+    view_t o;
+
+    if (old != 0 && !view(t, old, &o))
+        return SHMCACHE_ECORRUPT;
+    v->e->qprev = 0;
+    v->e->qnext = old;
+    v->e->flags = (uint8_t)((v->e->flags & ~SC_ENTRY_MAIN)
+                            | (q == Q_MAIN ? SC_ENTRY_MAIN : 0));
+    if (old != 0)
+        o.e->qprev = v->g;
+    else
+        qs->tail[q] = v->g;
+    qs->head[q] = v->g;
+    qs->count[q]++;
+    qs->bytes[q] += entry_bytes(v);
+    return APR_SUCCESS;
+}
+
+apr_status_t sc_evict_unlink_locked(sc_table_t *t, const view_t *v)
+{
+    sc_queues_sh_t *qs = &t->hdr->queues;
+    int q = queue_of(v->e);
+    apr_uint32_t p = v->e->qprev, n = v->e->qnext;
+    view_t pv, nv;
+
+    memset(&pv, 0, sizeof pv);
+    memset(&nv, 0, sizeof nv);
+    if ((p != 0 && !view(t, p, &pv)) || (n != 0 && !view(t, n, &nv)))
+        return SHMCACHE_ECORRUPT;
+    if (p != 0)
+        pv.e->qnext = n;
+    else
+        qs->head[q] = n;
+    if (n != 0)
+        nv.e->qprev = p;
+    else
+        qs->tail[q] = p;
+    qs->count[q]--;
+    qs->bytes[q] -= entry_bytes(v);
+    return APR_SUCCESS;
+}
+
+/* The ghost slot and tag of hash h (a tag is never 0: 0 is an empty slot). */
+static apr_uint32_t *ghost_slot(const sc_table_t *t, apr_uint64_t h,
+                                apr_uint32_t *tag)
+{
+    *tag = (apr_uint32_t)(h >> 32) | 1u;
+    return &t->ghost[(h >> 7) & t->mask];
+}
+
+/* Remember that the key of hash h was evicted from probation. */
+static void ghost_put(sc_table_t *t, apr_uint64_t h)
+{
+    apr_uint32_t tag, *slot = ghost_slot(t, h, &tag);
+
+    *slot = tag;
+}
+
+/* Whether the key of hash h was evicted from probation recently (and
+ * forget it: it is coming back). */
+static int ghost_take(sc_table_t *t, apr_uint64_t h)
+{
+    apr_uint32_t tag, *slot = ghost_slot(t, h, &tag);
+
+    if (*slot != tag)
+        return 0;
+    *slot = 0;
+    return 1;
+}
+
+/* The queue a store should evict from now. */
+static int victim_queue(const sc_table_t *t)
+{
+    const sc_queues_sh_t *qs = &t->hdr->queues;
+    apr_uint64_t small_target = (t->data_hi - t->data_lo) / SMALL_SHARE;
+
+    if (qs->count[Q_SMALL] == 0)
+        return Q_MAIN;
+    if (qs->count[Q_MAIN] == 0 || qs->bytes[Q_SMALL] >= small_target)
+        return Q_SMALL;
+    return Q_MAIN;
+}
+
+/* Payload offset of the first allocated block at or after cursor (a block
+ * start), or 0 (region start) when none follows. */
+static apr_status_t next_allocated(const sc_table_t *t, apr_uint64_t cursor,
+                                   apr_uint64_t *out)
+{
+    sc_alloc_block_t blk;
+    apr_uint64_t steps = 0, limit = max_entries(t) * 2;
+
+    while (cursor != 0) {
+        if (sc_alloc_walk_locked(&t->alloc, &cursor, &blk) != APR_SUCCESS
+            || ++steps > limit)
+            return SHMCACHE_ECORRUPT;
+        if (!blk.is_free) {
+            *out = blk.payload;
+            return APR_SUCCESS;
+        }
+    }
+    *out = 0;
+    return APR_SUCCESS;
+}
+
+/* If *cursor rests on the block at off, move it to the next allocated
+ * block (cursors must always rest on allocated blocks). */
+static apr_status_t step_past(const sc_table_t *t, apr_uint64_t *cursor,
+                              apr_uint64_t off)
+{
+    apr_uint64_t at = off, next;
+    sc_alloc_block_t blk;
+    apr_status_t rv;
+
+    if (*cursor != off)
+        return APR_SUCCESS;
+    rv = sc_alloc_walk_locked(&t->alloc, &at, &blk);
+    if (rv == APR_SUCCESS)
+        rv = next_allocated(t, at, &next);
+    if (rv == APR_SUCCESS)
+        *cursor = next;
+    return rv;
+}
+
+apr_status_t sc_evict_free_locked(sc_table_t *t, apr_uint32_t g)
+{
+    apr_uint64_t off = G2B(g);
+    apr_status_t rv = step_past(t, &t->hdr->hand, off);
+
+    if (rv == APR_SUCCESS)
+        rv = step_past(t, &t->hdr->sweep, off);
+    if (rv != APR_SUCCESS)
+        return rv;
+    return sc_alloc_free_locked(&t->alloc, off);
+}
+
+apr_status_t sc_evict_unlink_free_locked(sc_table_t *t, apr_uint32_t *link,
+                                const view_t *v)
+{
+    apr_status_t rv;
+
+    *link = v->e->next;
+    ORDERED();
+    SC_FAULT_POINT("table.unlinked");
+    t->hdr->counters.items--;
+    rv = sc_evict_unlink_locked(t, v);
+    if (rv != APR_SUCCESS)
+        return rv;
+    return sc_evict_free_locked(t, v->g);
+}
+
+/* Remove the entry v (found by the hand) from its chain and free it. */
+static apr_status_t remove_entry(sc_table_t *t, const view_t *v)
+{
+    apr_uint32_t *link;
+    view_t found;
+    apr_uint64_t h = hash_key(t, v->key, v->key_len);
+    apr_status_t rv = find(t, h, v->key, v->key_len,
+                           v->e->flags & SC_ENTRY_LEASE, &link, &found);
+
+    /* the chain must lead to this very block */
+    if (rv != APR_SUCCESS || found.g != v->g)
+        return SHMCACHE_ECORRUPT;
+    return sc_evict_unlink_free_locked(t, link, v);
+}
+
+/* Give the read entry v at the old end of queue q another turn (it moves
+ * from probation to main, or goes round main with its frequency lowered). */
+static apr_status_t second_chance(sc_table_t *t, const view_t *v, int q,
+                                  unsigned f)
+{
+    apr_status_t rv = sc_evict_unlink_locked(t, v);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    atomic_store_explicit(&v->e->freq, (uint8_t)(q == Q_SMALL ? 0 : f - 1),
+                          memory_order_relaxed);
+    return sc_evict_enqueue_locked(t, v, Q_MAIN);
+}
+
+/* Evict the entry v (the old end of queue q, or the address sweep's): a
+ * probation victim's key goes into the ghost; the address sweep resumes
+ * after it. */
+static apr_status_t evict_entry(sc_table_t *t, const view_t *v, int q,
+                                apr_uint32_t now)
+{
+    apr_uint64_t pos = G2B(v->g), next;
+    sc_alloc_block_t blk;
+
+    if (expired(v->e, now))
+        t->hdr->counters.expirations++;
+    else {
+        t->hdr->counters.evictions++;
+        if (q == Q_SMALL)
+            ghost_put(t, hash_key(t, v->key, v->key_len));
+    }
+    if (sc_alloc_walk_locked(&t->alloc, &pos, &blk) != APR_SUCCESS
+        || next_allocated(t, pos, &next) != APR_SUCCESS)
+        return SHMCACHE_ECORRUPT;
+    t->hdr->hand = next;
+    SC_FAULT_POINT("table.evict.chosen");
+    return remove_entry(t, v);
+}
+
+/* Evict one entry by the queues (table.h, Eviction), moving read entries
+ * on as it goes (at most SC_MAX_SKIPS per store, counted in *skips).
+ * Returns APR_SUCCESS when an entry was evicted, SHMCACHE_ENOMEM when
+ * there is none. */
+static apr_status_t evict_one(sc_table_t *t, apr_uint32_t now,
+                              apr_uint32_t *skips)
+{
+    apr_uint64_t steps = 0, limit = SC_MAX_SKIPS + 2;
+    view_t v;
+
+    while (++steps <= limit) {
+        int q;
+        unsigned f;
+        apr_status_t rv;
+        if (t->hdr->counters.items == 0)
+            return SHMCACHE_ENOMEM;
+        q = victim_queue(t);
+        if (!view(t, t->hdr->queues.tail[q], &v) || queue_of(v.e) != q)
+            return SHMCACHE_ECORRUPT;
+        f = atomic_load_explicit(&v.e->freq, memory_order_relaxed);
+        if (f == 0 || expired(v.e, now) || *skips >= SC_MAX_SKIPS)
+            return evict_entry(t, &v, q, now);
+        rv = second_chance(t, &v, q, f);
+        if (rv != APR_SUCCESS)
+            return rv;
+        (*skips)++;
+    }
+    return SHMCACHE_ECORRUPT;
+}
+
+/* Evict the next allocated entry in address order from the sweep cursor
+ * (the hand), whatever its queue: victims side by side coalesce, so a
+ * large item finds contiguous room. Returns APR_SUCCESS, SHMCACHE_ENOMEM
+ * (nothing left) or SHMCACHE_ECORRUPT. */
+static apr_status_t evict_local(sc_table_t *t, apr_uint32_t now)
+{
+    apr_uint64_t pos = t->hdr->hand;
+    sc_alloc_block_t blk;
+    view_t v;
+
+    if (t->hdr->counters.items == 0)
+        return SHMCACHE_ENOMEM;
+    if (pos != 0 && next_allocated(t, pos, &pos) != APR_SUCCESS)
+        return SHMCACHE_ECORRUPT;
+    if (pos == 0) {                  /* from the start: its first entry */
+        apr_uint64_t c = 0;
+        do {
+            if (sc_alloc_walk_locked(&t->alloc, &c, &blk) != APR_SUCCESS)
+                return SHMCACHE_ECORRUPT;
+        } while (blk.is_free && c != 0);
+        if (blk.is_free)
+            return SHMCACHE_ECORRUPT;
+        pos = blk.payload;
+    }
+    if (!view(t, B2G(pos), &v))
+        return SHMCACHE_ECORRUPT;
+    return evict_entry(t, &v, queue_of(v.e), now);
+}
+
+/* Reclaim the expired entries among the next SC_SWEEP_BLOCKS blocks from
+ * the sweep cursor, and move the cursor on. Expired entries thus go before
+ * any live entry is evicted, with bounded work. Sets *reclaimed. */
+static apr_status_t sweep_expired(sc_table_t *t, apr_uint32_t now,
+                                  int *reclaimed)
+{
+    apr_uint64_t pos = t->hdr->sweep, found[SC_SWEEP_BLOCKS];
+    apr_uint32_t n = 0, i;
+    sc_alloc_block_t blk;
+    view_t v;
+    apr_status_t rv;
+
+    *reclaimed = 0;
+    for (i = 0; i < SC_SWEEP_BLOCKS; i++) {
+        if (sc_alloc_walk_locked(&t->alloc, &pos, &blk) != APR_SUCCESS)
+            return SHMCACHE_ECORRUPT;
+        if (!blk.is_free) {
+            if (!view(t, B2G(blk.payload), &v))
+                return SHMCACHE_ECORRUPT;
+            if (expired(v.e, now))
+                found[n++] = blk.payload;
+        }
+        if (pos == 0)
+            break;
+    }
+    rv = next_allocated(t, pos, &t->hdr->sweep);
+    for (i = 0; rv == APR_SUCCESS && i < n; i++) {
+        if (!view(t, B2G(found[i]), &v))
+            return SHMCACHE_ECORRUPT;
+        rv = remove_entry(t, &v);
+        t->hdr->counters.expirations++;
+        *reclaimed = 1;
+    }
+    return rv;
+}
+
+apr_status_t sc_evict_alloc_locked(sc_table_t *t, apr_uint64_t need,
+                                apr_uint32_t now, apr_uint64_t *off,
+                                int *evicted)
+{
+    apr_uint32_t skips = 0, victims = 0;
+    apr_status_t rv;
+
+    *evicted = 0;
+    rv = sc_alloc_malloc_locked(&t->alloc, need, off);
+    if (rv != SHMCACHE_ENOMEM)
+        return rv;
+    rv = sweep_expired(t, now, evicted);
+    if (rv != APR_SUCCESS)
+        return rv;
+    for (;;) {
+        rv = sc_alloc_malloc_locked(&t->alloc, need, off);
+        if (rv != SHMCACHE_ENOMEM)
+            return rv;
+        rv = ++victims <= SC_LOCAL_AFTER ? evict_one(t, now, &skips)
+                                         : evict_local(t, now);
+        if (rv != APR_SUCCESS)
+            return rv;
+        *evicted = 1;
+    }
+}
+
+apr_status_t sc_evict_enqueue_new_locked(sc_table_t *t, const view_t *nv,
+                                apr_uint64_t h, const view_t *old)
+{
+    apr_status_t rv;
+    int q;
+
+    if (old == NULL)
+        return sc_evict_enqueue_locked(t, nv, ghost_take(t, h) ? Q_MAIN : Q_SMALL);
+    q = queue_of(old->e);
+    atomic_store_explicit(&nv->e->freq, atomic_load_explicit(
+        &old->e->freq, memory_order_relaxed), memory_order_relaxed);
+    rv = sc_evict_unlink_locked(t, old);
+    return rv == APR_SUCCESS ? sc_evict_enqueue_locked(t, nv, q) : rv;
+}
