@@ -353,7 +353,79 @@ typedef struct shmcache_stats_t {
                                          caller refreshed them */
     apr_uint64_t leases_dead;       /**< leases taken over from a dead
                                          holder */
+    /* derived */
+    double hit_ratio;               /**< hits / gets, 0 when no gets */
+    double fill;                    /**< bytes_used / data_size, 0..1 */
 } shmcache_stats_t;
+
+/** Every figure of shmcache_stats_t in one list, for programs that show
+ *  them all: shmcache-cli's table and JSON, and mod_shmcache's status
+ *  page, `?auto` and `?json` are generated from it, so their names agree.
+ *  X(group, field, type, show, label) is expanded once per figure, in
+ *  the order a reader expects them:
+ *  - group: config, contents, operations, lock, leases or processes;
+ *  - field: the member of shmcache_stats_t, and the figure's JSON key;
+ *  - type: U32, U64, I64 or DBL (the member's type), TIME (apr_time_t)
+ *    or PIDS (reader_pids, of which reader_pid_count are valid);
+ *  - show: NUMBER, BYTES, COUNTER (a count since creation, for which a
+ *    rate per second makes sense), RATIO (0..1, shown as a percentage),
+ *    PID (0 = none) or TIME;
+ *  - label: a short English label ("memory used").
+ *  reader_pid_count is not listed: it is the length of reader_pids. */
+#define SHMCACHE_STATS_FIELDS(X) \
+    X(config, size, U64, BYTES, "size") \
+    X(config, data_size, U64, BYTES, "data size") \
+    X(config, buckets, U32, NUMBER, "buckets") \
+    X(config, slots, U32, NUMBER, "slots") \
+    X(config, max_key, U32, NUMBER, "max key") \
+    X(config, max_value, U32, NUMBER, "max value") \
+    X(config, default_ttl, U32, NUMBER, "default ttl") \
+    X(config, created, TIME, TIME, "created") \
+    X(config, format, U32, NUMBER, "format") \
+    X(config, layout, U32, NUMBER, "layout") \
+    X(config, lock_offset, U64, NUMBER, "lock offset") \
+    X(config, buckets_offset, U64, NUMBER, "buckets offset") \
+    X(config, alloc_offset, U64, NUMBER, "allocator offset") \
+    X(config, data_offset, U64, NUMBER, "data offset") \
+    X(contents, items, U64, NUMBER, "items") \
+    X(contents, bytes_used, U64, BYTES, "memory used") \
+    X(contents, bytes_free, U64, BYTES, "memory free") \
+    X(contents, fill, DBL, RATIO, "fill") \
+    X(contents, largest_free, U64, BYTES, "largest free block") \
+    X(contents, free_blocks, U64, NUMBER, "free blocks") \
+    X(contents, fragmentation, DBL, RATIO, "fragmentation") \
+    X(contents, longest_chain, U32, NUMBER, "longest chain") \
+    X(operations, gets, U64, COUNTER, "gets") \
+    X(operations, hits, U64, COUNTER, "hits") \
+    X(operations, misses, U64, COUNTER, "misses") \
+    X(operations, hit_ratio, DBL, RATIO, "hit ratio") \
+    X(operations, sets, U64, COUNTER, "sets") \
+    X(operations, adds, U64, COUNTER, "adds") \
+    X(operations, replaces, U64, COUNTER, "replaces") \
+    X(operations, cas_ops, U64, COUNTER, "cas") \
+    X(operations, deletes, U64, COUNTER, "deletes") \
+    X(operations, incrs, U64, COUNTER, "incrs") \
+    X(operations, touches, U64, COUNTER, "touches") \
+    X(operations, set_failures, U64, COUNTER, "refused stores") \
+    X(operations, evictions, U64, COUNTER, "evictions") \
+    X(operations, expirations, U64, COUNTER, "expirations") \
+    X(operations, flushes, U64, COUNTER, "flushes") \
+    X(lock, read_waits, U64, COUNTER, "read waits") \
+    X(lock, write_waits, U64, COUNTER, "write waits") \
+    X(lock, lock_recoveries, U64, COUNTER, "lock recoveries") \
+    X(lock, dead_readers, U64, COUNTER, "dead readers") \
+    X(lock, last_dead_pid, I64, PID, "last dead pid") \
+    X(lock, repairs, U64, COUNTER, "repairs") \
+    X(lock, resets, U64, COUNTER, "resets") \
+    X(leases, leases_granted, U64, COUNTER, "leases granted") \
+    X(leases, lease_waits, U64, COUNTER, "lease waits") \
+    X(leases, lease_timeouts, U64, COUNTER, "lease timeouts") \
+    X(leases, stale_answers, U64, COUNTER, "stale answers") \
+    X(leases, leases_dead, U64, COUNTER, "dead holders") \
+    X(processes, attached, U32, NUMBER, "attached") \
+    X(processes, writer_pid, I64, PID, "writer pid") \
+    X(processes, readers, U32, NUMBER, "readers now") \
+    X(processes, reader_pids, PIDS, NUMBER, "reader pids")
 
 /** How many reader pids shmcache_stats_t lists. */
 #define SHMCACHE_STATS_READER_PIDS 8

@@ -1159,6 +1159,14 @@ static void stats_lock(const shmcache_t *c, shmcache_stats_t *st)
         st->reader_pids[i] = l.reader_pids[i];
 }
 
+/* The figures computed from the others. */
+static void stats_derived(shmcache_stats_t *st)
+{
+    st->hit_ratio = st->gets == 0 ? 0.0 : (double)st->hits / (double)st->gets;
+    st->fill = st->data_size == 0 ? 0.0
+             : (double)st->bytes_used / (double)st->data_size;
+}
+
 apr_status_t shmcache_stats(shmcache_t *cache, shmcache_stats_t *stats)
 {
     held_t held;
@@ -1175,6 +1183,7 @@ apr_status_t shmcache_stats(shmcache_t *cache, shmcache_stats_t *stats)
     read_end(cache, held);
     /* lock figures last: they must not count our own read hold */
     stats_lock(cache, stats);
+    stats_derived(stats);
     return APR_SUCCESS;
 }
 
