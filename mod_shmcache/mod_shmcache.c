@@ -24,9 +24,14 @@
  *                by name. pchild's cleanup detaches either way.
  *   log_transaction  the periodic check that logs recoveries (sc_watch.c)
  *
- * File order follows mod_socache_shmcb.c: includes, limits, types,
- * helpers, directive handlers, hooks, the command table, register_hooks,
- * AP_DECLARE_MODULE last.
+ * The registry it fills lives in sc_registry.c, the words it reads are
+ * parsed by sc_parse.c; mod_shmcache/README.md ("Files") lists every file
+ * of the module with what it depends on.
+ *
+ * File order follows mod_socache_shmcb.c: includes, directive handlers,
+ * per-directory configuration, optional functions, hooks, the command
+ * table, register_hooks, and the module record last (written out rather
+ * than through AP_DECLARE_MODULE: see there).
  */
 #include "sc_private.h"
 #include "mod_shmcache.h"
@@ -42,223 +47,69 @@
 
 APLOG_USE_MODULE(shmcache);
 
-/* The registry of the configuration generation being read or served. */
-static sc_registry_t *registry;
-
-sc_registry_t *sc_registry(void)
-{
-    return registry;
-}
-
-/* ------------------------------------------------------------------------
- * Helpers
- * ---------------------------------------------------------------------- */
-
-static apr_status_t registry_gone(void *data)
-{
-    if (registry == data)
-        registry = NULL;
-    return APR_SUCCESS;
-}
-
-static int valid_name(const char *s)
-{
-    apr_size_t n = 0;
-
-    for (; *s != '\0'; s++, n++)
-        if (!apr_isalnum(*s) && *s != '_' && *s != '-')
-            return 0;
-    return n > 0 && n <= SC_NAME_MAX;
-}
-
-/* Parse an unsigned decimal within [lo, hi]. */
-static int parse_uint(const char *s, apr_uint64_t lo, apr_uint64_t hi,
-                      apr_uint64_t *out)
-{
-    apr_uint64_t v = 0;
-
-    if (!apr_isdigit(*s))
-        return 0;
-    for (; apr_isdigit(*s); s++) {
-        if (v > (APR_UINT64_MAX - 9) / 10)
-            return 0;
-        v = v * 10 + (apr_uint64_t)(*s - '0');
-    }
-    if (*s != '\0' || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-/* Seconds with an optional s, m, h or d suffix. */
-static int parse_ttl(const char *s, apr_uint32_t *out)
-{
-    char *end;
-    apr_int64_t v;
-    apr_uint64_t mult = 1;
-
-    if (!apr_isdigit(*s))
-        return 0;
-    v = apr_strtoi64(s, &end, 10);
-    if (v < 0)
-        return 0;
-    switch (*end) {
-    case '\0': break;
-    case 's': end++; break;
-    case 'm': mult = 60; end++; break;
-    case 'h': mult = 3600; end++; break;
-    case 'd': mult = 86400; end++; break;
-    default: return 0;
-    }
-    if (*end != '\0' || (apr_uint64_t)v > SHMCACHE_TTL_MAX / mult)
-        return 0;
-    *out = (apr_uint32_t)((apr_uint64_t)v * mult);
-    return 1;
-}
-
-/* "0640" -> APR_FPROT_* bits (the octal digits become hex nibbles);
- * *octal gets the number as written. */
-static int parse_mode(const char *s, apr_fileperms_t *out, unsigned *octal)
-{
-    unsigned m = 0;
-    const char *p;
-
-    if (strlen(s) < 3 || strlen(s) > 4)
-        return 0;
-    for (p = s; *p; p++) {
-        if (*p < '0' || *p > '7')
-            return 0;
-        m = m * 8 + (unsigned)(*p - '0');
-    }
-    /* owner read+write needed (the creator maps it); no execute bits, no
-     * setuid/setgid/sticky */
-    if ((m & 0600) != 0600 || (m & 07111) != 0)
-        return 0;
-    *out = (apr_fileperms_t)(((m >> 6) & 7) << 8 | ((m >> 3) & 7) << 4 | (m & 7));
-    *octal = m;
-    return 1;
-}
-
 /* ------------------------------------------------------------------------
  * Directive handlers
  * ---------------------------------------------------------------------- */
 
-/* One key=value option of ShmcacheCache. */
-static const char *cache_option(cmd_parms *cmd, sc_cache_t *c,
-                                const char *key, const char *val)
+/* NAME and PATH of ShmcacheCache into a new cache c (in cmd->pool):
+ * a valid name that no other ShmcacheCache declares, a path (relative to
+ * ServerRoot) that no other uses. Returns NULL or the message. */
+static const char *cache_head(cmd_parms *cmd, const char *name,
+                              const char *path, sc_cache_t **made)
 {
-    const char *d = cmd->cmd->name, *err;
-    apr_pool_t *p = cmd->pool;
-    apr_uint64_t v;
+    const char *d = cmd->cmd->name;
+    sc_cache_t *c = apr_pcalloc(cmd->pool, sizeof *c), *other;
 
-    if (strcasecmp(key, "size") == 0) {
-        if ((err = sc_parse_size(val, &v, p)) != NULL)
-            return apr_psprintf(p, "%s %s: size=%s: %s", d, c->name, val, err);
-        if (v < SHMCACHE_MIN_SIZE || v > SHMCACHE_LIMIT_SIZE)
-            return apr_psprintf(p, "%s %s: size=%s: the size must be between "
-                                "%uK and %" APR_UINT64_T_FMT "G", d, c->name, val,
-                                SHMCACHE_MIN_SIZE / 1024,
-                                (apr_uint64_t)SHMCACHE_LIMIT_SIZE >> 30);
-        c->opts.size = v;
-    }
-    else if (strcasecmp(key, "ttl") == 0) {
-        if (!parse_ttl(val, &c->opts.default_ttl))
-            return apr_psprintf(p, "%s %s: ttl=%s: the default TTL must be a "
-                                "number of seconds (or with s, m, h, d), at most "
-                                "%u seconds; 0 means never expires", d, c->name,
-                                val, SHMCACHE_TTL_MAX);
-    }
-    else if (strcasecmp(key, "max-key") == 0) {
-        if (!parse_uint(val, 1, SHMCACHE_LIMIT_MAX_KEY, &v))
-            return apr_psprintf(p, "%s %s: max-key=%s: the longest key must be "
-                                "1..%u bytes", d, c->name, val,
-                                SHMCACHE_LIMIT_MAX_KEY);
-        c->opts.max_key = (apr_uint32_t)v;
-    }
-    else if (strcasecmp(key, "max-value") == 0) {
-        if ((err = sc_parse_size(val, &v, p)) != NULL)
-            return apr_psprintf(p, "%s %s: max-value=%s: %s", d, c->name, val, err);
-        if (v == 0 || v > 0xFFFFFFFFu)
-            return apr_psprintf(p, "%s %s: max-value=%s: the longest value must "
-                                "be 1 byte..4G", d, c->name, val);
-        c->opts.max_value = (apr_uint32_t)v;
-        c->max_value_set = 1;
-    }
-    else if (strcasecmp(key, "buckets") == 0) {
-        if (!parse_uint(val, 64, 0x40000000u, &v))
-            return apr_psprintf(p, "%s %s: buckets=%s: the bucket count must be "
-                                "64..1073741824 (rounded up to a power of two)",
-                                d, c->name, val);
-        c->opts.buckets = (apr_uint32_t)v;
-    }
-    else if (strcasecmp(key, "slots") == 0) {
-        if (!parse_uint(val, 8, SHMCACHE_LIMIT_SLOTS, &v))
-            return apr_psprintf(p, "%s %s: slots=%s: process slots must be "
-                                "8..%u", d, c->name, val, SHMCACHE_LIMIT_SLOTS);
-        c->opts.slots = (apr_uint32_t)v;
-        c->slots_set = 1;
-    }
-    else if (strcasecmp(key, "mode") == 0) {
-        if (!parse_mode(val, &c->opts.mode, &c->mode_octal))
-            return apr_psprintf(p, "%s %s: mode=%s: the file mode must be octal "
-                                "like 0600 or 0660, with owner read and write and "
-                                "no execute bits", d, c->name, val);
-    }
-    else if (strcasecmp(key, "user") == 0) {
-        apr_gid_t ignored;
-        apr_status_t rv = *val == '#'
-            ? (parse_uint(val + 1, 0, 0x7FFFFFFF, &v)
-               ? (c->uid = (apr_uid_t)v, APR_SUCCESS) : APR_EINVAL)
-            : apr_uid_get(&c->uid, &ignored, val, p);
-        if (rv != APR_SUCCESS)
-            return apr_psprintf(p, "%s %s: user=%s: no such user (give a name "
-                                "or #uid)", d, c->name, val);
-        c->user = val;
-        c->uid_set = 1;
-    }
-    else if (strcasecmp(key, "group") == 0) {
-        apr_status_t rv = *val == '#'
-            ? (parse_uint(val + 1, 0, 0x7FFFFFFF, &v)
-               ? (c->gid = (apr_gid_t)v, APR_SUCCESS) : APR_EINVAL)
-            : apr_gid_get(&c->gid, val, p);
-        if (rv != APR_SUCCESS)
-            return apr_psprintf(p, "%s %s: group=%s: no such group (give a name "
-                                "or #gid)", d, c->name, val);
-        c->group = val;
-        c->gid_set = 1;
-    }
-    else if (strcasecmp(key, "lock-timeout") == 0) {
-        if (!parse_uint(val, 1, 600000, &v))
-            return apr_psprintf(p, "%s %s: lock-timeout=%s: milliseconds, "
-                                "1..600000", d, c->name, val);
-        c->opts.lock_timeout_ms = (apr_uint32_t)v;
-    }
-    else if (sc_tier_is_option(key))
-        return sc_tier_option(cmd, c, key, val);
-    else
-        return apr_psprintf(p, "%s %s: unknown option '%s' (known: size, ttl, "
-                            "max-key, max-value, buckets, slots, mode, user, "
-                            "group, lock-timeout, l2, l2-pool, l2-timeout, "
-                            "l1-ttl, neg-ttl, l2-prefix, and the word "
-                            "allow-world-writable)", d, c->name, key);
+    sc_cache_defaults(c);
+    c->name = name;
+    c->where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                            cmd->directive->line_num);
+    if (!sc_parse_name(c->name))
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid cache name "
+                            "(1..%d of A-Z a-z 0-9 _ -)", d, c->name, SC_NAME_MAX);
+    if ((other = sc_registry_find(c->name)) != NULL)
+        return apr_psprintf(cmd->pool, "%s: a cache named '%s' is already "
+                            "declared at %s", d, c->name, other->where);
+    if ((c->path = ap_server_root_relative(cmd->pool, path)) == NULL)
+        return apr_psprintf(cmd->pool, "%s %s: invalid path '%s'", d, c->name,
+                            path);
+    if ((other = sc_registry_find_path(c->path)) != NULL)
+        return apr_psprintf(cmd->pool, "%s %s: path %s is already used by cache "
+                            "'%s' (declared at %s); two caches cannot share a "
+                            "segment", d, c->name, c->path, other->name,
+                            other->where);
+    *made = c;
     return NULL;
 }
 
-/* NULL, or why c's mode cannot be accepted: write for "other" lets every
- * local user change, destroy or truncate the cache, and take part in its
- * lock, so it needs the explicit allow-world-writable. */
-static const char *check_world_writable(cmd_parms *cmd, const sc_cache_t *c)
+/* One word after NAME PATH: the L2 options are sc_tier.c's, every other
+ * sc_parse.c's. Returns NULL or the message. */
+static const char *cache_word(cmd_parms *cmd, sc_cache_t *c, const char *word)
 {
-    if (!(c->opts.mode & APR_FPROT_WWRITE) || c->world_writable_ok)
-        return NULL;
-    return apr_psprintf(cmd->pool, "%s %s (%s): mode=%04o lets every local user "
-                        "write the cache (o+w): any of them could change or "
-                        "destroy the cached data, truncate the file under "
-                        "httpd and hold its lock; use mode=0660 with group= "
-                        "for the users that need it, or add the word "
-                        "allow-world-writable to the directive if every user "
-                        "really must write it", cmd->cmd->name, c->name,
-                        c->where, c->mode_octal);
+    const char *d = cmd->cmd->name, *key, *val, *err;
+
+    err = sc_parse_cache_word(d, c, word, &key, &val, cmd->temp_pool);
+    if (err != NULL || key == NULL)
+        return err;
+    if (sc_tier_is_option(key))
+        return sc_tier_option(cmd, c, key, val);
+    return sc_parse_cache_option(d, c, key, val, cmd->pool);
+}
+
+/* The checks of the whole line, once every word is read: the options
+ * together, L2, ownership on this system, the segment's directory. */
+static const char *cache_checks(cmd_parms *cmd, sc_cache_t *c)
+{
+    const char *d = cmd->cmd->name, *err;
+
+    if ((err = sc_parse_cache_check(d, c, cmd->pool)) != NULL
+        || (err = sc_tier_check(cmd, c)) != NULL)
+        return err;
+    if ((err = sc_perms_check_config(c, cmd->temp_pool)) != NULL)
+        return apr_psprintf(cmd->pool, "%s %s", d, err);
+    if ((err = sc_check_dir(c->path, cmd->temp_pool)) != NULL)
+        return apr_psprintf(cmd->pool, "%s %s: %s", d, c->name, err);
+    return NULL;
 }
 
 /* ShmcacheCache NAME PATH [key=value ...] [allow-world-writable] */
@@ -266,70 +117,26 @@ static const char *cmd_cache(cmd_parms *cmd, void *dummy, int argc,
                              char *const argv[])
 {
     const char *d = cmd->cmd->name, *err;
-    sc_registry_t *reg = registry;
-    sc_cache_t *c, *other;
+    sc_cache_t *c = NULL;
     int i;
 
     if ((err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) != NULL)
         return err;
-    if (reg == NULL)
+    if (sc_registry() == NULL)
         return apr_psprintf(cmd->pool, "%s: mod_shmcache is not initialised", d);
     if (argc < 2)
         return apr_psprintf(cmd->pool, "%s needs a name and a path: %s NAME "
                             "PATH [size=64M] [ttl=0] [max-key=250] "
                             "[max-value=1M] [mode=0600] [user=U] [group=G] ...",
                             d, d);
-    c = apr_pcalloc(cmd->pool, sizeof *c);
-    sc_cache_defaults(c);
-    c->name = argv[0];
-    c->where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
-                            cmd->directive->line_num);
-    if (!valid_name(c->name))
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid cache name "
-                            "(1..%d of A-Z a-z 0-9 _ -)", d, c->name, SC_NAME_MAX);
-    if ((other = apr_hash_get(reg->by_name, c->name, APR_HASH_KEY_STRING)) != NULL)
-        return apr_psprintf(cmd->pool, "%s: a cache named '%s' is already "
-                            "declared at %s", d, c->name, other->where);
-    c->path = ap_server_root_relative(cmd->pool, argv[1]);
-    if (c->path == NULL)
-        return apr_psprintf(cmd->pool, "%s %s: invalid path '%s'", d, c->name,
-                            argv[1]);
-    if ((other = apr_hash_get(reg->by_path, c->path, APR_HASH_KEY_STRING)) != NULL)
-        return apr_psprintf(cmd->pool, "%s %s: path %s is already used by cache "
-                            "'%s' (declared at %s); two caches cannot share a "
-                            "segment", d, c->name, c->path, other->name,
-                            other->where);
-    for (i = 2; i < argc; i++) {
-        const char *eq = strchr(argv[i], '=');
-        if (strcasecmp(argv[i], "allow-world-writable") == 0) {
-            c->world_writable_ok = 1;
-            continue;
-        }
-        if (eq == NULL || eq == argv[i])
-            return apr_psprintf(cmd->pool, "%s %s: '%s' is not key=value", d,
-                                c->name, argv[i]);
-        err = cache_option(cmd, c, apr_pstrndup(cmd->temp_pool, argv[i],
-                                                (apr_size_t)(eq - argv[i])),
-                           eq + 1);
-        if (err != NULL)
-            return err;
-    }
-    if ((err = check_world_writable(cmd, c)) != NULL
-        || (err = sc_tier_check(cmd, c)) != NULL)
+    if ((err = cache_head(cmd, argv[0], argv[1], &c)) != NULL)
         return err;
-    if ((err = sc_perms_check_config(c, cmd->temp_pool)) != NULL)
-        return apr_psprintf(cmd->pool, "%s %s", d, err);
-    if (c->max_value_set
-        && (apr_uint64_t)c->opts.max_value + c->opts.max_key > c->opts.size / 2)
-        return apr_psprintf(cmd->pool, "%s %s: max-value=%u and max-key=%u do "
-                            "not fit in size=%" APR_UINT64_T_FMT ": one item may "
-                            "take at most half of the cache", d, c->name,
-                            c->opts.max_value, c->opts.max_key, c->opts.size);
-    if ((err = sc_check_dir(c->path, cmd->temp_pool)) != NULL)
-        return apr_psprintf(cmd->pool, "%s %s: %s", d, c->name, err);
-    APR_ARRAY_PUSH(reg->caches, sc_cache_t *) = c;
-    apr_hash_set(reg->by_name, c->name, APR_HASH_KEY_STRING, c);
-    apr_hash_set(reg->by_path, c->path, APR_HASH_KEY_STRING, c);
+    for (i = 2; i < argc; i++)
+        if ((err = cache_word(cmd, c, argv[i])) != NULL)
+            return err;
+    if ((err = cache_checks(cmd, c)) != NULL)
+        return err;
+    sc_registry_add(c);
     return NULL;
 }
 
@@ -337,7 +144,7 @@ static const char *cmd_api_cache(cmd_parms *cmd, void *dconf, const char *arg)
 {
     sc_dir_conf_t *dc = dconf;
 
-    if (!valid_name(arg))
+    if (!sc_parse_name(arg))
         return apr_psprintf(cmd->pool, "%s: '%s' is not a valid cache name",
                             cmd->cmd->name, arg);
     /* caches may be declared further down: checked at request time */
@@ -397,29 +204,26 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 
 static shmcache_t *shmcache_mod_lookup(const char *name)
 {
-    sc_cache_t *c;
+    sc_cache_t *c = sc_registry_find(name);
 
-    if (registry == NULL || name == NULL)
-        return NULL;
-    c = apr_hash_get(registry->by_name, name, APR_HASH_KEY_STRING);
     return c != NULL ? sc_cache_handle(c, NULL) : NULL;
 }
 
 static apr_array_header_t *shmcache_mod_names(apr_pool_t *p)
 {
+    sc_registry_t *reg = sc_registry();
     apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
     int i;
 
-    for (i = 0; registry != NULL && i < registry->caches->nelts; i++)
+    for (i = 0; reg != NULL && i < reg->caches->nelts; i++)
         APR_ARRAY_PUSH(names, const char *) =
-            apr_pstrdup(p, APR_ARRAY_IDX(registry->caches, i, sc_cache_t *)->name);
+            apr_pstrdup(p, APR_ARRAY_IDX(reg->caches, i, sc_cache_t *)->name);
     return names;
 }
 
 static apr_uint32_t shmcache_mod_default_ttl(const char *name)
 {
-    sc_cache_t *c = registry == NULL || name == NULL ? NULL
-        : apr_hash_get(registry->by_name, name, APR_HASH_KEY_STRING);
+    sc_cache_t *c = sc_registry_find(name);
 
     return c != NULL ? c->opts.default_ttl : SHMCACHE_TTL_FOREVER;
 }
@@ -430,23 +234,14 @@ static apr_uint32_t shmcache_mod_default_ttl(const char *name)
 
 static int sc_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    sc_registry_t *reg = apr_pcalloc(pconf, sizeof *reg);
-
-    reg->pool = pconf;
-    reg->proc_pool = pconf;
-    reg->caches = apr_array_make(pconf, 4, sizeof(sc_cache_t *));
-    reg->instances = apr_array_make(pconf, 4, sizeof(sc_cache_t *));
-    reg->by_name = apr_hash_make(pconf);
-    reg->by_path = apr_hash_make(pconf);
-    registry = reg;
-    apr_pool_cleanup_register(pconf, reg, registry_gone, apr_pool_cleanup_null);
+    sc_registry_open(pconf);
     return OK;
 }
 
 static int sc_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
-    sc_registry_t *reg = registry;
+    sc_registry_t *reg = sc_registry();
     int i, failed = 0;
 
     /* Double-load guard: httpd reads its configuration twice at startup
@@ -499,7 +294,7 @@ static void attach_all(apr_array_header_t *list, server_rec *s, apr_pool_t *pchi
 
 static void sc_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    sc_registry_t *reg = registry;
+    sc_registry_t *reg = sc_registry();
 
     if (reg == NULL)
         return;
@@ -575,8 +370,13 @@ static void register_hooks(apr_pool_t *p)
     sc_socache_register(p);
 }
 
-/* Declared in sc_private.h with default visibility; APLOG_USE_MODULE is at
- * the top of the file, so the module is defined without AP_DECLARE_MODULE. */
+/* The module record. AP_DECLARE_MODULE(shmcache) would expand to
+ * APLOG_USE_MODULE(shmcache) and this definition; APLOG_USE_MODULE is
+ * needed at the top already (every ap_log_error above uses the index it
+ * declares) and may appear only once per file, so the record is written
+ * out. sc_private.h declares it with default visibility: it is the one
+ * symbol of the module, besides the library's shmcache_*, that httpd
+ * finds in mod_shmcache.so. */
 module AP_MODULE_DECLARE_DATA shmcache_module = {
     STANDARD20_MODULE_STUFF,
     create_dir_conf,

@@ -4,9 +4,10 @@
  * Never active unless an admin writes SetHandler shmcache-api somewhere;
  * guarded only by normal Apache access control (Require ...), which the
  * admin must add. The key is the part of the URL path after the enclosing
- * <Location PREFIX>, percent-decoded here from the raw request line (so
- * %00, %25, %3F, non-ASCII bytes all work; %2F needs AllowEncodedSlashes
- * On, since httpd refuses it before any handler runs otherwise).
+ * <Location PREFIX>, taken from the raw request line and percent-decoded
+ * by httpd (ap_unescape_url_keep2f), so %25, %3F and non-ASCII bytes all
+ * work; %2F needs AllowEncodedSlashes On and %00 is refused, as httpd
+ * itself refuses both in a path before any handler runs.
  *
  *   GET|HEAD PREFIX/KEY                 200 + value, 404 on a miss; ETag is
  *                                       the entry's version, X-Shmcache-TTL
@@ -50,6 +51,7 @@
 #include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "util_script.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
 
@@ -59,113 +61,55 @@ APLOG_USE_MODULE(shmcache);
  * Helpers
  * ---------------------------------------------------------------------- */
 
-/* Percent-decode s[0..len) into a new buffer; -1 on a bad escape. */
-static apr_ssize_t pct_decode(const char *s, apr_size_t len, char **out,
-                              apr_pool_t *p)
-{
-    char *d = apr_palloc(p, len + 1), *o = d;
-    apr_size_t i;
-
-    for (i = 0; i < len; i++) {
-        if (s[i] != '%') {
-            *o++ = s[i];
-            continue;
-        }
-        if (i + 2 >= len || !apr_isxdigit(s[i + 1]) || !apr_isxdigit(s[i + 2]))
-            return -1;
-        *o++ = (char)((apr_isdigit(s[i + 1]) ? s[i + 1] - '0'
-                       : (apr_tolower(s[i + 1]) - 'a' + 10)) * 16
-                      + (apr_isdigit(s[i + 2]) ? s[i + 2] - '0'
-                         : (apr_tolower(s[i + 2]) - 'a' + 10)));
-        i += 2;
-    }
-    *o = '\0';
-    *out = d;
-    return o - d;
-}
-
-/* The value of query argument name (decoded), "" when present without a
- * value, NULL when absent. */
+/* The value of query argument name, decoded by httpd (ap_args_to_table:
+ * "1" when present without a value), NULL when absent. */
 static const char *query_arg(request_rec *r, const char *name)
 {
-    apr_size_t n = strlen(name);
-    const char *a = r->args;
+    apr_table_t *args;
 
-    while (a != NULL && *a != '\0') {
-        const char *end = a + strcspn(a, "&;");
-        if ((apr_size_t)(end - a) >= n && strncmp(a, name, n) == 0
-            && (a[n] == '=' || a + n == end)) {
-            char *v;
-            if (a + n == end)
-                return "";
-            if (pct_decode(a + n + 1, (apr_size_t)(end - a - n - 1), &v, r->pool) < 0)
-                return NULL;
-            return v;
-        }
-        a = *end ? end + 1 : end;
-    }
-    return NULL;
+    ap_args_to_table(r, &args);
+    return apr_table_get(args, name);
 }
 
-/* The raw (still percent-encoded) path of the request line. */
-static const char *raw_path(request_rec *r, apr_size_t *len)
+/* The container's path: the handler's key is the URL path after it. */
+static const char *container_prefix(request_rec *r, const sc_dir_conf_t *dc)
 {
-    const char *u = r->unparsed_uri, *q;
+    core_dir_config *cd;
 
-    if (u == NULL)
-        return NULL;
-    if (*u != '/') {            /* absolute form: skip scheme://authority */
-        const char *s = strstr(u, "://");
-        if (s == NULL || (u = strchr(s + 3, '/')) == NULL)
-            return NULL;
-    }
-    q = u + strcspn(u, "?#");
-    *len = (apr_size_t)(q - u);
-    return u;
+    if (dc->dir != NULL)
+        return dc->dir;
+    /* none of our directives in the <Location>: the path of the last
+     * section core merged (the one with SetHandler, normally) */
+    cd = ap_get_core_module_config(r->per_dir_config);
+    return cd->d != NULL && cd->r == NULL && !cd->d_is_fnmatch ? cd->d : "";
 }
 
-/* The key named by the URL: path after the container's prefix. Returns an
- * HTTP status on failure. */
+/* The key named by the URL: the raw path after the prefix (sc_parse.c),
+ * percent-decoded by httpd, %2F included. Returns an HTTP status on
+ * failure. */
 static int request_key(request_rec *r, const sc_dir_conf_t *dc, sc_cache_t *c,
                        char **key, apr_size_t *klen)
 {
-    apr_size_t plen = 0, len = 0;
-    const char *path = raw_path(r, &len);
-    const char *prefix = dc->dir;
-    apr_ssize_t n;
+    const char *prefix = container_prefix(r, dc), *enc = NULL;
+    apr_size_t len = 0;
 
-    if (prefix == NULL) {
-        /* none of our directives in the <Location>: the path of the last
-         * section core merged (the one with SetHandler, normally) */
-        core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
-        prefix = cd->d != NULL && cd->r == NULL && !cd->d_is_fnmatch ? cd->d : "";
-    }
-
-    if (path == NULL)
-        return HTTP_BAD_REQUEST;
-    plen = strlen(prefix);
-    while (plen > 0 && prefix[plen - 1] == '/')
-        plen--;
-    if (len < plen || strncmp(path, prefix, plen) != 0
-        || (len > plen && path[plen] != '/')) {
+    switch (sc_parse_key_path(r->unparsed_uri, prefix, &enc, &len)) {
+    case SC_KEY_OK:
+        break;
+    case SC_KEY_OUTSIDE:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, SCLOGNO(00401)
                       SC_FMT "shmcache-api: the URL path does not start with "
                       "the container's path '%s': use the handler in a "
                       "<Location PREFIX>", SC_ARGS(c), prefix);
         return HTTP_BAD_REQUEST;
-    }
-    path += plen;
-    len -= plen;
-    if (len > 0) {              /* skip the '/' after the prefix */
-        path++;
-        len--;
-    }
-    if (len == 0)
+    default:
         return HTTP_BAD_REQUEST;
-    n = pct_decode(path, len, key, r->pool);
-    if (n <= 0)
+    }
+    *key = apr_pstrmemdup(r->pool, enc, len);
+    /* a bad escape, or %00 (which httpd refuses before any handler) */
+    if (ap_unescape_url_keep2f(*key, 1) != OK || **key == '\0')
         return HTTP_BAD_REQUEST;
-    *klen = (apr_size_t)n;
+    *klen = strlen(*key);
     return OK;
 }
 
@@ -173,28 +117,11 @@ static int request_key(request_rec *r, const sc_dir_conf_t *dc, sc_cache_t *c,
 static int request_ttl(request_rec *r, apr_uint32_t *ttl)
 {
     const char *v = query_arg(r, "ttl");
-    apr_uint64_t n = 0;
 
     if (v == NULL)
         v = apr_table_get(r->headers_in, "X-Shmcache-TTL");
     *ttl = SHMCACHE_TTL_DEFAULT;
-    if (v == NULL)
-        return 1;
-    if (strcasecmp(v, "forever") == 0) {
-        *ttl = SHMCACHE_TTL_FOREVER;
-        return 1;
-    }
-    if (*v == '\0')
-        return 0;
-    for (; apr_isdigit(*v); v++) {
-        n = n * 10 + (apr_uint64_t)(*v - '0');
-        if (n > SHMCACHE_TTL_MAX)
-            return 0;
-    }
-    if (*v != '\0')
-        return 0;
-    *ttl = (apr_uint32_t)n;
-    return 1;
+    return v == NULL || sc_parse_api_ttl(v, ttl);
 }
 
 /* Map a library status to an HTTP status; logs server-side failures. */
@@ -355,21 +282,6 @@ static int do_delete(request_rec *r, sc_cache_t *c, shmcache_t *h,
     return OK;
 }
 
-static int parse_u64(const char *s, apr_uint64_t *out)
-{
-    apr_uint64_t v = 0;
-
-    if (s == NULL || !apr_isdigit(*s))
-        return 0;
-    for (; apr_isdigit(*s); s++) {
-        if (v > (APR_UINT64_MAX - 9) / 10)
-            return 0;
-        v = v * 10 + (apr_uint64_t)(*s - '0');
-    }
-    *out = v;
-    return *s == '\0';
-}
-
 static int do_incr(request_rec *r, sc_cache_t *c, shmcache_t *h,
                    const char *key, apr_size_t klen)
 {
@@ -382,13 +294,13 @@ static int do_incr(request_rec *r, sc_cache_t *c, shmcache_t *h,
 
     if ((inc == NULL) == (dec == NULL))
         return HTTP_BAD_REQUEST;        /* POST needs ?incr[=N] or ?decr=N */
-    if (inc != NULL && *inc != '\0' && !parse_u64(inc, &delta))
+    if (inc != NULL && *inc != '\0' && !sc_parse_u64(inc, &delta))
         return HTTP_BAD_REQUEST;
-    if (dec != NULL && *dec != '\0' && !parse_u64(dec, &delta))
+    if (dec != NULL && *dec != '\0' && !sc_parse_u64(dec, &delta))
         return HTTP_BAD_REQUEST;
     if (delta > (apr_uint64_t)APR_INT64_MAX)
         return HTTP_BAD_REQUEST;
-    if (init != NULL && !parse_u64(init, &initial))
+    if (init != NULL && !sc_parse_u64(init, &initial))
         return HTTP_BAD_REQUEST;
     if (!request_ttl(r, &ttl))
         return HTTP_BAD_REQUEST;
@@ -422,7 +334,7 @@ static int query_u64(request_rec *r, const char *name, apr_uint64_t def,
     *out = def;
     if (v == NULL)
         return 1;
-    return parse_u64(v, out) && *out <= max;
+    return sc_parse_u64(v, out) && *out <= max;
 }
 
 /* The lease options of a GET: ?wait=MS and ?lease_ttl=S. @return 1, or 0
@@ -502,7 +414,7 @@ static int do_lease_get(request_rec *r, sc_cache_t *c, shmcache_t *h,
 /* The token of ?lease=TOKEN. @return 1, or 0 when it is not one. */
 static int lease_token(request_rec *r, apr_uint64_t *token)
 {
-    return parse_u64(query_arg(r, "lease"), token) && *token != 0;
+    return sc_parse_u64(query_arg(r, "lease"), token) && *token != 0;
 }
 
 /* PUT ?lease=TOKEN[&ttl=S][&stale=S]: store the body and end the lease. A

@@ -54,38 +54,6 @@ APLOG_USE_MODULE(shmcache);
  * Configuration helpers
  * ---------------------------------------------------------------------- */
 
-const char *sc_parse_size(const char *arg, apr_uint64_t *out, apr_pool_t *p)
-{
-    const char *s = arg, *unit;
-    apr_uint64_t v = 0, mult = 1;
-
-    if (arg == NULL || !apr_isdigit(*arg))
-        return "not a size (a number of bytes, optionally followed by K, M "
-               "or G)";
-    while (apr_isdigit(*s)) {
-        if (v > (APR_UINT64_MAX - 9) / 10)
-            return "too large";
-        v = v * 10 + (apr_uint64_t)(*s++ - '0');
-    }
-    unit = s;
-    switch (*s) {
-    case '\0': break;
-    case 'k': case 'K': mult = 1024u; s++; break;
-    case 'm': case 'M': mult = 1024u * 1024u; s++; break;
-    case 'g': case 'G': mult = 1024u * 1024u * 1024u; s++; break;
-    default: s = NULL; break;
-    }
-    if (s != NULL && (*s == 'b' || *s == 'B'))
-        s++;
-    if (s == NULL || *s != '\0')
-        return apr_psprintf(p, "bad unit '%s' (use K, M or G, powers of 1024, "
-                            "or plain bytes)", unit);
-    if (v > APR_UINT64_MAX / mult)
-        return "too large";
-    *out = v * mult;
-    return NULL;
-}
-
 const char *sc_check_dir(const char *path, apr_pool_t *p)
 {
     const char *slash = strrchr(path, '/');
@@ -103,21 +71,6 @@ const char *sc_check_dir(const char *path, apr_pool_t *p)
     if (fi.filetype != APR_DIR)
         return apr_psprintf(p, "%s (in %s) is not a directory", dir, path);
     return sc_perms_dir_usable(dir, path, p);
-}
-
-void sc_cache_defaults(sc_cache_t *c)
-{
-    shmcache_options_init(&c->opts);
-    c->uid = (apr_uid_t)-1;
-    c->gid = (apr_gid_t)-1;
-    c->file_owner = (apr_uid_t)-1;
-}
-
-sc_cache_t *sc_cache_target(sc_cache_t *c)
-{
-    while (c->alias != NULL)
-        c = c->alias;
-    return c;
 }
 
 /* ------------------------------------------------------------------------

@@ -45,50 +45,16 @@ struct ap_socache_instance_t {
  * Helpers
  * ---------------------------------------------------------------------- */
 
-static int is_cache_name(const char *s)
-{
-    apr_size_t n = 0;
-
-    for (; *s != '\0'; s++, n++)
-        if (!apr_isalnum(*s) && *s != '_' && *s != '-')
-            return 0;
-    return n > 0 && n <= SC_NAME_MAX;
-}
-
-/* Parse "PATH" or "PATH(SIZE)" into c. */
+/* Parse "PATH" or "PATH(SIZE)" (sc_parse.c) into c, the path made
+ * absolute and its directory checked. */
 static const char *parse_path_size(sc_cache_t *c, const char *arg,
                                    apr_pool_t *tmp, apr_pool_t *p)
 {
-    char *path = apr_pstrdup(tmp, arg);
-    char *open = strrchr(path, '(');
-    char *last;
-    const char *err;
-    apr_uint64_t size;
+    const char *path, *err;
 
-    if (*path == '\0')         /* (last would point before the string) */
-        return apr_psprintf(p, "shmcache: an empty argument names no path");
-    last = path + strlen(path) - 1;
-    if (open != NULL) {
-        if (*last != ')')
-            return apr_psprintf(p, "shmcache: '%s': no closing parenthesis "
-                                "after the size", arg);
-        *open = '\0';
-        *last = '\0';
-        if ((err = sc_parse_size(open + 1, &size, tmp)) != NULL)
-            return apr_psprintf(p, "shmcache: '%s': invalid size '%s': %s", arg,
-                                open + 1, err);
-        if (size < SHMCACHE_MIN_SIZE || size > SHMCACHE_LIMIT_SIZE)
-            return apr_psprintf(p, "shmcache: '%s': the size must be between "
-                                "%uK and %" APR_UINT64_T_FMT "G", arg,
-                                SHMCACHE_MIN_SIZE / 1024,
-                                (apr_uint64_t)SHMCACHE_LIMIT_SIZE >> 30);
-        c->opts.size = size;
-        c->size_given = 1;
-    }
-    else if (*last == ')')
-        return apr_psprintf(p, "shmcache: '%s': no opening parenthesis", arg);
-    if (open == path)           /* "(SIZE)": the size cut the path away */
-        return apr_psprintf(p, "shmcache: '%s': no path before the size", arg);
+    err = sc_parse_path_size(arg, &path, &c->opts.size, &c->size_given, tmp);
+    if (err != NULL)
+        return apr_pstrdup(p, err);
     c->path = ap_server_root_relative(p, path);
     if (c->path == NULL)
         return apr_psprintf(p, "shmcache: '%s': invalid path", arg);
@@ -135,7 +101,7 @@ static const char *socache_sc_create(ap_socache_instance_t **instance,
     c->opts.max_key = SC_SOCACHE_MAX_KEY;
     c->opts.max_value = 0xFFFFFFFFu;    /* the library clamps to what fits */
     if (arg != NULL && *arg != '\0') {
-        if (is_cache_name(arg))
+        if (sc_parse_name(arg))
             c->ref_name = apr_pstrdup(p, arg);  /* resolved in init */
         else if ((err = parse_path_size(c, arg, tmp, p)) != NULL)
             return err;

@@ -34,17 +34,6 @@ static shmcache_tier_options_t *tier_opts(sc_cache_t *c, apr_pool_t *p)
     return c->tier_opts;
 }
 
-static int parse_u32(const char *s, apr_uint32_t lo, apr_uint32_t hi, apr_uint32_t *out)
-{
-    char *end;
-    apr_int64_t v = apr_strtoi64(s, &end, 10);
-
-    if (end == s || *end || v < lo || v > hi)
-        return 0;
-    *out = (apr_uint32_t)v;
-    return 1;
-}
-
 int sc_tier_is_option(const char *key)
 {
     return strcasecmp(key, "l2") == 0 || strcasecmp(key, "l2-pool") == 0
@@ -69,16 +58,16 @@ const char *sc_tier_option(cmd_parms *cmd, sc_cache_t *c, const char *key,
                                 "(e.g. 0,2,8,30000)", d, c->name, val);
     }
     else if (strcasecmp(key, "l2-timeout") == 0) {
-        if (!parse_u32(val, 1, 60000, &o->timeout_ms))
+        if (!sc_parse_u32(val, 1, 60000, &o->timeout_ms))
             return apr_psprintf(p, "%s %s: l2-timeout=%s: milliseconds, 1..60000",
                                 d, c->name, val);
     }
     else if (strcasecmp(key, "l1-ttl") == 0) {
-        if (!parse_u32(val, 1, SHMCACHE_TTL_MAX, &o->l1_ttl))
+        if (!sc_parse_u32(val, 1, SHMCACHE_TTL_MAX, &o->l1_ttl))
             return apr_psprintf(p, "%s %s: l1-ttl=%s: seconds, at least 1", d,
                                 c->name, val);
     }
-    else if (!parse_u32(val, 0, SHMCACHE_TTL_MAX, &o->neg_ttl))
+    else if (!sc_parse_u32(val, 0, SHMCACHE_TTL_MAX, &o->neg_ttl))
         return apr_psprintf(p, "%s %s: neg-ttl=%s: seconds (0 = off)", d, c->name, val);
     return NULL;
 }

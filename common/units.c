@@ -1,5 +1,6 @@
 /*
- * units.c - the command line's number parser (see units.h for the grammar).
+ * units.c - the number words of the CLI and the module (see units.h for
+ * the grammar).
  *
  * Unsigned numbers are accumulated digit by digit here rather than with
  * apr_strtoi64: that function tops out at 2^63-1 (cas versions and incr

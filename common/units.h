@@ -1,6 +1,9 @@
 /*
- * units.h - the command line's number parser: sizes with binary units,
- * durations with time units, plain unsigned and signed integers.
+ * units.h - the number words that shmcache-cli and mod_shmcache share:
+ * sizes with binary units, durations with time units, plain unsigned and
+ * signed integers. The CLI's arguments and the module's directives both
+ * parse sizes and durations here, so they accept the same words ("1T" and
+ * "64B" in both).
  *
  * Every function here is pure: it reads only its arguments, writes only
  * *out, allocates nothing and keeps no state, so it can be fuzzed on its
@@ -18,8 +21,8 @@
  *   unsigned  DIGITS                   in base 10 (or 8 for file modes)
  *   signed    [-|+] DIGITS             base 10, -2^63 .. 2^63-1
  */
-#ifndef SC_CLI_UNITS_H
-#define SC_CLI_UNITS_H
+#ifndef SC_UNITS_H
+#define SC_UNITS_H
 
 #include <apr.h>
 
@@ -55,4 +58,4 @@ sc_units_err_e sc_units_int(const char *s, apr_int64_t *out);
 /* A short English phrase for err ("is not a number", ...), static. */
 const char *sc_units_strerror(sc_units_err_e err);
 
-#endif /* SC_CLI_UNITS_H */
+#endif /* SC_UNITS_H */
