@@ -16,7 +16,7 @@
  *
  * cmd_load is callable in isolation: it takes a cli_t (pool, files, path
  * of the cache, argument 0 = the snapshot path), so nothing needed
- * refactoring; the harness links snapshot.c, util.c and units.c.
+ * refactoring; the harness links snapshot.c, util.c and common/units.c.
  */
 #include "fuzz_common.h"
 #include "cli.h"

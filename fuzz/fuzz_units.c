@@ -1,6 +1,6 @@
 /*
  * fuzz_units.c - libFuzzer target (b): the command line's pure parsers
- * and encoders (shmcache-cli/units.h and the key/JSON helpers of util.c),
+ * and encoders (common/units.h and the key/JSON helpers of util.c),
  * each checked against an independent reference written here.
  *
  * Input: byte 0 picks the function and its parameters, the rest is the

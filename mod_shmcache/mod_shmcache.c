@@ -322,11 +322,31 @@ static void sc_child_init(apr_pool_t *pchild, server_rec *s)
     sc_tier_child_init(reg->caches, s, pchild);
 }
 
+/* The periodic recovery check (sc_watch.c), when this process's turn has
+ * come: the stats of every cache that has a watch slot. */
+static void watch_tick(server_rec *s)
+{
+    sc_registry_t *reg = sc_registry();
+    apr_array_header_t *lists[2];
+    int l, i;
+
+    if (reg == NULL || !sc_watch_due())
+        return;
+    lists[0] = reg->caches;
+    lists[1] = reg->instances;
+    for (l = 0; l < 2; l++)
+        for (i = 0; i < lists[l]->nelts; i++) {
+            sc_cache_t *c = APR_ARRAY_IDX(lists[l], i, sc_cache_t *);
+            if (c->alias == NULL && c->watch != NULL)
+                sc_watch_check(c, sc_cache_handle(c, s), s);
+        }
+}
+
 /* End of every request in a child: the periodic recovery check (cheap
  * unless due: one clock read and one atomic load). */
 static int sc_log_transaction(request_rec *r)
 {
-    sc_watch_tick(r->server);
+    watch_tick(r->server);
     sc_tier_tick(r->server);
     return DECLINED;
 }

@@ -306,9 +306,14 @@ void sc_watch_bind(sc_cache_t *c, const shmcache_stats_t *st, int fresh,
  * per interval (shared by all processes). */
 void sc_watch_observe(sc_cache_t *c, const shmcache_stats_t *st, server_rec *s);
 
-/* Child, end of a request: once per interval (all processes together),
- * take the stats of every watched cache and log what grew. */
-void sc_watch_tick(server_rec *s);
+/* Child, end of a request: whether this caller takes the periodic check,
+ * which comes once per interval among all processes together. */
+int sc_watch_due(void);
+
+/* The periodic check of c through this process's handle h (NULL: none):
+ * take its stats and log what grew. Aliases and caches without a slot are
+ * skipped. */
+void sc_watch_check(sc_cache_t *c, shmcache_t *h, server_rec *s);
 
 /* sc_cache.c ------------------------------------------------------------ */
 

@@ -232,30 +232,18 @@ void sc_watch_observe(sc_cache_t *c, const shmcache_stats_t *st, server_rec *s)
         observe(c->watch, c, st, s);
 }
 
-/* Stats of every watched cache in list, observed. */
-static void check_list(apr_array_header_t *list, server_rec *s)
-{
-    shmcache_stats_t st;
-    int i;
-
-    for (i = 0; i < list->nelts; i++) {
-        sc_cache_t *c = APR_ARRAY_IDX(list, i, sc_cache_t *);
-        shmcache_t *h;
-
-        if (c->alias != NULL || c->watch == NULL)
-            continue;
-        h = sc_cache_handle(c, s);
-        if (h != NULL && shmcache_stats(h, &st) == APR_SUCCESS)
-            observe(c->watch, c, &st, s);
-    }
-}
-
-void sc_watch_tick(server_rec *s)
+int sc_watch_due(void)
 {
     sc_registry_t *reg = sc_registry();
 
-    if (reg == NULL || reg->watch == NULL || !take_turn(reg->watch))
-        return;
-    check_list(reg->caches, s);
-    check_list(reg->instances, s);
+    return reg != NULL && reg->watch != NULL && take_turn(reg->watch);
+}
+
+void sc_watch_check(sc_cache_t *c, shmcache_t *h, server_rec *s)
+{
+    shmcache_stats_t st;
+
+    if (c->alias == NULL && c->watch != NULL && h != NULL
+        && shmcache_stats(h, &st) == APR_SUCCESS)
+        observe(c->watch, c, &st, s);
 }
