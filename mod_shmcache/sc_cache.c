@@ -248,109 +248,167 @@ typedef struct prep_t {
     apr_status_t rv;
 } prep_t;
 
+/* What is at c->path, not following a symlink: fi->filetype is APR_NOFILE
+ * when nothing is there. Refuses (SHMCACHE_EOWNER) anything but a regular
+ * file. */
+static apr_status_t look_at_path(prep_t *p, apr_finfo_t *fi)
+{
+    apr_status_t rv = apr_stat(fi, p->c->path, APR_FINFO_LINK | APR_FINFO_TYPE
+                               | APR_FINFO_OWNER | APR_FINFO_PROT, p->tmp);
+
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_INCOMPLETE(rv)) {
+        fi->filetype = APR_NOFILE;
+        fi->valid = 0;
+        return APR_SUCCESS;
+    }
+    if (fi->filetype == APR_REG)
+        return APR_SUCCESS;
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, p->s, SCLOGNO(00116)
+                 SC_FMT "the path is %s, not a regular file: refusing to use "
+                 "it", SC_ARGS(p->c),
+                 fi->filetype == APR_LNK ? "a symbolic link" : "a special file");
+    return SHMCACHE_EOWNER;
+}
+
+/* Open the segment at the path (creating it when there is none) into *h.
+ * The parent (root) may attach to a file it gave to another user, and
+ * only to that one; the library opens without following a symlink and
+ * refuses anything but a regular file, so what it opens is judged on its
+ * own descriptor whatever the path became since look_at_path. */
+static apr_status_t open_segment(prep_t *p, const shmcache_options_t *o,
+                                 const apr_finfo_t *fi, shmcache_t **h)
+{
+    shmcache_options_t ho = *o;
+
+    ho.allow_foreign_owner = fi->filetype == APR_REG && o->set_owner
+                             && (fi->valid & APR_FINFO_USER) && fi->user == o->owner;
+    return shmcache_open(h, p->c->path, &ho, p->hp);
+}
+
+/* A file of an unexpected owner (User or user= changed) at the path:
+ * attach to it knowingly to learn what it is. APR_SUCCESS: a segment,
+ * whose contents are never used (the caller makes a new one); else the
+ * attach's status, judged as the open's would be. */
+static apr_status_t probe_foreign(prep_t *p, const shmcache_options_t *o,
+                                  const apr_finfo_t *fi)
+{
+    shmcache_options_t ho = *o;
+    shmcache_t *h;
+    apr_status_t rv;
+
+    ho.allow_foreign_owner = 1;
+    if ((rv = shmcache_attach(&h, p->c->path, &ho, p->hp)) != APR_SUCCESS)
+        return rv;
+    shmcache_close(h);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, p->s, SCLOGNO(00117)
+                 SC_FMT "the segment belongs to uid %s, not to the configured "
+                 "owner: recreating it", SC_ARGS(p->c),
+                 sc_perms_uid_str(fi->user, p->tmp));
+    return APR_SUCCESS;
+}
+
+/* A segment the library refused as broken or of another build. */
+static int is_unusable(prep_t *p, apr_status_t rv)
+{
+    char buf[256];
+
+    if (rv != SHMCACHE_EFORMAT && rv != SHMCACHE_ELAYOUT && rv != SHMCACHE_ECORRUPT)
+        return 0;
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, p->s, SCLOGNO(00110)
+                 SC_FMT "existing segment is unusable (%s): recreating it, its "
+                 "contents are lost", SC_ARGS(p->c),
+                 shmcache_strerror(rv, buf, sizeof buf));
+    return 1;
+}
+
+/* Keep h, a segment that the open just created (st: its figures). */
+static apr_status_t keep_created(prep_t *p, shmcache_t *h,
+                                 const shmcache_stats_t *st)
+{
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, p->s, SCLOGNO(00113)
+                 SC_FMT "created: %" APR_UINT64_T_FMT " bytes, %u buckets, keys "
+                 "up to %u bytes, values up to %u bytes, %u slots",
+                 SC_ARGS(p->c), st->size, st->buckets, st->max_key,
+                 st->max_value, st->slots);
+    sc_watch_bind(p->c, st, 1, p->s);
+    p->kept = h;
+    return APR_SUCCESS;
+}
+
+/* Keep h, an older segment that can serve o, and give it the configured
+ * mode and owner. */
+static apr_status_t keep_reused(prep_t *p, const shmcache_options_t *o,
+                                shmcache_t *h, const shmcache_stats_t *st)
+{
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, p->s, SCLOGNO(00115)
+                 SC_FMT "reusing the existing segment (%" APR_UINT64_T_FMT
+                 " entries, %u processes attached)", SC_ARGS(p->c), st->items,
+                 st->attached);
+    fix_perms(p->c, h, o, p->s, p->tmp);
+    p->kept = h;
+    return APR_SUCCESS;
+}
+
+/* The segment h opened at t0: keep it when it was just created or when
+ * it can serve the configuration o; recreate it when the configuration
+ * changed. */
+static apr_status_t use_opened(prep_t *p, const shmcache_options_t *o,
+                               shmcache_t *h, apr_time_t t0)
+{
+    shmcache_stats_t st;
+    apr_status_t rv = shmcache_stats(h, &st);
+    const char *why;
+    char buf[256];
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, p->s, SCLOGNO(00112)
+                     SC_FMT "cannot read the segment's figures: %s",
+                     SC_ARGS(p->c), shmcache_strerror(rv, buf, sizeof buf));
+        shmcache_close(h);
+        return rv;
+    }
+    if (st.created >= t0)
+        return keep_created(p, h, &st);
+    /* what the old segment went through since it was last observed */
+    sc_watch_bind(p->c, &st, 0, p->s);
+    if ((why = incompatible(&st, o, p->tmp)) == NULL)
+        return keep_reused(p, o, h, &st);
+    shmcache_close(h);
+    /* notice: always logged whatever the LogLevel */
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, p->s, SCLOGNO(00114)
+                 SC_FMT "configuration changed (%s): recreating the segment, %"
+                 APR_UINT64_T_FMT " entries dropped", SC_ARGS(p->c), why,
+                 st.items);
+    return recreate(p->c, o, 0, p->s, p->tmp, p->hp, &p->kept);
+}
+
 /* The body of sc_cache_prepare. Every handle is made in p->hp; the one
  * that serves the generation is left in p->kept, the others are closed. */
 static apr_status_t prepare(prep_t *p)
 {
-    sc_cache_t *c = p->c;
-    server_rec *s = p->s;
-    shmcache_options_t o, ho;
-    shmcache_stats_t st;
+    shmcache_options_t o;
     shmcache_t *h = NULL;
     apr_finfo_t fi;
     apr_time_t t0;
     apr_status_t rv;
-    const char *why;
-    int existed;
-    char buf[256];
 
-    create_options(c, &o);
-    ho = o;
-    rv = apr_stat(&fi, c->path, APR_FINFO_LINK | APR_FINFO_TYPE | APR_FINFO_OWNER
-                  | APR_FINFO_PROT, p->tmp);
-    existed = (rv == APR_SUCCESS || APR_STATUS_IS_INCOMPLETE(rv));
-    if (existed && fi.filetype != APR_REG) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00116)
-                     SC_FMT "the path is %s, not a regular file: refusing to "
-                     "use it", SC_ARGS(c),
-                     fi.filetype == APR_LNK ? "a symbolic link" : "a special file");
-        return SHMCACHE_EOWNER;
-    }
-    /* the parent (root) may attach to a file it gave to another user, and
-     * only to that one; the library opens without following a symlink and
-     * refuses anything but a regular file, so what it opens is judged on
-     * its own descriptor whatever the path became since apr_stat */
-    ho.allow_foreign_owner = existed && o.set_owner && (fi.valid & APR_FINFO_USER)
-                             && fi.user == o.owner;
+    create_options(p->c, &o);
+    if ((rv = look_at_path(p, &fi)) != APR_SUCCESS)
+        return rv;
     t0 = apr_time_now();
-    rv = shmcache_open(&h, c->path, &ho, p->hp);
-
-    if (rv == SHMCACHE_EOWNER && existed) {
-        /* a segment of an unexpected owner (User or user= changed): check
-         * that it is a segment, never use its contents, make a new one */
-        ho.allow_foreign_owner = 1;
-        rv = shmcache_attach(&h, c->path, &ho, p->hp);
-        if (rv == APR_SUCCESS) {
-            shmcache_close(h);
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SCLOGNO(00117)
-                         SC_FMT "the segment belongs to uid %s, not to the "
-                         "configured owner: recreating it", SC_ARGS(c),
-                         sc_perms_uid_str(fi.user, p->tmp));
-            return recreate(c, &o, 1, s, p->tmp, p->hp, &p->kept);
-        }
-    }
-    if (rv == SHMCACHE_EFORMAT || rv == SHMCACHE_ELAYOUT || rv == SHMCACHE_ECORRUPT) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SCLOGNO(00110)
-                     SC_FMT "existing segment is unusable (%s): recreating it, "
-                     "its contents are lost", SC_ARGS(c),
-                     shmcache_strerror(rv, buf, sizeof buf));
-        return recreate(c, &o, 1, s, p->tmp, p->hp, &p->kept);
-    }
+    rv = open_segment(p, &o, &fi, &h);
+    if ((rv == SHMCACHE_EOWNER && fi.filetype == APR_REG
+         && (rv = probe_foreign(p, &o, &fi)) == APR_SUCCESS)
+        || is_unusable(p, rv))
+        return recreate(p->c, &o, 1, p->s, p->tmp, p->hp, &p->kept);
     if (rv != APR_SUCCESS) {
         /* SHMCACHE_ENOTCACHE included: the library publishes a segment at
          * the path only once it is complete, so a file there that is not
          * a segment is someone else's and is never removed */
-        log_open_failure(c, rv, s, !existed);
+        log_open_failure(p->c, rv, p->s, fi.filetype == APR_NOFILE);
         return rv;
     }
-
-    rv = shmcache_stats(h, &st);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00112)
-                     SC_FMT "cannot read the segment's figures: %s", SC_ARGS(c),
-                     shmcache_strerror(rv, buf, sizeof buf));
-        shmcache_close(h);
-        return rv;
-    }
-    if (st.created >= t0) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, SCLOGNO(00113)
-                     SC_FMT "created: %" APR_UINT64_T_FMT " bytes, %u buckets, "
-                     "keys up to %u bytes, values up to %u bytes, %u slots",
-                     SC_ARGS(c), st.size, st.buckets, st.max_key, st.max_value,
-                     st.slots);
-        sc_watch_bind(c, &st, 1, s);
-        p->kept = h;
-        return APR_SUCCESS;
-    }
-    /* what the old segment went through since it was last observed */
-    sc_watch_bind(c, &st, 0, s);
-    why = incompatible(&st, &o, p->tmp);
-    if (why != NULL) {
-        shmcache_close(h);
-        /* notice: always logged whatever the LogLevel */
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SCLOGNO(00114)
-                     SC_FMT "configuration changed (%s): recreating the "
-                     "segment, %" APR_UINT64_T_FMT " entries dropped",
-                     SC_ARGS(c), why, st.items);
-        return recreate(c, &o, 0, s, p->tmp, p->hp, &p->kept);
-    }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, SCLOGNO(00115)
-                 SC_FMT "reusing the existing segment (%" APR_UINT64_T_FMT
-                 " entries, %u processes attached)", SC_ARGS(c), st.items,
-                 st.attached);
-    fix_perms(c, h, &o, s, p->tmp);
-    p->kept = h;
-    return APR_SUCCESS;
+    return use_opened(p, &o, h, t0);
 }
 
 /* prepare(), then restrict who may open the segment (sc_perms_*.c): a
