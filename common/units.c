@@ -75,51 +75,53 @@ static sc_units_err_e scale(apr_uint64_t n, apr_uint64_t mult, apr_uint64_t max,
     return SC_UNITS_OK;
 }
 
-sc_units_err_e sc_units_size(const char *s, apr_uint64_t max, apr_uint64_t *out)
+/* A unit letter (any of letters) and what it multiplies by. */
+typedef struct unit_t {
+    const char *letters;
+    apr_uint64_t mult;
+} unit_t;
+
+static const unit_t size_units[] = {
+    {"kK", APR_UINT64_C(1) << 10}, {"mM", APR_UINT64_C(1) << 20},
+    {"gG", APR_UINT64_C(1) << 30}, {"tT", APR_UINT64_C(1) << 40}, {NULL, 0}};
+static const unit_t duration_units[] = {
+    {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {NULL, 0}};
+
+/* DIGITS, then at most one unit of units, then at most one letter of
+ * suffix, then the end: the number times the unit, at most max. */
+static sc_units_err_e with_unit(const char *s, const unit_t *units,
+                                const char *suffix, apr_uint64_t max,
+                                apr_uint64_t *out)
 {
     apr_uint64_t n, mult = 1;
     const char *p;
     sc_units_err_e err;
 
-    if ((err = precheck(s)) != SC_UNITS_OK)
+    if ((err = precheck(s)) != SC_UNITS_OK
+        || (err = leading_digits(s, 10, &n, &p)) != SC_UNITS_OK)
         return err;
-    if ((err = leading_digits(s, 10, &n, &p)) != SC_UNITS_OK)
-        return err;
-    switch (*p) {
-    case 'k': case 'K': mult = APR_UINT64_C(1) << 10; p++; break;
-    case 'm': case 'M': mult = APR_UINT64_C(1) << 20; p++; break;
-    case 'g': case 'G': mult = APR_UINT64_C(1) << 30; p++; break;
-    case 't': case 'T': mult = APR_UINT64_C(1) << 40; p++; break;
-    default: break;
-    }
-    if (*p == 'b' || *p == 'B')
+    for (; *p != '\0' && units->letters != NULL; units++)
+        if (strchr(units->letters, *p) != NULL) {
+            mult = units->mult;
+            p++;
+            break;
+        }
+    if (*p != '\0' && strchr(suffix, *p) != NULL)
         p++;
     if (*p != '\0')
         return SC_UNITS_GARBAGE;
     return scale(n, mult, max, out);
 }
 
+sc_units_err_e sc_units_size(const char *s, apr_uint64_t max, apr_uint64_t *out)
+{
+    return with_unit(s, size_units, "bB", max, out);
+}
+
 sc_units_err_e sc_units_duration(const char *s, apr_uint64_t max,
                                  apr_uint64_t *out)
 {
-    apr_uint64_t n, mult = 1;
-    const char *p;
-    sc_units_err_e err;
-
-    if ((err = precheck(s)) != SC_UNITS_OK)
-        return err;
-    if ((err = leading_digits(s, 10, &n, &p)) != SC_UNITS_OK)
-        return err;
-    switch (*p) {
-    case 's': mult = 1; p++; break;
-    case 'm': mult = 60; p++; break;
-    case 'h': mult = 3600; p++; break;
-    case 'd': mult = 86400; p++; break;
-    default: break;
-    }
-    if (*p != '\0')
-        return SC_UNITS_GARBAGE;
-    return scale(n, mult, max, out);
+    return with_unit(s, duration_units, "", max, out);
 }
 
 sc_units_err_e sc_units_uint(const char *s, int base, apr_uint64_t max,

@@ -8,9 +8,10 @@
  *   0, 1  sc_parse_key_path          "DIR\nURI": where the key is under
  *                                    <Location DIR>, vs a reference
  *   2     sc_parse_api_ttl / sc_parse_u64      the key API's words
- *   3     sc_parse_uint / sc_parse_ttl / sc_parse_mode / sc_parse_name
- *   4     sc_parse_size              vs a reference and vs the CLI's
- *                                    sc_units_size (one grammar)
+ *   3     sc_parse_uint / sc_parse_mode / sc_parse_name vs references,
+ *         sc_parse_ttl vs the CLI's sc_units_duration (one grammar)
+ *   4     sc_parse_size vs the CLI's sc_units_size (one grammar, which
+ *         fuzz_units checks against its reference)
  *   5     ShmcacheCache NAME PATH k=v ... (words split on spaces): on
  *         success the declared options must be within the library's limits
  *   6     the socache argument "PATH(SIZE)" (sc_parse_path_size)
@@ -72,50 +73,6 @@ static int ref_uint(const char *s, unsigned long long lo, unsigned long long hi,
     if (!ref_digits(s, &v, &p) || *p != '\0' || v < lo || v > hi)
         return 0;
     *out = (unsigned long long)v;
-    return 1;
-}
-
-/* DIGITS [K|M|G|T] [B], the letters in either case, at most 2^64-1. */
-static int ref_size(const char *s, unsigned long long *out)
-{
-    unsigned __int128 v, mult = 1;
-    const char *p;
-
-    if (!ref_digits(s, &v, &p))
-        return 0;
-    switch (*p) {
-    case 'k': case 'K': mult = (unsigned __int128)1 << 10; p++; break;
-    case 'm': case 'M': mult = (unsigned __int128)1 << 20; p++; break;
-    case 'g': case 'G': mult = (unsigned __int128)1 << 30; p++; break;
-    case 't': case 'T': mult = (unsigned __int128)1 << 40; p++; break;
-    default: break;
-    }
-    if (*p == 'b' || *p == 'B')
-        p++;
-    if (*p != '\0' || v > (unsigned __int128)U64MAX || v * mult > U64MAX)
-        return 0;
-    *out = (unsigned long long)(v * mult);
-    return 1;
-}
-
-/* DIGITS [s|m|h|d] (lower case), at most SHMCACHE_TTL_MAX seconds. */
-static int ref_duration(const char *s, unsigned long long *out)
-{
-    unsigned __int128 v, mult = 1;
-    const char *p;
-
-    if (!ref_digits(s, &v, &p))
-        return 0;
-    switch (*p) {
-    case 's': p++; break;
-    case 'm': mult = 60; p++; break;
-    case 'h': mult = 3600; p++; break;
-    case 'd': mult = 86400; p++; break;
-    default: break;
-    }
-    if (*p != '\0' || v * mult > SHMCACHE_TTL_MAX)
-        return 0;
-    *out = (unsigned long long)(v * mult);
     return 1;
 }
 
@@ -224,29 +181,33 @@ static void check_numbers(const char *s)
                     s, ranges[i][0], ranges[i][1], ok, (unsigned long long)got,
                     ref, want);
     }
+    /* the grammar is common/units.c's, which fuzz_units checks against
+     * its own reference: the module must agree with it */
     ok = sc_parse_ttl(s, &t);
-    ref = ref_duration(s, &want);
-    if (ok != ref || (ok && t != want))
-        fz_fail("sc_parse_ttl(\"%s\") = %d/%u, reference %d/%llu", s, ok, t, ref,
-                want);
+    ref = sc_units_duration(s, SHMCACHE_TTL_MAX, &got) == SC_UNITS_OK;
+    if (ok != ref || (ok && t != got))
+        fz_fail("sc_parse_ttl(\"%s\") = %d/%u, the CLI's %d/%" APR_UINT64_T_FMT,
+                s, ok, t, ref, got);
     check_mode(s);
     if (sc_parse_name(s) != ref_name(s))
         fz_fail("cache name \"%s\": sc_parse_name says %d", s, sc_parse_name(s));
 }
 
+/* Sizes: the grammar is common/units.c's (fuzz_units checks it against
+ * its own reference); the module must agree with the CLI, and a refusal
+ * of a number must name the unit. */
 static void check_size(const char *s)
 {
-    unsigned long long want = 0;
     apr_uint64_t got = 0, cli = 0;
-    int ref = ref_size(s, &want);
     const char *err = sc_parse_size(s, &got, pool);
     sc_units_err_e uerr = sc_units_size(s, U64MAX, &cli);
 
-    if ((err == NULL) != ref || (ref && got != want))
-        fz_fail("sc_parse_size(\"%s\") = %s/%llu, reference %d/%llu", s,
-                err ? err : "ok", (unsigned long long)got, ref, want);
     if ((uerr == SC_UNITS_OK) != (err == NULL) || (err == NULL && cli != got))
-        fz_fail("size \"%s\": the module and the CLI disagree", s);
+        fz_fail("size \"%s\": the module says %s, the CLI %s", s,
+                err ? err : "ok", sc_units_strerror(uerr));
+    if (uerr == SC_UNITS_GARBAGE && *s >= '0' && *s <= '9'
+        && strncmp(err, "bad unit '", 10) != 0)
+        fz_fail("size \"%s\" refused without naming its unit: %s", s, err);
 }
 
 /* Options of a declared cache within the library's limits, or a finding. */
