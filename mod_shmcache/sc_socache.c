@@ -28,6 +28,7 @@
  * last-writer-wins and consumers asking for "default" expect shmcb.
  */
 #include "sc_private.h"
+#include "sc_configcheck.h"
 
 #include "http_core.h"
 #include "http_protocol.h"
@@ -53,6 +54,11 @@ static int is_cache_name(const char *s)
         if (!apr_isalnum(*s) && *s != '_' && *s != '-')
             return 0;
     return n > 0 && n <= SC_NAME_MAX;
+}
+
+int sc_socache_arg_is_name(const char *arg)
+{
+    return is_cache_name(arg);
 }
 
 /* Parse "PATH" or "PATH(SIZE)" into c. */
@@ -135,8 +141,10 @@ static const char *socache_sc_create(ap_socache_instance_t **instance,
     c->opts.max_key = SC_SOCACHE_MAX_KEY;
     c->opts.max_value = 0xFFFFFFFFu;    /* the library clamps to what fits */
     if (arg != NULL && *arg != '\0') {
-        if (is_cache_name(arg))
+        if (is_cache_name(arg)) {
             c->ref_name = apr_pstrdup(p, arg);  /* resolved in init */
+            sc_configcheck_note_socache(arg, p);  /* and by check_config */
+        }
         else if ((err = parse_path_size(c, arg, tmp, p)) != NULL)
             return err;
     }

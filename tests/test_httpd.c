@@ -1602,6 +1602,111 @@ done:
 }
 END_TEST
 
+/* ---- cache names that no ShmcacheCache declares ------------------------ */
+
+/* The configuration of the unknown-name cases: a declared cache "main",
+ * the socache consumers' modules, and line (which names "nosuch"). */
+static void write_unknown_name_conf(httpd_t *h, const char *line)
+{
+    write_conf(h, 0, NULL, apr_pstrcat(th_pool,
+        load("cache", "mod_cache.so"),
+        load("cache_socache", "mod_cache_socache.so"),
+        load("ssl", "mod_ssl.so"),
+        load("authn_socache", "mod_authn_socache.so"),
+        apr_psprintf(th_pool, "ShmcacheCache main %s/main.cache size=1M\n"
+                     "<Location /kv>\n  SetHandler shmcache-api\n"
+                     "  ShmcacheAPICache main\n</Location>\n", h->seg),
+        line, NULL));
+}
+
+/* "CONF:N" where N is the line of the configuration that starts with
+ * directive (the last such line), or NULL. */
+static const char *conf_place(httpd_t *h, const char *directive)
+{
+    char *text = slurp_file(h->conf), *line, *last;
+    const char *found = NULL;
+    int n = 0;
+
+    for (line = apr_strtok(text, "\n", &last); line != NULL;
+         line = apr_strtok(NULL, "\n", &last)) {
+        n++;
+        while (*line == ' ')
+            line++;
+        if (strncmp(line, directive, strlen(directive)) == 0
+            && line[strlen(directive)] == ' ')
+            found = apr_psprintf(th_pool, "%s:%d", h->conf, n);
+    }
+    return found;
+}
+
+/* `apache2 -t` refuses each form that names an undeclared cache, naming
+ * the directive, its file:line and the name; a graceful restart asked for
+ * with such a configuration (`apache2 -k graceful`) is refused by the
+ * signalling process, and the running server keeps serving. */
+START_TEST(an_unknown_cache_name_fails_the_config_test_and_graceful_keeps_serving)
+{
+    static const char *const forms[][2] = {
+        {"CacheSocache", "CacheSocache shmcache:nosuch"},
+        {"SSLSessionCache", "SSLSessionCache shmcache:nosuch"},
+        {"AuthnCacheSOCache", "AuthnCacheSOCache shmcache:nosuch"},
+        {"ShmcacheAPICache", "<Location /other>\n  SetHandler shmcache-api\n"
+                             "  ShmcacheAPICache nosuch\n</Location>"},
+    };
+    const char *argv[8];
+    char *out = NULL, *err = NULL;
+    httpd_t h;
+    resp_t r;
+    pid_t parent;
+    size_t i;
+    int code;
+
+    httpd_init(&h, "event");
+    for (i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        const char *place;
+        write_unknown_name_conf(&h, forms[i][1]);
+        place = conf_place(&h, forms[i][0]);
+        CHECK(&h, place != NULL, "no %s line in the configuration", forms[i][0]);
+        argv[0] = SC_HTTPD_BIN; argv[1] = "-t"; argv[2] = "-f";
+        argv[3] = h.conf; argv[4] = NULL;
+        code = run_cmd(30, argv, &out, &err);
+        CHECK(&h, code != 0 && strstr(err, forms[i][0]) && strstr(err, place)
+              && strstr(err, "'nosuch'"),
+              "apache2 -t for '%s' exited %d; wanted %s, %s and 'nosuch' in:\n%s%s",
+              forms[i][1], code, forms[i][0], place, err, out);
+    }
+    /* the same configuration with the name declared passes */
+    argv[0] = SC_HTTPD_BIN; argv[1] = "-t"; argv[2] = "-f";
+    argv[3] = h.conf; argv[4] = NULL;
+    write_unknown_name_conf(&h, apr_psprintf(th_pool, "ShmcacheCache nosuch "
+                                             "%s/nosuch.cache size=1M\n%s",
+                                             h.seg, forms[0][1]));
+    code = run_cmd(30, argv, &out, &err);
+    CHECK(&h, code == 0 && strstr(err, "Syntax OK"), "declared name: %d %s",
+          code, err);
+
+    /* graceful with a bad name: refused, the server keeps serving */
+    write_unknown_name_conf(&h, "");
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    parent = h.pid;
+    write_unknown_name_conf(&h, forms[0][1]);
+    argv[0] = SC_HTTPD_BIN; argv[1] = "-k"; argv[2] = "graceful";
+    argv[3] = "-f"; argv[4] = h.conf; argv[5] = NULL;
+    code = run_cmd(30, argv, &out, &err);
+    CHECK(&h, code != 0 && strstr(err, "'nosuch'"),
+          "apache2 -k graceful exited %d:\n%s%s", code, err, out);
+    apr_sleep(apr_time_from_sec(2));
+    r = GET(&h, "/kv/anything");
+    CHECK(&h, r.status == 404 && kill(parent, 0) == 0
+          && count_in_file(h.errlog, "AH00020") == 0,
+          "after the refused graceful the server answered %d%s", r.status,
+          log_tail(&h));
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
 /* The HTTP key API: GET/PUT/DELETE/increment, TTL, conditional stores,
  * binary keys from percent-encoding, the body limit, read-only, access
  * control, and nothing served where SetHandler is not given. */
@@ -2060,9 +2165,15 @@ Suite *test_suite(void)
     Suite *s = suite_create("httpd");
     TCase *each = tcase_create("each_mpm");
     TCase *once = tcase_create("once");
+    TCase *config = tcase_create("config");     /* apache2 -t and -k */
+    TCase *status = tcase_create("status");     /* the status page */
 
     tcase_add_checked_fixture(each, th_setup, th_teardown);
     tcase_add_checked_fixture(once, th_setup, th_teardown);
+    tcase_add_checked_fixture(config, th_setup, th_teardown);
+    tcase_add_checked_fixture(status, th_setup, th_teardown);
+    tcase_set_timeout(config, 120);
+    tcase_set_timeout(status, 120);
     tcase_set_timeout(each, 120);
     tcase_set_timeout(once, 120);
     tcase_add_loop_test(each, put_value_is_read_by_many_children_and_the_cli, 0, 3);
@@ -2072,7 +2183,8 @@ Suite *test_suite(void)
     tcase_add_loop_test(each, killed_httpd_leaves_a_segment_that_the_next_start_reuses, 0, 3);
     tcase_add_loop_test(each, a_root_only_segment_serves_every_child_through_the_inherited_mapping, 0, 3);
     tcase_add_loop_test(each, concurrent_lease_gets_have_one_winner_whose_put_reaches_the_waiters, 0, 3);
-    tcase_add_test(once, configtest_rejects_each_bad_directive);
+    tcase_add_test(config, configtest_rejects_each_bad_directive);
+    tcase_add_test(config, an_unknown_cache_name_fails_the_config_test_and_graceful_keeps_serving);
     tcase_add_test(once, api_handler_speaks_http);
     tcase_add_test(once, a_symlink_swapped_in_during_a_graceful_restart_is_not_followed);
     tcase_add_test(once, a_world_writable_mode_needs_the_explicit_opt_in);
@@ -2090,6 +2202,8 @@ Suite *test_suite(void)
     }
     suite_add_tcase(s, each);
     suite_add_tcase(s, once);
+    suite_add_tcase(s, config);
+    suite_add_tcase(s, status);
     return s;
 }
 
