@@ -595,37 +595,32 @@ static sc_cache_t *api_cache(request_rec *r, const sc_dir_conf_t *dc)
     return c;
 }
 
-int sc_api_handler(request_rec *r)
+/* Set the methods this location allows (the Allow header of a 405 and of
+ * OPTIONS): GET (with HEAD), and PUT, DELETE and POST unless read-only.
+ * @return 1 when r's method is one of them. */
+static int allow_methods(request_rec *r, int read_only)
 {
-    const sc_dir_conf_t *dc;
-    sc_cache_t *c;
-    shmcache_t *h;
-    apr_size_t klen = 0;
-    char *key = NULL;
-    int rc, ro;
+    if (read_only)
+        ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
+    else
+        ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, M_PUT, M_DELETE,
+                                  M_POST, -1);
+    r->allowed = r->allowed_methods->method_mask;
+    return (r->allowed & (AP_METHOD_BIT << r->method_number)) != 0;
+}
 
-    if (r->handler == NULL || strcmp(r->handler, "shmcache-api") != 0)
-        return DECLINED;
-    dc = ap_get_module_config(r->per_dir_config, &shmcache_module);
-    ro = dc->read_only == 1;
-    /* err_headers_out: kept on error answers (404, 413, ...) too */
+/* Headers of every answer, errors included (err_headers_out). */
+static void common_headers(request_rec *r)
+{
     apr_table_setn(r->err_headers_out, "X-Shmcache-Pid",
                    apr_psprintf(r->pool, "%ld", (long)getpid()));
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    r->allowed = (AP_METHOD_BIT << M_GET);
-    if (!ro)
-        r->allowed |= (AP_METHOD_BIT << M_PUT) | (AP_METHOD_BIT << M_DELETE)
-                      | (AP_METHOD_BIT << M_POST);
-    if (r->method_number != M_GET
-        && (ro || (r->method_number != M_PUT && r->method_number != M_DELETE
-                   && r->method_number != M_POST)))
-        return HTTP_METHOD_NOT_ALLOWED;
-    if ((c = api_cache(r, dc)) == NULL)
-        return HTTP_INTERNAL_SERVER_ERROR;
-    if ((rc = request_key(r, dc, c, &key, &klen)) != OK)
-        return rc;
-    if ((h = sc_cache_handle(c, r->server)) == NULL)
-        return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* Run the method of r on key. */
+static int dispatch(request_rec *r, sc_cache_t *c, shmcache_t *h,
+                    const sc_dir_conf_t *dc, const char *key, apr_size_t klen)
+{
     if (query_arg(r, "lease") != NULL)
         return do_lease(r, c, h, dc, key, klen);
     switch (r->method_number) {
@@ -634,4 +629,28 @@ int sc_api_handler(request_rec *r)
     case M_DELETE: return do_delete(r, c, h, key, klen);
     default:       return do_incr(r, c, h, key, klen);
     }
+}
+
+int sc_api_handler(request_rec *r)
+{
+    const sc_dir_conf_t *dc;
+    sc_cache_t *c;
+    shmcache_t *h;
+    apr_size_t klen = 0;
+    char *key = NULL;
+    int rc;
+
+    if (r->handler == NULL || strcmp(r->handler, "shmcache-api") != 0)
+        return DECLINED;
+    dc = ap_get_module_config(r->per_dir_config, &shmcache_module);
+    common_headers(r);
+    if (!allow_methods(r, dc->read_only == 1))
+        return HTTP_METHOD_NOT_ALLOWED;
+    if ((c = api_cache(r, dc)) == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    if ((rc = request_key(r, dc, c, &key, &klen)) != OK)
+        return rc;
+    if ((h = sc_cache_handle(c, r->server)) == NULL)
+        return HTTP_SERVICE_UNAVAILABLE;
+    return dispatch(r, c, h, dc, key, klen);
 }

@@ -31,6 +31,7 @@
 #include "sc_configcheck.h"
 
 #include "http_core.h"
+#include "http_main.h"
 #include "http_protocol.h"
 #include "ap_socache.h"
 #include "ap_provider.h"
@@ -162,6 +163,11 @@ static apr_status_t socache_sc_init(ap_socache_instance_t *inst,
     sc_registry_t *reg = sc_registry();
     sc_cache_t *c = inst->cache, *target;
 
+    /* httpd's first startup pass throws its configuration away, these
+     * instances with it: prepare (create) nothing in it, as post_config
+     * does not for the declared caches */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return APR_SUCCESS;
     if (c->prepared)                    /* second vhost of one consumer */
         return c->prepare_status;
     if (reg == NULL)
