@@ -729,10 +729,10 @@ static void tile_rates(request_rec *r, const sc_figures_t *f)
                    (long)getpid()));
         return;
     }
-    tile_close(r, apr_psprintf(p, "%s gets", per_sec(gets, p)),
-               apr_psprintf(p, "%s stores, %s evictions, hit ratio %.1f%%; "
-                            "over the last %s (since process %ld last showed "
-                            "this page)",
+    tile_close(r, per_sec(gets, p),
+               apr_psprintf(p, "gets; %s stores, %s evictions, hit ratio "
+                            "%.1f%%; over the last %s (since process %ld last "
+                            "showed this page)",
                             per_sec(rate_of(f, stores(st), stores(pv)), p),
                             per_sec(rate_of(f, st->evictions, pv->evictions), p),
                             gets > 0 ? hits * 100.0 / gets : 0.0,

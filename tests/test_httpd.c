@@ -1914,7 +1914,7 @@ START_TEST(status_page_shows_uptime_and_rates_since_the_last_view)
         for (j = 0; j < 5; j++)
             GET(&h, "/kv/some-key");
         r = GET(&h, "/status");
-        rate = strstr(r.body, "/s gets</div>");
+        rate = strstr(r.body, "/s</div><div class=\"sub\">gets; ");
     }
     CHECK(&h, rate != NULL, "no rates after %d views:\n%.3000s", i, r.body);
     rate = strstr(r.body, tile);
