@@ -295,50 +295,72 @@ static int do_get(request_rec *r, sc_cache_t *c, shmcache_t *h,
     return OK;
 }
 
+/* The version of an If-Match value ("123", W/"123"). @return 1, or 0
+ * when it names none (or one above 2^64). */
+static int etag_version(const char *im, apr_uint64_t *out)
+{
+    apr_uint64_t v = 0;
+
+    if (*im == 'W' && im[1] == '/')
+        im += 2;
+    if (*im == '"')
+        im++;
+    if (!apr_isdigit(*im))
+        return 0;
+    for (; apr_isdigit(*im); im++) {
+        if (v > (APR_UINT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (apr_uint64_t)(*im - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* Store body as the PUT's conditions say: If-None-Match: * adds,
+ * If-Match: "VERSION" compares and sets, If-Match: * replaces, none sets.
+ * @return an HTTP status; *version gets the stored entry's. */
+static int store_put(request_rec *r, sc_cache_t *c, shmcache_t *h,
+                     const char *key, apr_size_t klen, const char *body,
+                     apr_size_t len, apr_uint32_t ttl, apr_uint64_t *version)
+{
+    const char *inm = apr_table_get(r->headers_in, "If-None-Match");
+    const char *im = apr_table_get(r->headers_in, "If-Match");
+    apr_uint64_t expected = 0;
+    apr_status_t rv;
+
+    if (inm != NULL && strcmp(inm, "*") == 0)
+        rv = sc_kv_store(c, h, SC_KV_ADD, key, klen, body, len, ttl, version);
+    else if (im != NULL && strcmp(im, "*") != 0) {
+        if (!etag_version(im, &expected))
+            return HTTP_PRECONDITION_FAILED;
+        rv = sc_kv_cas(c, h, key, klen, body, len, ttl, expected, version);
+        if (rv == APR_ENOTIMPL)     /* a cache with L2: no cross-machine cas */
+            return HTTP_NOT_IMPLEMENTED;
+    }
+    else if (im != NULL)        /* If-Match: * : only an existing key */
+        rv = sc_kv_store(c, h, SC_KV_REPLACE, key, klen, body, len, ttl, version);
+    else
+        rv = sc_kv_store(c, h, SC_KV_SET, key, klen, body, len, ttl, version);
+    if (im != NULL && rv == SHMCACHE_NOTFOUND)
+        rv = SHMCACHE_EMISMATCH;
+    return http_status(r, c, rv);
+}
+
 static int do_put(request_rec *r, sc_cache_t *c, shmcache_t *h,
                   const sc_dir_conf_t *dc, const char *key, apr_size_t klen)
 {
     apr_off_t max = dc->max_body >= 0 ? dc->max_body : SC_API_DEFAULT_MAX_BODY;
-    const char *inm = apr_table_get(r->headers_in, "If-None-Match");
-    const char *im = apr_table_get(r->headers_in, "If-Match");
     apr_uint64_t version = 0;
     apr_uint32_t ttl;
     apr_size_t len = 0;
-    apr_status_t rv;
     char *body = NULL;
     int rc;
 
     if (!request_ttl(r, &ttl))
         return HTTP_BAD_REQUEST;
-    if ((rc = read_body(r, max, &body, &len)) != OK)
+    if ((rc = read_body(r, max, &body, &len)) != OK
+        || (rc = store_put(r, c, h, key, klen, body, len, ttl, &version)) != OK)
         return rc;
-    if (inm != NULL && strcmp(inm, "*") == 0)
-        rv = sc_kv_store(c, h, SC_KV_ADD, key, klen, body, len, ttl, &version);
-    else if (im != NULL && strcmp(im, "*") != 0) {
-        const char *q = im;
-        apr_uint64_t expected = 0;
-        if (*q == 'W' && q[1] == '/')
-            q += 2;
-        if (*q == '"')
-            q++;
-        if (!apr_isdigit(*q))
-            return HTTP_PRECONDITION_FAILED;
-        for (; apr_isdigit(*q); q++)
-            expected = expected * 10 + (apr_uint64_t)(*q - '0');
-        rv = sc_kv_cas(c, h, key, klen, body, len, ttl, expected, &version);
-        if (rv == APR_ENOTIMPL)     /* a cache with L2: no cross-machine cas */
-            return HTTP_NOT_IMPLEMENTED;
-        if (rv == SHMCACHE_NOTFOUND)
-            rv = SHMCACHE_EMISMATCH;
-    }
-    else if (im != NULL)        /* If-Match: * : only an existing key */
-        rv = sc_kv_store(c, h, SC_KV_REPLACE, key, klen, body, len, ttl, &version);
-    else
-        rv = sc_kv_store(c, h, SC_KV_SET, key, klen, body, len, ttl, &version);
-    if (im != NULL && rv == SHMCACHE_NOTFOUND)
-        rv = SHMCACHE_EMISMATCH;
-    if (rv != APR_SUCCESS)
-        return http_status(r, c, rv);
     set_etag(r, version);
     r->status = HTTP_NO_CONTENT;    /* a normal answer: keeps its headers */
     return OK;
