@@ -53,6 +53,8 @@
 #include "apr_strings.h"
 #include "apr_lib.h"
 
+#include <errno.h>
+
 APLOG_USE_MODULE(shmcache);
 
 /* ------------------------------------------------------------------------
@@ -296,10 +298,11 @@ static int do_get(request_rec *r, sc_cache_t *c, shmcache_t *h,
 }
 
 /* The version of an If-Match value ("123", W/"123"). @return 1, or 0
- * when it names none (or one above 2^64). */
+ * when it names none (or one above 2^63, which no entry reaches). */
 static int etag_version(const char *im, apr_uint64_t *out)
 {
-    apr_uint64_t v = 0;
+    apr_int64_t v;
+    char *end;
 
     if (*im == 'W' && im[1] == '/')
         im += 2;
@@ -307,12 +310,11 @@ static int etag_version(const char *im, apr_uint64_t *out)
         im++;
     if (!apr_isdigit(*im))
         return 0;
-    for (; apr_isdigit(*im); im++) {
-        if (v > (APR_UINT64_MAX - 9) / 10)
-            return 0;
-        v = v * 10 + (apr_uint64_t)(*im - '0');
-    }
-    *out = v;
+    errno = 0;
+    v = apr_strtoi64(im, &end, 10);
+    if (errno == ERANGE)
+        return 0;
+    *out = (apr_uint64_t)v;
     return 1;
 }
 
