@@ -104,24 +104,44 @@ static int is_consumer(const char *directive)
     return 0;
 }
 
-/* Note the `shmcache:NAME` argument of every consumer directive in d and
- * in what d contains, with the directive and its file:line (in p; words
- * split in tmp). Arguments that name a path are the provider's to check
- * (at create or init). The walk is bounded by the tree httpd built from
- * the files. */
-static void walk_tree(const ap_directive_t *d, apr_pool_t *p, apr_pool_t *tmp)
+/* Note d's `shmcache:NAME` argument when d is a consumer directive, with
+ * the directive and its file:line (in p; words split in tmp). Arguments
+ * that name a path are the provider's to check (at create or init). */
+static void note_directive(const ap_directive_t *d, apr_pool_t *p,
+                           apr_pool_t *tmp)
 {
-    for (; d != NULL; d = d->next) {
-        const char *args = d->args, *w;
+    const char *args = d->args, *w;
 
-        if (is_consumer(d->directive) && args != NULL
-            && strncmp(w = ap_getword_conf(tmp, &args), SOCACHE_PREFIX,
-                       sizeof SOCACHE_PREFIX - 1) == 0
-            && sc_socache_arg_is_name(w + sizeof SOCACHE_PREFIX - 1))
-            add_note(d->directive,
-                     apr_psprintf(p, "%s:%d", d->filename, d->line_num),
-                     w + sizeof SOCACHE_PREFIX - 1, p);
-        walk_tree(d->first_child, p, tmp);
+    if (!is_consumer(d->directive) || args == NULL)
+        return;
+    w = ap_getword_conf(tmp, &args);
+    if (strncmp(w, SOCACHE_PREFIX, sizeof SOCACHE_PREFIX - 1) == 0
+        && sc_socache_arg_is_name(w + sizeof SOCACHE_PREFIX - 1))
+        add_note(d->directive,
+                 apr_psprintf(p, "%s:%d", d->filename, d->line_num),
+                 w + sizeof SOCACHE_PREFIX - 1, p);
+}
+
+/* Note the consumer directives of the whole tree below top, containers
+ * (<VirtualHost>, <Location>, ...) included. A stack of the siblings
+ * still to visit, not recursion: the tree is as deep as the files nest,
+ * and each node is visited once. */
+static void walk_tree(const ap_directive_t *top, apr_pool_t *p,
+                      apr_pool_t *tmp)
+{
+    apr_array_header_t *todo = apr_array_make(tmp, 8,
+                                              sizeof(const ap_directive_t *));
+    const ap_directive_t *d;
+
+    if (top != NULL)
+        APR_ARRAY_PUSH(todo, const ap_directive_t *) = top;
+    while (todo->nelts > 0) {
+        d = *(const ap_directive_t **)apr_array_pop(todo);
+        note_directive(d, p, tmp);
+        if (d->next != NULL)
+            APR_ARRAY_PUSH(todo, const ap_directive_t *) = d->next;
+        if (d->first_child != NULL)
+            APR_ARRAY_PUSH(todo, const ap_directive_t *) = d->first_child;
     }
 }
 

@@ -1651,6 +1651,9 @@ START_TEST(an_unknown_cache_name_fails_the_config_test_and_graceful_keeps_servin
         {"AuthnCacheSOCache", "AuthnCacheSOCache shmcache:nosuch"},
         {"ShmcacheAPICache", "<Location /other>\n  SetHandler shmcache-api\n"
                              "  ShmcacheAPICache nosuch\n</Location>"},
+        /* inside a container */
+        {"CacheSocache", "<VirtualHost 127.0.0.1:80>\n"
+                         "  CacheSocache shmcache:nosuch\n</VirtualHost>"},
     };
     const char *argv[8];
     char *out = NULL, *err = NULL;
