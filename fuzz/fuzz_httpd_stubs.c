@@ -7,11 +7,13 @@
  * and ap_server_root_relative / ap_check_cmd_context.
  */
 #include "sc_private.h"
+#include "sc_configcheck.h"
 
 #include "ap_mpm.h"
 #include "ap_provider.h"
 #include "http_core.h"
 #include "http_protocol.h"
+#include "http_request.h"
 #include "unixd.h"
 
 #include <apr_strings.h>
@@ -130,6 +132,18 @@ void sc_watch_bind(sc_cache_t *c, const shmcache_stats_t *st, int fresh,
 void sc_watch_observe(sc_cache_t *c, const shmcache_stats_t *st, server_rec *s)
 { (void)c; (void)st; (void)s; }
 void sc_watch_tick(server_rec *s) { (void)s; }
+
+/* sc_configcheck.c's entry points: the parsers note names; nothing
+ * checks them here */
+void sc_configcheck_register(apr_pool_t *p) { (void)p; }
+void sc_configcheck_note(cmd_parms *cmd, const char *name)
+{ (void)cmd; (void)name; }
+void sc_configcheck_note_socache(const char *name, apr_pool_t *p)
+{ (void)name; (void)p; }
+
+/* The key API's 405 lists its methods; the parsers never answer. */
+void ap_allow_standard_methods(request_rec *r, int reset, ...)
+{ (void)r; (void)reset; abort(); }
 
 /* sc_status.c's entry points */
 void sc_status_render(request_rec *r, sc_cache_t *c, int flags)

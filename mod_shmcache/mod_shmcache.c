@@ -30,6 +30,7 @@
  */
 #include "sc_private.h"
 #include "mod_shmcache.h"
+#include "sc_configcheck.h"
 
 #include "http_core.h"
 #include "http_main.h"
@@ -340,7 +341,8 @@ static const char *cmd_api_cache(cmd_parms *cmd, void *dconf, const char *arg)
     if (!valid_name(arg))
         return apr_psprintf(cmd->pool, "%s: '%s' is not a valid cache name",
                             cmd->cmd->name, arg);
-    /* caches may be declared further down: checked at request time */
+    /* caches may be declared further down: checked by check_config */
+    sc_configcheck_note(cmd, arg);
     dc->cache_name = arg;
     return NULL;
 }
@@ -573,6 +575,7 @@ static void register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(shmcache_mod_names);
     APR_REGISTER_OPTIONAL_FN(shmcache_mod_default_ttl);
     sc_socache_register(p);
+    sc_configcheck_register(p);
 }
 
 /* Declared in sc_private.h with default visibility; APLOG_USE_MODULE is at
