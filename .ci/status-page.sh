@@ -10,8 +10,11 @@
 #   3. fetches ?json, then has Chromium load the HTML page (--dump-dom)
 #      and checks every figure shown (data-k / data-v attributes and the
 #      text displayed) against ?json, that the page has the tiles (fill,
-#      hit ratio, evictions, lock recoveries, largest free block) with
-#      inline SVG charts, a viewport meta, and no script or external asset;
+#      hit ratio, evictions, lock recoveries, rates, uptime, largest free
+#      block) with inline SVG charts, rates per second (each process
+#      shows rates from its second view on: the page is viewed first, then
+#      traffic made, then loaded again), a viewport meta, and no script or
+#      external asset;
 #   4. saves screenshots (phone 412 px wide and desktop 1280 px) and the
 #      DOM in $SHMCACHE_ARTIFACTS (default build/artifacts/).
 # Needs apache2 + apache2-dev, chromium, curl, python3. Skips (exit 0) with
@@ -103,6 +106,9 @@ base=http://127.0.0.1:$port
 for _ in $(seq 100); do curl -s -o /dev/null "$base/status?auto" && break; sleep 0.1; done
 curl -sf -o /dev/null "$base/status?auto" || { cat "$work/stdout.log"; fail "httpd does not answer"; }
 
+step "first views of the page (rates are since a process's last view)"
+for _ in $(seq 8); do curl -sf -o /dev/null "$base/status"; done
+
 step "traffic through the key API"
 python3 - "$base" <<'PY'
 import sys, urllib.request, urllib.error
@@ -134,8 +140,13 @@ chrome_flags=(--headless --no-sandbox --disable-gpu --disable-background-network
   --disable-component-update --disable-sync --no-first-run --disable-extensions
   --hide-scrollbars --user-data-dir="$work/chrome")
 mkdir -p "$art"
-timeout 90 "$chrome" "${chrome_flags[@]}" --dump-dom "$base/status" \
-  >"$work/dom.html" 2>"$work/chrome.log" || { tail -20 "$work/chrome.log"; fail "chromium --dump-dom"; }
+# a view by a process that showed the page before has rates; a process
+# the MPM started since has none yet: load again (bounded)
+for _ in $(seq 6); do
+  timeout 90 "$chrome" "${chrome_flags[@]}" --dump-dom "$base/status" \
+    >"$work/dom.html" 2>"$work/chrome.log" || { tail -20 "$work/chrome.log"; fail "chromium --dump-dom"; }
+  grep -qE 'Rates</div><div class="big">([1-9][0-9]*|0\.[1-9])[0-9.]*/s<' "$work/dom.html" && break
+done
 cp "$work/dom.html" "$art/status-page.html"
 cp "$work/status.json" "$art/status-page.json"
 python3 - "$work/status.json" "$work/dom.html" <<'PY'
@@ -169,7 +180,8 @@ errors = []
 if "script" in p.tags: errors.append("the page has a <script>")
 if p.external: errors.append("external assets: %s" % p.external)
 if not p.viewport: errors.append("no viewport meta")
-for want in ("Fill", "Hit ratio", "Evictions", "Lock recoveries", "Largest free block"):
+for want in ("Fill", "Hit ratio", "Evictions", "Lock recoveries", "Rates", "Uptime",
+             "Largest free block"):
     if want not in dom: errors.append("no tile " + want)
 shown_caches = {f[0] for f in p.found}
 if shown_caches != set(caches): errors.append("caches shown %s, ?json has %s" % (shown_caches, set(caches)))
@@ -183,6 +195,10 @@ for cache, key, v, text in p.found:
         if abs(float(v) - float(want)) > 1e-4: errors.append("%s.%s: page %s, json %s" % (cache, key, v, want))
         pcttext = float(text.rstrip("%"))
         if abs(pcttext - float(want) * 100) > 0.051: errors.append("%s.%s shows %s for %s" % (cache, key, text, want))
+    elif text.strip() == "none":          # a pid figure: 0 reads "none"
+        if int(v) != 0 or int(want) != 0: errors.append("%s.%s: 'none' for %s" % (cache, key, want))
+    elif key == "created":                # a date; data-v has the seconds
+        if int(v) != int(want): errors.append("%s.%s: page %s, json %s" % (cache, key, v, want))
     else:
         if int(v) != int(want): errors.append("%s.%s: page %s, json %s" % (cache, key, v, want))
         m = re.fullmatch(r"([\d.]+) (B|KiB|MiB|GiB)", text)
@@ -195,12 +211,25 @@ for cache, key, v, text in p.found:
 for name, c in caches.items():
     print("  %-9s fill %.1f%%  hit ratio %.1f%%  evictions %d  lock recoveries %d  largest free %d" %
           (name, c["fill"] * 100, c["hit_ratio"] * 100, c["evictions"], c["lock_recoveries"], c["largest_free"]))
+rates = re.findall(r'<td class="rate">([\d.]+)/s</td>', dom)
+if not re.search(r'Rates</div><div class="big">[\d.]+/s<', dom) or not rates:
+    errors.append("no rates per second on the page")
+elif not any(float(x) > 0 for x in rates):
+    errors.append("every rate is 0 after the traffic")
 if errors:
     print("\n".join(errors)); sys.exit(1)
 print("  %d figures on the page match ?json" % checked)
 PY
 
 step "screenshots -> $art"
+# every process views the page, then some gets and stores, so the shots
+# (whichever process answers) show rates
+for _ in $(seq 8); do curl -sf -o /dev/null "$base/status"; done
+for i in $(seq 30); do
+  curl -s -o /dev/null "$base/kv/s/k$i"
+  curl -s -o /dev/null -X PUT --data-binary "v$i" "$base/kv/s/n$i"
+done
+sleep 1
 timeout 90 "$chrome" "${chrome_flags[@]}" --window-size=412,2300 \
   --screenshot="$art/status-page-phone.png" "$base/status" >>"$work/chrome.log" 2>&1 \
   || { tail -20 "$work/chrome.log"; fail "chromium --screenshot (phone)"; }

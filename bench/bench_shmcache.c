@@ -1391,14 +1391,38 @@ static double cell_rate(const cell_t *cell)
 
 /* Median over repetitions of rate(a) / rate(b), pairing runs that ran
  * side by side. */
-static double paired_ratio(const cell_t *a, const cell_t *bb)
+/* The per-repetition ratios of a's rate to bb's (runs paired by index);
+ * returns how many. */
+static int paired_ratios(const cell_t *a, const cell_t *bb, double *r)
 {
-    double r[MAX_REPEAT];
     int i, n = a->runs < bb->runs ? a->runs : bb->runs;
 
     for (i = 0; i < n; i++)
         r[i] = bb->rate[i] > 0 ? a->rate[i] / bb->rate[i] : 0;
+    return n;
+}
+
+/* Median of the paired ratios (0 without runs). */
+static double paired_ratio(const cell_t *a, const cell_t *bb)
+{
+    double r[MAX_REPEAT];
+    int n = paired_ratios(a, bb, r);
+
     return n ? bench_median(r, n) : 0;
+}
+
+/* Smallest and largest paired ratio: the spread a rerun should land in. */
+static void paired_range(const cell_t *a, const cell_t *bb, double *lo,
+                         double *hi)
+{
+    double r[MAX_REPEAT] = {0};
+    int i, n = paired_ratios(a, bb, r);
+
+    *lo = *hi = r[0];
+    for (i = 1; i < n; i++) {
+        *lo = r[i] < *lo ? r[i] : *lo;
+        *hi = r[i] > *hi ? r[i] : *hi;
+    }
 }
 
 static const hist_t *cell_hist(const cell_t *cell, int op)
@@ -1520,9 +1544,12 @@ static void write_json(bench_t *b)
                 fprintf(f, "], \"ops_per_cpu_sec\": %.0f, \"cpu_share\": %.3f, ",
                         bench_median(cell->cpu_rate, cell->runs),
                         bench_median(cell->overlap, cell->runs));
-                if (be != BE_PRIVATE && priv->runs)
-                    fprintf(f, "\"vs_private\": %.4f, ",
-                            paired_ratio(cell, priv));
+                if (be != BE_PRIVATE && priv->runs) {
+                    double lo, hi;
+                    paired_range(cell, priv, &lo, &hi);
+                    fprintf(f, "\"vs_private\": %.4f, \"vs_private_range\": "
+                            "[%.4f, %.4f], ", paired_ratio(cell, priv), lo, hi);
+                }
                 fprintf(f, "\"hits\": %" PRIu64 ", \"misses\": %" PRIu64
                         ", \"errors\": %" PRIu64 ", \"latency_ns\": {\"get\": ",
                         cell->hits, cell->misses, cell->errors);
@@ -1547,6 +1574,21 @@ static void write_json(bench_t *b)
             (uint64_t)b->cache_stats.write_waits,
             (uint64_t)b->cache_stats.evictions, b->cache_stats.longest_chain);
     fclose(f);
+}
+
+/* One run of op at the pi-th process count for every active backend, the
+ * order rotated by the repetition rep: a backend that always ran first (or
+ * right after another one warmed the caches, or while the host's turbo or
+ * a neighbour's load changed) would carry that bias into every ratio. */
+static void run_backends(bench_t *b, int rep, int op, int pi)
+{
+    int i;
+
+    for (i = 0; i < BE_COUNT; i++) {
+        int be = (i + rep) % BE_COUNT;
+        if (b->active & (1u << be))
+            run_once(b, be, op, pi);
+    }
 }
 
 static int parent_main(config_t *c, const char *argv0, apr_pool_t *pool)
@@ -1578,9 +1620,7 @@ static int parent_main(config_t *c, const char *argv0, apr_pool_t *pool)
     for (rep = 0; rep < c->repeat; rep++)
         for (oi = 0; oi < c->nops; oi++)
             for (pi = 0; pi < c->nprocs; pi++)
-                for (be = 0; be < BE_COUNT; be++)
-                    if (b->active & (1u << be))
-                        run_once(b, be, c->ops[oi], pi);
+                run_backends(b, rep, c->ops[oi], pi);
 
     for (be = 0; be < BE_COUNT; be++)
         stop_helpers(b, be);

@@ -7,7 +7,8 @@
  *
  *   0, 1  sc_parse_key_path          "DIR\nURI": where the key is under
  *                                    <Location DIR>, vs a reference
- *   2     sc_parse_api_ttl / sc_parse_u64      the key API's words
+ *   2     sc_parse_api_ttl / sc_parse_u64 / sc_parse_etag_version: the
+ *         key API's words
  *   3     sc_parse_uint / sc_parse_mode / sc_parse_name vs references,
  *         sc_parse_ttl vs the CLI's sc_units_duration (one grammar)
  *   4     sc_parse_size vs the CLI's sc_units_size (one grammar, which
@@ -135,6 +136,17 @@ static void check_api_words(const char *s)
     if (ok != ref || (ok && got != want))
         fz_fail("sc_parse_u64(\"%s\") = %d/%llu, reference %d/%llu", s, ok,
                 (unsigned long long)got, ref, want);
+    /* If-Match: W/ and one quote skipped, then the leading digits */
+    {
+        const char *d = s + (s[0] == 'W' && s[1] == '/' ? 2 : 0);
+        char *digits = apr_pstrndup(pool, d + (*d == '"'), strspn(d + (*d == '"'),
+                                                                  "0123456789"));
+        ok = sc_parse_etag_version(s, &got);
+        ref = ref_uint(digits, 0, U64MAX, &want);
+        if (ok != ref || (ok && got != want))
+            fz_fail("sc_parse_etag_version(\"%s\") = %d/%llu, reference %d/%llu",
+                    s, ok, (unsigned long long)got, ref, want);
+    }
     ok = sc_parse_api_ttl(s, &ttl);
     ref = strcasecmp(s, "forever") == 0
           ? (want = SHMCACHE_TTL_FOREVER, 1) : ref_uint(s, 0, SHMCACHE_TTL_MAX, &want);

@@ -35,6 +35,7 @@
  */
 #include "sc_private.h"
 #include "mod_shmcache.h"
+#include "sc_configcheck.h"
 
 #include "http_core.h"
 #include "http_main.h"
@@ -147,7 +148,8 @@ static const char *cmd_api_cache(cmd_parms *cmd, void *dconf, const char *arg)
     if (!sc_parse_name(arg))
         return apr_psprintf(cmd->pool, "%s: '%s' is not a valid cache name",
                             cmd->cmd->name, arg);
-    /* caches may be declared further down: checked at request time */
+    /* caches may be declared further down: checked by check_config */
+    sc_configcheck_note(cmd, arg);
     dc->cache_name = arg;
     return NULL;
 }
@@ -388,6 +390,7 @@ static void register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(shmcache_mod_names);
     APR_REGISTER_OPTIONAL_FN(shmcache_mod_default_ttl);
     sc_socache_register(p);
+    sc_configcheck_register(p);
 }
 
 /* The module record. AP_DECLARE_MODULE(shmcache) would expand to

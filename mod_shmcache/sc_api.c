@@ -55,6 +55,7 @@
 #include "apr_strings.h"
 #include "apr_lib.h"
 
+
 APLOG_USE_MODULE(shmcache);
 
 /* ------------------------------------------------------------------------
@@ -222,50 +223,51 @@ static int do_get(request_rec *r, sc_cache_t *c, shmcache_t *h,
     return OK;
 }
 
+/* Store body as the PUT's conditions say: If-None-Match: * adds,
+ * If-Match: "VERSION" compares and sets, If-Match: * replaces, none sets.
+ * @return an HTTP status; *version gets the stored entry's. */
+static int store_put(request_rec *r, sc_cache_t *c, shmcache_t *h,
+                     const char *key, apr_size_t klen, const char *body,
+                     apr_size_t len, apr_uint32_t ttl, apr_uint64_t *version)
+{
+    const char *inm = apr_table_get(r->headers_in, "If-None-Match");
+    const char *im = apr_table_get(r->headers_in, "If-Match");
+    apr_uint64_t expected = 0;
+    apr_status_t rv;
+
+    if (inm != NULL && strcmp(inm, "*") == 0)
+        rv = sc_kv_store(c, h, SC_KV_ADD, key, klen, body, len, ttl, version);
+    else if (im != NULL && strcmp(im, "*") != 0) {
+        if (!sc_parse_etag_version(im, &expected))
+            return HTTP_PRECONDITION_FAILED;
+        rv = sc_kv_cas(c, h, key, klen, body, len, ttl, expected, version);
+        if (rv == APR_ENOTIMPL)     /* a cache with L2: no cross-machine cas */
+            return HTTP_NOT_IMPLEMENTED;
+    }
+    else if (im != NULL)        /* If-Match: * : only an existing key */
+        rv = sc_kv_store(c, h, SC_KV_REPLACE, key, klen, body, len, ttl, version);
+    else
+        rv = sc_kv_store(c, h, SC_KV_SET, key, klen, body, len, ttl, version);
+    if (im != NULL && rv == SHMCACHE_NOTFOUND)
+        rv = SHMCACHE_EMISMATCH;
+    return http_status(r, c, rv);
+}
+
 static int do_put(request_rec *r, sc_cache_t *c, shmcache_t *h,
                   const sc_dir_conf_t *dc, const char *key, apr_size_t klen)
 {
     apr_off_t max = dc->max_body >= 0 ? dc->max_body : SC_API_DEFAULT_MAX_BODY;
-    const char *inm = apr_table_get(r->headers_in, "If-None-Match");
-    const char *im = apr_table_get(r->headers_in, "If-Match");
     apr_uint64_t version = 0;
     apr_uint32_t ttl;
     apr_size_t len = 0;
-    apr_status_t rv;
     char *body = NULL;
     int rc;
 
     if (!request_ttl(r, &ttl))
         return HTTP_BAD_REQUEST;
-    if ((rc = read_body(r, max, &body, &len)) != OK)
+    if ((rc = read_body(r, max, &body, &len)) != OK
+        || (rc = store_put(r, c, h, key, klen, body, len, ttl, &version)) != OK)
         return rc;
-    if (inm != NULL && strcmp(inm, "*") == 0)
-        rv = sc_kv_store(c, h, SC_KV_ADD, key, klen, body, len, ttl, &version);
-    else if (im != NULL && strcmp(im, "*") != 0) {
-        const char *q = im;
-        apr_uint64_t expected = 0;
-        if (*q == 'W' && q[1] == '/')
-            q += 2;
-        if (*q == '"')
-            q++;
-        if (!apr_isdigit(*q))
-            return HTTP_PRECONDITION_FAILED;
-        for (; apr_isdigit(*q); q++)
-            expected = expected * 10 + (apr_uint64_t)(*q - '0');
-        rv = sc_kv_cas(c, h, key, klen, body, len, ttl, expected, &version);
-        if (rv == APR_ENOTIMPL)     /* a cache with L2: no cross-machine cas */
-            return HTTP_NOT_IMPLEMENTED;
-        if (rv == SHMCACHE_NOTFOUND)
-            rv = SHMCACHE_EMISMATCH;
-    }
-    else if (im != NULL)        /* If-Match: * : only an existing key */
-        rv = sc_kv_store(c, h, SC_KV_REPLACE, key, klen, body, len, ttl, &version);
-    else
-        rv = sc_kv_store(c, h, SC_KV_SET, key, klen, body, len, ttl, &version);
-    if (im != NULL && rv == SHMCACHE_NOTFOUND)
-        rv = SHMCACHE_EMISMATCH;
-    if (rv != APR_SUCCESS)
-        return http_status(r, c, rv);
     set_etag(r, version);
     r->status = HTTP_NO_CONTENT;    /* a normal answer: keeps its headers */
     return OK;
@@ -507,37 +509,32 @@ static sc_cache_t *api_cache(request_rec *r, const sc_dir_conf_t *dc)
     return c;
 }
 
-int sc_api_handler(request_rec *r)
+/* Set the methods this location allows (the Allow header of a 405 and of
+ * OPTIONS): GET (with HEAD), and PUT, DELETE and POST unless read-only.
+ * @return 1 when r's method is one of them. */
+static int allow_methods(request_rec *r, int read_only)
 {
-    const sc_dir_conf_t *dc;
-    sc_cache_t *c;
-    shmcache_t *h;
-    apr_size_t klen = 0;
-    char *key = NULL;
-    int rc, ro;
+    if (read_only)
+        ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
+    else
+        ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, M_PUT, M_DELETE,
+                                  M_POST, -1);
+    r->allowed = r->allowed_methods->method_mask;
+    return (r->allowed & (AP_METHOD_BIT << r->method_number)) != 0;
+}
 
-    if (r->handler == NULL || strcmp(r->handler, "shmcache-api") != 0)
-        return DECLINED;
-    dc = ap_get_module_config(r->per_dir_config, &shmcache_module);
-    ro = dc->read_only == 1;
-    /* err_headers_out: kept on error answers (404, 413, ...) too */
+/* Headers of every answer, errors included (err_headers_out). */
+static void common_headers(request_rec *r)
+{
     apr_table_setn(r->err_headers_out, "X-Shmcache-Pid",
                    apr_psprintf(r->pool, "%ld", (long)getpid()));
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    r->allowed = (AP_METHOD_BIT << M_GET);
-    if (!ro)
-        r->allowed |= (AP_METHOD_BIT << M_PUT) | (AP_METHOD_BIT << M_DELETE)
-                      | (AP_METHOD_BIT << M_POST);
-    if (r->method_number != M_GET
-        && (ro || (r->method_number != M_PUT && r->method_number != M_DELETE
-                   && r->method_number != M_POST)))
-        return HTTP_METHOD_NOT_ALLOWED;
-    if ((c = api_cache(r, dc)) == NULL)
-        return HTTP_INTERNAL_SERVER_ERROR;
-    if ((rc = request_key(r, dc, c, &key, &klen)) != OK)
-        return rc;
-    if ((h = sc_cache_handle(c, r->server)) == NULL)
-        return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* Run the method of r on key. */
+static int dispatch(request_rec *r, sc_cache_t *c, shmcache_t *h,
+                    const sc_dir_conf_t *dc, const char *key, apr_size_t klen)
+{
     if (query_arg(r, "lease") != NULL)
         return do_lease(r, c, h, dc, key, klen);
     switch (r->method_number) {
@@ -546,4 +543,28 @@ int sc_api_handler(request_rec *r)
     case M_DELETE: return do_delete(r, c, h, key, klen);
     default:       return do_incr(r, c, h, key, klen);
     }
+}
+
+int sc_api_handler(request_rec *r)
+{
+    const sc_dir_conf_t *dc;
+    sc_cache_t *c;
+    shmcache_t *h;
+    apr_size_t klen = 0;
+    char *key = NULL;
+    int rc;
+
+    if (r->handler == NULL || strcmp(r->handler, "shmcache-api") != 0)
+        return DECLINED;
+    dc = ap_get_module_config(r->per_dir_config, &shmcache_module);
+    common_headers(r);
+    if (!allow_methods(r, dc->read_only == 1))
+        return HTTP_METHOD_NOT_ALLOWED;
+    if ((c = api_cache(r, dc)) == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    if ((rc = request_key(r, dc, c, &key, &klen)) != OK)
+        return rc;
+    if ((h = sc_cache_handle(c, r->server)) == NULL)
+        return HTTP_SERVICE_UNAVAILABLE;
+    return dispatch(r, c, h, dc, key, klen);
 }

@@ -164,6 +164,25 @@ int sc_parse_api_ttl(const char *v, apr_uint32_t *ttl)
     return sc_parse_u32(v, 0, SHMCACHE_TTL_MAX, ttl);
 }
 
+int sc_parse_etag_version(const char *im, apr_uint64_t *out)
+{
+    char digits[21];            /* 2^64-1 has 20 digits */
+    apr_size_t n;
+
+    if (*im == 'W' && im[1] == '/')
+        im += 2;
+    if (*im == '"')
+        im++;
+    while (im[0] == '0' && apr_isdigit(im[1]))    /* (so that 20 digits do) */
+        im++;
+    n = strspn(im, "0123456789");
+    if (n == 0 || n >= sizeof digits)
+        return 0;
+    memcpy(digits, im, n);
+    digits[n] = '\0';
+    return sc_parse_u64(digits, out);
+}
+
 sc_key_path_e sc_parse_key_path(const char *uri, const char *prefix,
                                 const char **key, apr_size_t *len)
 {

@@ -12,13 +12,16 @@
  *   sc_guard.c           the parent's SIGBUS guard around segment access
  *   sc_perms_unix.c      who may use a segment: modes and owners (POSIX),
  *   sc_perms_win32.c     or the file's DACL (Windows); CMake builds one
+ *   sc_configcheck.c     check_config: every cache name asked for is
+ *                        declared (its own header, sc_configcheck.h)
  *   sc_watch.c           recoveries counted by the library, logged
  *   sc_cache.c           one cache as the module sees it: prepare in the
  *                        parent (create, reuse or recreate), attach in a
  *                        child, the per-process handle
  *   sc_tier.c            the second tier (L2): options, one tier per
  *                        child, the calls of socache and the key API
- *   sc_status.c          the shmcache-status handler and mod_status hook
+ *   sc_status.c          the shmcache-status handler and mod_status hook,
+ *   sc_status_html.c     and its HTML page (sharing sc_status.h)
  *   sc_socache.c         the socache provider "shmcache"
  *   sc_api.c             the opt-in shmcache-api handler (HTTP key API)
  *   mod_shmcache.c       directives, lifecycle (pre_config, post_config,
@@ -212,6 +215,11 @@ const char *sc_parse_path_size(const char *arg, const char **path,
 /* The key API's TTL word (?ttl= or X-Shmcache-TTL): "forever", or seconds
  * 0..SHMCACHE_TTL_MAX (0: the cache's default). @return 1 and *ttl, or 0. */
 int sc_parse_api_ttl(const char *v, apr_uint32_t *ttl);
+
+/* The version of an If-Match value ("123", W/"123"; what follows the
+ * digits is not looked at). @return 1 and *out, or 0 when it names none
+ * (or one above 2^64-1). */
+int sc_parse_etag_version(const char *im, apr_uint64_t *out);
 
 /* Where the key is in a request line's URI: after the scheme and
  * authority of an absolute URI, the container's path prefix (trailing

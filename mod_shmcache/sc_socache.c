@@ -28,8 +28,10 @@
  * last-writer-wins and consumers asking for "default" expect shmcb.
  */
 #include "sc_private.h"
+#include "sc_configcheck.h"
 
 #include "http_core.h"
+#include "http_main.h"
 #include "http_protocol.h"
 #include "ap_socache.h"
 #include "ap_provider.h"
@@ -101,8 +103,10 @@ static const char *socache_sc_create(ap_socache_instance_t **instance,
     c->opts.max_key = SC_SOCACHE_MAX_KEY;
     c->opts.max_value = 0xFFFFFFFFu;    /* the library clamps to what fits */
     if (arg != NULL && *arg != '\0') {
-        if (sc_parse_name(arg))
+        if (sc_parse_name(arg)) {
             c->ref_name = apr_pstrdup(p, arg);  /* resolved in init */
+            sc_configcheck_note_socache(arg, p);  /* and by check_config */
+        }
         else if ((err = parse_path_size(c, arg, tmp, p)) != NULL)
             return err;
     }
@@ -112,69 +116,94 @@ static const char *socache_sc_create(ap_socache_instance_t **instance,
     return NULL;
 }
 
+/* init: c asks for a declared cache by name: alias it. APR_EINVAL
+ * (logged) when none has that name (check_config refuses that first). */
+static apr_status_t alias_by_name(sc_cache_t *c, sc_registry_t *reg,
+                                  const char *cname, server_rec *s)
+{
+    c->alias = apr_hash_get(reg->by_name, c->ref_name, APR_HASH_KEY_STRING);
+    if (c->alias != NULL)
+        return APR_SUCCESS;
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00301)
+                 "cache '%s' (-): %s asks for shmcache:%s, but no "
+                 "ShmcacheCache declares a cache of that name",
+                 c->name, cname, c->ref_name);
+    return APR_EINVAL;
+}
+
+/* init: c is a path (or the consumer's default one in DefaultRuntimeDir):
+ * alias a declared cache or an earlier instance on that path, if any.
+ * APR_EINVAL (logged) when there is no usable default path. */
+static apr_status_t alias_by_path(sc_cache_t *c, sc_registry_t *reg,
+                                  const char *cname, server_rec *s,
+                                  apr_pool_t *p)
+{
+    sc_cache_t *target;
+
+    if (c->path == NULL)
+        c->path = ap_runtime_dir_relative(p, apr_psprintf(p,
+                                          "shmcache-%s.cache", cname));
+    if (c->path == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00302)
+                     "cache '%s' (-): no usable default path in "
+                     "DefaultRuntimeDir; give shmcache:PATH(SIZE)", c->name);
+        return APR_EINVAL;
+    }
+    target = apr_hash_get(reg->by_path, c->path, APR_HASH_KEY_STRING);
+    if (target == NULL)
+        target = same_path_instance(reg, c);
+    if (target != NULL && c->size_given && target->opts.size != c->opts.size)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SCLOGNO(00303)
+                     SC_FMT "the segment is shared with '%s', whose "
+                     "size %" APR_UINT64_T_FMT " wins over %"
+                     APR_UINT64_T_FMT, SC_ARGS(c), target->name,
+                     target->opts.size, c->opts.size);
+    c->alias = target;
+    return APR_SUCCESS;
+}
+
+/* init: make the segment of c (or of what it aliases) usable. */
+static apr_status_t prepare_instance(sc_cache_t *c, const char *cname,
+                                     server_rec *s, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (c->alias != NULL)
+        c->path = c->alias->path;
+    rv = sc_cache_prepare(c->alias != NULL ? c->alias : c, s, p);
+    if (rv == APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, SCLOGNO(00304)
+                     SC_FMT "socache ready for %s%s%s", SC_ARGS(c), cname,
+                     c->alias ? ", in " : "", c->alias ? c->alias->name : "");
+    return rv;
+}
+
 static apr_status_t socache_sc_init(ap_socache_instance_t *inst,
                                     const char *cname,
                                     const struct ap_socache_hints *hints,
                                     server_rec *s, apr_pool_t *p)
 {
     sc_registry_t *reg = sc_registry();
-    sc_cache_t *c = inst->cache, *target;
+    sc_cache_t *c = inst->cache;
+    apr_status_t rv;
 
+    /* httpd's first startup pass throws its configuration away, these
+     * instances with it: prepare (create) nothing in it, as post_config
+     * does not for the declared caches */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return APR_SUCCESS;
     if (c->prepared)                    /* second vhost of one consumer */
         return c->prepare_status;
     if (reg == NULL)
         return APR_EGENERAL;
     c->name = apr_psprintf(p, "socache:%s", cname);
-    if (c->ref_name != NULL) {
-        target = apr_hash_get(reg->by_name, c->ref_name, APR_HASH_KEY_STRING);
-        if (target == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00301)
-                         "cache '%s' (-): %s asks for shmcache:%s, but no "
-                         "ShmcacheCache declares a cache of that name",
-                         c->name, cname, c->ref_name);
-            c->prepared = 1;
-            c->prepare_status = APR_EINVAL;
-            return APR_EINVAL;
-        }
-        c->alias = target;
-    }
-    else {
-        if (c->path == NULL)
-            c->path = ap_runtime_dir_relative(p, apr_psprintf(p,
-                                              "shmcache-%s.cache", cname));
-        if (c->path == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SCLOGNO(00302)
-                         "cache '%s' (-): no usable default path in "
-                         "DefaultRuntimeDir; give shmcache:PATH(SIZE)", c->name);
-            c->prepared = 1;
-            c->prepare_status = APR_EINVAL;
-            return APR_EINVAL;
-        }
-        target = apr_hash_get(reg->by_path, c->path, APR_HASH_KEY_STRING);
-        if (target == NULL)
-            target = same_path_instance(reg, c);
-        if (target != NULL) {
-            if (c->size_given && target->opts.size != c->opts.size)
-                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SCLOGNO(00303)
-                             SC_FMT "the segment is shared with '%s', whose "
-                             "size %" APR_UINT64_T_FMT " wins over %"
-                             APR_UINT64_T_FMT, SC_ARGS(c), target->name,
-                             target->opts.size, c->opts.size);
-            c->alias = target;
-        }
-    }
-    if (c->alias != NULL) {
-        c->path = c->alias->path;
-        c->prepare_status = sc_cache_prepare(c->alias, s, p);
-    }
-    else
-        c->prepare_status = sc_cache_prepare(c, s, p);
+    rv = c->ref_name != NULL ? alias_by_name(c, reg, cname, s)
+                             : alias_by_path(c, reg, cname, s, p);
+    if (rv == APR_SUCCESS)
+        rv = prepare_instance(c, cname, s, p);
     c->prepared = 1;
-    if (c->prepare_status == APR_SUCCESS)
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, SCLOGNO(00304)
-                     SC_FMT "socache ready for %s%s%s", SC_ARGS(c), cname,
-                     c->alias ? ", in " : "", c->alias ? c->alias->name : "");
-    return c->prepare_status;
+    c->prepare_status = rv;
+    return rv;
 }
 
 static void socache_sc_destroy(ap_socache_instance_t *inst, server_rec *s)

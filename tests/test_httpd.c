@@ -956,7 +956,7 @@ START_TEST(cache_socache_serves_the_second_request_from_shmcache)
           && status_value(st.body, "logins", "CacheRetrieveHitCount") >= 1,
           "authn_socache did not use shmcache:logins:\n%s", st.body);
     st = GET(&h, "/status?json");
-    CHECK(&h, strstr(st.body, "\"used_by\": \"socache:authn-socache\"") != NULL,
+    CHECK(&h, strstr(st.body, "\"used_by\": [\"socache:authn-socache\"]") != NULL,
           "the status does not name the consumer of 'logins':\n%s", st.body);
 done:
     httpd_stop(&h);
@@ -1602,6 +1602,335 @@ done:
 }
 END_TEST
 
+/* ---- cache names that no ShmcacheCache declares ------------------------ */
+
+/* The configuration of the unknown-name cases: a declared cache "main",
+ * the socache consumers' modules, and line (which names "nosuch"). */
+static void write_unknown_name_conf(httpd_t *h, const char *line)
+{
+    write_conf(h, 0, NULL, apr_pstrcat(th_pool,
+        load("cache", "mod_cache.so"),
+        load("cache_socache", "mod_cache_socache.so"),
+        load("ssl", "mod_ssl.so"),
+        load("authn_socache", "mod_authn_socache.so"),
+        apr_psprintf(th_pool, "ShmcacheCache main %s/main.cache size=1M\n"
+                     "<Location /kv>\n  SetHandler shmcache-api\n"
+                     "  ShmcacheAPICache main\n</Location>\n", h->seg),
+        line, NULL));
+}
+
+/* "CONF:N" where N is the line of the configuration that starts with
+ * directive (the last such line), or NULL. */
+static const char *conf_place(httpd_t *h, const char *directive)
+{
+    char *text = slurp_file(h->conf), *line, *last;
+    const char *found = NULL;
+    int n = 0;
+
+    for (line = apr_strtok(text, "\n", &last); line != NULL;
+         line = apr_strtok(NULL, "\n", &last)) {
+        n++;
+        while (*line == ' ')
+            line++;
+        if (strncmp(line, directive, strlen(directive)) == 0
+            && line[strlen(directive)] == ' ')
+            found = apr_psprintf(th_pool, "%s:%d", h->conf, n);
+    }
+    return found;
+}
+
+/* `apache2 -t` refuses each form that names an undeclared cache, naming
+ * the directive, its file:line and the name; a graceful restart asked for
+ * with such a configuration (`apache2 -k graceful`) is refused by the
+ * signalling process, and the running server keeps serving. */
+START_TEST(an_unknown_cache_name_fails_the_config_test_and_graceful_keeps_serving)
+{
+    static const char *const forms[][2] = {
+        {"CacheSocache", "CacheSocache shmcache:nosuch"},
+        {"SSLSessionCache", "SSLSessionCache shmcache:nosuch"},
+        {"AuthnCacheSOCache", "AuthnCacheSOCache shmcache:nosuch"},
+        {"ShmcacheAPICache", "<Location /other>\n  SetHandler shmcache-api\n"
+                             "  ShmcacheAPICache nosuch\n</Location>"},
+        /* inside a container */
+        {"CacheSocache", "<VirtualHost 127.0.0.1:80>\n"
+                         "  CacheSocache shmcache:nosuch\n</VirtualHost>"},
+    };
+    const char *argv[8];
+    char *out = NULL, *err = NULL;
+    httpd_t h;
+    resp_t r;
+    pid_t parent;
+    size_t i;
+    int code;
+
+    httpd_init(&h, "event");
+    for (i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        const char *place;
+        write_unknown_name_conf(&h, forms[i][1]);
+        place = conf_place(&h, forms[i][0]);
+        CHECK(&h, place != NULL, "no %s line in the configuration", forms[i][0]);
+        argv[0] = SC_HTTPD_BIN; argv[1] = "-t"; argv[2] = "-f";
+        argv[3] = h.conf; argv[4] = NULL;
+        code = run_cmd(30, argv, &out, &err);
+        CHECK(&h, code != 0 && strstr(err, forms[i][0]) && strstr(err, place)
+              && strstr(err, "'nosuch'"),
+              "apache2 -t for '%s' exited %d; wanted %s, %s and 'nosuch' in:\n%s%s",
+              forms[i][1], code, forms[i][0], place, err, out);
+    }
+    /* the same configuration with the name declared passes */
+    argv[0] = SC_HTTPD_BIN; argv[1] = "-t"; argv[2] = "-f";
+    argv[3] = h.conf; argv[4] = NULL;
+    write_unknown_name_conf(&h, apr_psprintf(th_pool, "ShmcacheCache nosuch "
+                                             "%s/nosuch.cache size=1M\n%s",
+                                             h.seg, forms[0][1]));
+    code = run_cmd(30, argv, &out, &err);
+    CHECK(&h, code == 0 && strstr(err, "Syntax OK"), "declared name: %d %s",
+          code, err);
+
+    /* graceful with a bad name: refused, the server keeps serving */
+    write_unknown_name_conf(&h, "");
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    parent = h.pid;
+    write_unknown_name_conf(&h, forms[0][1]);
+    argv[0] = SC_HTTPD_BIN; argv[1] = "-k"; argv[2] = "graceful";
+    argv[3] = "-f"; argv[4] = h.conf; argv[5] = NULL;
+    code = run_cmd(30, argv, &out, &err);
+    CHECK(&h, code != 0 && strstr(err, "'nosuch'"),
+          "apache2 -k graceful exited %d:\n%s%s", code, err, out);
+    apr_sleep(apr_time_from_sec(2));
+    r = GET(&h, "/kv/anything");
+    CHECK(&h, r.status == 404 && kill(parent, 0) == 0
+          && count_in_file(h.errlog, "AH00020") == 0,
+          "after the refused graceful the server answered %d%s", r.status,
+          log_tail(&h));
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* ---- the status page --------------------------------------------------- */
+
+/* The keys of the JSON objects at nesting depth `depth` of s (1: the
+ * outer object's; 3: those of {"caches": [{...}]}), as a hash. A scanner
+ * that knows strings, escapes and brackets: enough for the module's and
+ * the CLI's output, both generated by the programs under test. */
+static apr_hash_t *json_keys(const char *s, int depth)
+{
+    apr_hash_t *keys = apr_hash_make(th_pool);
+    const char *p, *start, *q;
+    int d = 0;
+
+    for (p = s; *p != '\0'; p++) {
+        if (*p == '{' || *p == '[')
+            d++;
+        else if (*p == '}' || *p == ']')
+            d--;
+        else if (*p == '"') {
+            for (start = ++p; *p != '\0' && *p != '"'; p++)
+                if (*p == '\\' && p[1] != '\0')
+                    p++;
+            if (*p == '\0')
+                break;
+            for (q = p + 1; *q == ' ' || *q == '\n'; q++)
+                ;
+            if (*q == ':' && d == depth)
+                apr_hash_set(keys, apr_pstrndup(th_pool, start,
+                                                (apr_size_t)(p - start)),
+                             APR_HASH_KEY_STRING, "");
+        }
+    }
+    return keys;
+}
+
+/* The keys of a that are not in b and not in the NULL-ended allowed
+ * list, space-separated ("" when none). */
+static const char *keys_missing(apr_hash_t *a, apr_hash_t *b,
+                                const char *const *allowed)
+{
+    apr_hash_index_t *hi;
+    const char *out = "";
+
+    for (hi = apr_hash_first(th_pool, a); hi != NULL; hi = apr_hash_next(hi)) {
+        const char *k = apr_hash_this_key(hi);
+        const char *const *x;
+        for (x = allowed; *x != NULL && strcmp(*x, k) != 0; x++)
+            ;
+        if (*x == NULL && apr_hash_get(b, k, APR_HASH_KEY_STRING) == NULL)
+            out = apr_pstrcat(th_pool, out, " ", k, NULL);
+    }
+    return out;
+}
+
+#ifdef SC_CLI_PATH
+/* The per-cache keys of ?json are the keys of `shmcache-cli stats --json`
+ * on the same segment: both come from the library's list of figures.
+ * Allowed extras, and only these: ?json's name, path, type, used_by (the
+ * consumers), l2 (a second tier) and error; the CLI's path, version and
+ * time (of the run). */
+START_TEST(status_json_has_the_keys_of_cli_stats_json)
+{
+    static const char *const page_extras[] = {
+        "name", "path", "type", "used_by", "l2", "error", NULL};
+    static const char *const cli_extras[] = {"path", "version", "time", NULL};
+    char *out = NULL, *err = NULL;
+    apr_hash_t *page, *cli_keys;
+    const char *only_page, *only_cli;
+    httpd_t h;
+    resp_t r;
+    int code;
+
+    httpd_init(&h, "event");
+    write_conf(&h, WITH_API, "size=4M", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    r = GET(&h, "/status?json&cache=main");
+    CHECK(&h, r.status == 200, "?json answered %d", r.status);
+    code = cli(apr_pstrcat(th_pool, h.seg, "/main.cache", NULL), &out, &err,
+               "stats", "--json", NULL);
+    CHECK(&h, code == 0, "shmcache-cli stats --json exited %d: %s", code, err);
+    page = json_keys(r.body, 3);
+    cli_keys = json_keys(out, 1);
+    only_page = keys_missing(page, cli_keys, page_extras);
+    only_cli = keys_missing(cli_keys, page, cli_extras);
+    CHECK(&h, apr_hash_count(page) > 40 && *only_page == '\0'
+          && *only_cli == '\0',
+          "%u keys in ?json, %u in the CLI's; only in ?json:%s; only in the "
+          "CLI's:%s", apr_hash_count(page), apr_hash_count(cli_keys),
+          only_page, only_cli);
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+#endif
+
+/* How many times needle is in s. */
+static int count_in(const char *s, const char *needle)
+{
+    int n = 0;
+
+    for (; (s = strstr(s, needle)) != NULL; s += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Allow of a 405 names what the location allows. */
+static int allows(const resp_t *r, const char *method)
+{
+    const char *allow = hdr(r, "Allow"), *p = strstr(allow, method);
+    size_t n = strlen(method);
+
+    return p != NULL && (p == allow || p[-1] == ',' || p[-1] == ' ')
+        && (p[n] == '\0' || p[n] == ',');
+}
+
+/* A consumer with one socache instance per server (mod_cache_socache, a
+ * virtual host besides the main server) on the declared cache "main". */
+static const char *shared_cache_conf(httpd_t *h)
+{
+    return apr_pstrcat(th_pool, load("cache", "mod_cache.so"),
+                       load("cache_socache", "mod_cache_socache.so"),
+                       "CacheSocache shmcache:main\nCacheEnable socache /cgi/\n",
+                       apr_psprintf(th_pool, "<VirtualHost 127.0.0.1:%d>\n"
+                                    "  ServerName other\n</VirtualHost>",
+                                    h->port), NULL);
+}
+
+/* The status page's small promises: ?cache= of an unknown name is 404;
+ * the 405s carry an Allow header that lists the allowed methods; a
+ * consumer with several instances is named once (used_by, a JSON array);
+ * server-status?auto prints a cache's block once; a writer pid of 0
+ * reads "none"; socache segments are prepared in one startup pass. */
+START_TEST(status_page_names_each_cache_and_consumer_once)
+{
+    httpd_t h;
+    resp_t r;
+
+    httpd_init(&h, "event");
+    write_conf(&h, WITH_API | WITH_API_EXTRAS, "size=4M", shared_cache_conf(&h));
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+
+    r = GET(&h, "/status?cache=nope");
+    CHECK(&h, r.status == 404, "?cache=nope answered %d", r.status);
+    r = GET(&h, "/status?cache=main&auto");
+    CHECK(&h, r.status == 200 && strstr(r.body, "CacheName: main\n"),
+          "?cache=main answered %d", r.status);
+
+    r = http(&h, 0, "PATCH", "/kv/k", NULL, "x", 1);
+    CHECK(&h, r.status == 405 && allows(&r, "GET") && allows(&r, "PUT")
+          && allows(&r, "DELETE") && allows(&r, "POST"),
+          "PATCH /kv: %d, Allow '%s'", r.status, hdr(&r, "Allow"));
+    r = PUT(&h, "/ro/k", NULL, "x");
+    CHECK(&h, r.status == 405 && allows(&r, "GET") && !allows(&r, "PUT"),
+          "PUT on a read-only location: %d, Allow '%s'", r.status,
+          hdr(&r, "Allow"));
+    r = http(&h, 0, "POST", "/status", NULL, "x", 1);
+    CHECK(&h, r.status == 405 && allows(&r, "GET") && !allows(&r, "POST"),
+          "POST /status: %d, Allow '%s'", r.status, hdr(&r, "Allow"));
+
+    r = GET(&h, "/status?json");
+    CHECK(&h, strstr(r.body, "\"used_by\": [\"socache:cache-socache\"]"),
+          "used_by of main in ?json:\n%s", r.body);
+    r = GET(&h, "/status");
+    CHECK(&h, strstr(r.body, "used by socache:cache-socache</p>")
+          && strstr(r.body, "data-k=\"writer_pid\" data-v=\"0\">none</span>"),
+          "the page's consumers or writer pid:\n%.3000s", r.body);
+    r = GET(&h, "/server-status?auto");
+    CHECK(&h, count_in(r.body, "CacheName: main\n") == 1
+          && strstr(r.body, "CacheSharedWith: main\n"),
+          "server-status?auto shows main %d times:\n%s",
+          count_in(r.body, "CacheName: main\n"), r.body);
+    /* two servers, one instance each, prepared in the second pass only */
+    CHECK(&h, count_in_file(h.errlog, "socache ready for cache-socache") == 2,
+          "socache instances were prepared %d times%s",
+          count_in_file(h.errlog, "socache ready for cache-socache"),
+          log_tail(&h));
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
+/* The page shows the cache's uptime, and once a process shows it a second
+ * time, rates per second since its previous view: the gets made between
+ * two views of one process show as a rate above zero. */
+START_TEST(status_page_shows_uptime_and_rates_since_the_last_view)
+{
+    const char *tile = "class=\"t\">Rates</div><div class=\"big\">";
+    const char *rate;
+    httpd_t h;
+    resp_t r;
+    int i, j;
+
+    httpd_init(&h, "event");
+    write_conf(&h, WITH_API, "size=4M", NULL);
+    CHECK(&h, httpd_start(&h), "httpd did not start%s", log_tail(&h));
+    r = GET(&h, "/status");
+    CHECK(&h, strstr(r.body, ">Uptime<") && strstr(r.body, "since the segment "
+                                                  "was created"),
+          "no uptime on the page:\n%.2000s", r.body);
+    /* views until one process shows the page again (several serve it) */
+    for (i = 0, rate = NULL; i < 40 && rate == NULL; i++) {
+        for (j = 0; j < 5; j++)
+            GET(&h, "/kv/some-key");
+        r = GET(&h, "/status");
+        rate = strstr(r.body, "/s</div><div class=\"sub\">gets; ");
+    }
+    CHECK(&h, rate != NULL, "no rates after %d views:\n%.3000s", i, r.body);
+    rate = strstr(r.body, tile);
+    CHECK(&h, rate != NULL && atof(rate + strlen(tile)) > 0
+          && strstr(r.body, "<td class=\"rate\">"),
+          "the rates show no gets:\n%.4000s", r.body);
+done:
+    httpd_stop(&h);
+    httpd_done(&h);
+    ck_assert_msg(h.fail == NULL, "%s", h.fail);
+}
+END_TEST
+
 /* The HTTP key API: GET/PUT/DELETE/increment, TTL, conditional stores,
  * binary keys from percent-encoding, the body limit, read-only, access
  * control, and nothing served where SetHandler is not given. */
@@ -2060,9 +2389,15 @@ Suite *test_suite(void)
     Suite *s = suite_create("httpd");
     TCase *each = tcase_create("each_mpm");
     TCase *once = tcase_create("once");
+    TCase *config = tcase_create("config");     /* apache2 -t and -k */
+    TCase *status = tcase_create("status");     /* the status page */
 
     tcase_add_checked_fixture(each, th_setup, th_teardown);
     tcase_add_checked_fixture(once, th_setup, th_teardown);
+    tcase_add_checked_fixture(config, th_setup, th_teardown);
+    tcase_add_checked_fixture(status, th_setup, th_teardown);
+    tcase_set_timeout(config, 120);
+    tcase_set_timeout(status, 120);
     tcase_set_timeout(each, 120);
     tcase_set_timeout(once, 120);
     tcase_add_loop_test(each, put_value_is_read_by_many_children_and_the_cli, 0, 3);
@@ -2072,7 +2407,13 @@ Suite *test_suite(void)
     tcase_add_loop_test(each, killed_httpd_leaves_a_segment_that_the_next_start_reuses, 0, 3);
     tcase_add_loop_test(each, a_root_only_segment_serves_every_child_through_the_inherited_mapping, 0, 3);
     tcase_add_loop_test(each, concurrent_lease_gets_have_one_winner_whose_put_reaches_the_waiters, 0, 3);
-    tcase_add_test(once, configtest_rejects_each_bad_directive);
+    tcase_add_test(config, configtest_rejects_each_bad_directive);
+    tcase_add_test(config, an_unknown_cache_name_fails_the_config_test_and_graceful_keeps_serving);
+#ifdef SC_CLI_PATH
+    tcase_add_test(status, status_json_has_the_keys_of_cli_stats_json);
+#endif
+    tcase_add_test(status, status_page_names_each_cache_and_consumer_once);
+    tcase_add_test(status, status_page_shows_uptime_and_rates_since_the_last_view);
     tcase_add_test(once, api_handler_speaks_http);
     tcase_add_test(once, a_symlink_swapped_in_during_a_graceful_restart_is_not_followed);
     tcase_add_test(once, a_world_writable_mode_needs_the_explicit_opt_in);
@@ -2090,6 +2431,8 @@ Suite *test_suite(void)
     }
     suite_add_tcase(s, each);
     suite_add_tcase(s, once);
+    suite_add_tcase(s, config);
+    suite_add_tcase(s, status);
     return s;
 }
 

@@ -264,6 +264,14 @@ START_TEST(names_paths_and_the_key_apis_words)
     ck_assert(!sc_parse_u64("18446744073709551616", &n));
     ck_assert(!sc_parse_u64("+1", &n));
     ck_assert(!sc_parse_u64(NULL, &n));
+    ck_assert(sc_parse_etag_version("\"123\"", &n) && n == 123);
+    ck_assert(sc_parse_etag_version("W/\"7\"", &n) && n == 7);
+    ck_assert(sc_parse_etag_version("18446744073709551615", &n)
+              && n == APR_UINT64_MAX);
+    ck_assert(!sc_parse_etag_version("18446744073709551616", &n));
+    ck_assert(!sc_parse_etag_version("*", &n));
+    ck_assert(!sc_parse_etag_version("\"\"", &n));
+    ck_assert(!sc_parse_etag_version("\"-1\"", &n));
 
     ck_assert_int_eq(sc_parse_key_path("/kv/a%2Fb?x=1", "/kv/", &key, &len),
                      SC_KEY_OK);
