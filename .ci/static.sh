@@ -3,7 +3,8 @@
 # .clang-tidy at the repository root) and cppcheck (warning, style,
 # performance and portability; suppressions with their reasons in
 # .ci/cppcheck-suppressions.txt) over every C file of libshmcache/,
-# shmcache-cli/ and mod_shmcache/. Zero findings, or the lane fails.
+# common/, shmcache-cli/ and mod_shmcache/. Zero findings, or the lane
+# fails.
 #
 # clang-tidy compiles each file with the flags CMake would use: a
 # compile_commands.json from its own configure-only build directory
@@ -31,11 +32,11 @@ root = os.getcwd()
 seen = set()
 for e in json.load(open(sys.argv[1])):
     f = os.path.relpath(os.path.join(e["directory"], e["file"]), root)
-    if f.split(os.sep)[0] in ("libshmcache", "shmcache-cli", "mod_shmcache"):
+    if f.split(os.sep)[0] in ("libshmcache", "common", "shmcache-cli", "mod_shmcache"):
         seen.add(f)
 print("\n".join(sorted(seen)))
 EOF
-for part in libshmcache shmcache-cli mod_shmcache; do
+for part in libshmcache common shmcache-cli mod_shmcache; do
   grep -q "^$part/" "$out/files" || {
     echo "static: no $part sources in the compile database (apxs missing?)" >&2
     exit 1
@@ -77,7 +78,7 @@ echo "static: clang-tidy: $tidy_new finding(s)"
 cppcheck --enable=warning,style,performance,portability --std=c11 \
   --library=posix --inline-suppr --quiet -j "$jobs" \
   -D__linux__ -D__GNUC__ -DSHMCACHE_BUILDING \
-  -I libshmcache/include -I libshmcache/src -I shmcache-cli -I mod_shmcache \
+  -I libshmcache/include -I libshmcache/src -I common -I shmcache-cli -I mod_shmcache \
   --suppressions-list=.ci/cppcheck-suppressions.txt \
   --template='{file}:{line}: {severity}: {message} [{id}]' \
   $(grep -v '/win32/' "$out/files") 2>"$out/cppcheck" || true

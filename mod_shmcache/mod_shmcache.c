@@ -52,15 +52,17 @@ APLOG_USE_MODULE(shmcache);
  * Directive handlers
  * ---------------------------------------------------------------------- */
 
-/* NAME and PATH of ShmcacheCache into a new cache c (in cmd->pool):
+/* NAME and PATH of ShmcacheCache into a new cache *made (in cmd->pool):
  * a valid name that no other ShmcacheCache declares, a path (relative to
- * ServerRoot) that no other uses. Returns NULL or the message. */
+ * ServerRoot) that no other uses. Returns NULL or the message (*made is
+ * then not to be used). */
 static const char *cache_head(cmd_parms *cmd, const char *name,
                               const char *path, sc_cache_t **made)
 {
     const char *d = cmd->cmd->name;
     sc_cache_t *c = apr_pcalloc(cmd->pool, sizeof *c), *other;
 
+    *made = c;
     sc_cache_defaults(c);
     c->name = name;
     c->where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
@@ -79,7 +81,6 @@ static const char *cache_head(cmd_parms *cmd, const char *name,
                             "'%s' (declared at %s); two caches cannot share a "
                             "segment", d, c->name, c->path, other->name,
                             other->where);
-    *made = c;
     return NULL;
 }
 

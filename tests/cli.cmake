@@ -1,5 +1,6 @@
 # test_cli: runs the real shmcache-cli binary through th_run.
-# The unit parser is compiled in too, to test it as a pure function.
+# The number parser (common/units.c) is linked in too, to test it as a
+# pure function.
 sc_test(test_cli TIMEOUT 900 LIBS shmcache_units)
 target_include_directories(test_cli PRIVATE ${PROJECT_SOURCE_DIR}/shmcache-cli)
 target_compile_definitions(test_cli PRIVATE
