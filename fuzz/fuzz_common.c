@@ -120,6 +120,21 @@ unsigned char *fz_read_file(const char *path, size_t *len)
     return buf;
 }
 
+char *fz_cstring(apr_pool_t *p, const uint8_t *data, size_t size, size_t max,
+                 size_t *len)
+{
+    char *s;
+
+    if (size < 1 || size > max)
+        return NULL;
+    apr_pool_clear(p);
+    *len = size - 1;
+    s = apr_palloc(p, *len + 1);
+    memcpy(s, data + 1, *len);
+    s[*len] = '\0';
+    return s;
+}
+
 void fz_fail(const char *fmt, ...)
 {
     va_list ap;

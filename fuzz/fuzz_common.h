@@ -31,6 +31,12 @@ void fz_write_file(const char *path, const void *data, size_t len);
 /* Read the whole file at path into malloc'ed memory; *len gets its size. */
 unsigned char *fz_read_file(const char *path, size_t *len);
 
+/* The input after its selector byte data[0], as a C string in p (which
+ * is cleared first): *len gets its length (a NUL inside ends the string
+ * but not *len). NULL when size is 0 or above max. */
+char *fz_cstring(apr_pool_t *p, const uint8_t *data, size_t size, size_t max,
+                 size_t *len);
+
 /* Report a broken invariant and abort (libFuzzer saves the input). */
 void fz_fail(const char *fmt, ...)
 #if defined(__GNUC__)

@@ -295,13 +295,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *s;
     size_t n;
 
-    if (size < 1 || size > 16384)
+    if ((s = fz_cstring(pool, data, size, 16384, &n)) == NULL)
         return 0;
-    apr_pool_clear(pool);
-    n = size - 1;
-    s = apr_palloc(pool, n + 1);
-    memcpy(s, data + 1, n);
-    s[n] = '\0';
     switch (data[0] & 7) {
     case 0:
     case 1: check_key_path(s); break;

@@ -89,32 +89,29 @@ static void log_kind(sc_cache_t *c, server_rec *s, int k, apr_uint64_t delta,
                      apr_uint64_t total, apr_int64_t dead_pid)
 {
     /* one call site per kind, so each has its own id */
+#define WATCH_FMT SC_FMT "%" APR_UINT64_T_FMT " %s (%" APR_UINT64_T_FMT \
+                  " since creation; last dead pid %" APR_INT64_T_FMT ")"
+#define WATCH_ARGS SC_ARGS(c), delta, kinds[k].text, total, dead_pid
     switch (k) {
     case 0:
         ap_log_error(APLOG_MARK, kinds[k].level, 0, s, SCLOGNO(00501)
-                     SC_FMT "%" APR_UINT64_T_FMT " %s (%" APR_UINT64_T_FMT
-                     " since creation; last dead pid %" APR_INT64_T_FMT ")",
-                     SC_ARGS(c), delta, kinds[k].text, total, dead_pid);
+                     WATCH_FMT, WATCH_ARGS);
         break;
     case 1:
         ap_log_error(APLOG_MARK, kinds[k].level, 0, s, SCLOGNO(00502)
-                     SC_FMT "%" APR_UINT64_T_FMT " %s (%" APR_UINT64_T_FMT
-                     " since creation; last dead pid %" APR_INT64_T_FMT ")",
-                     SC_ARGS(c), delta, kinds[k].text, total, dead_pid);
+                     WATCH_FMT, WATCH_ARGS);
         break;
     case 2:
         ap_log_error(APLOG_MARK, kinds[k].level, 0, s, SCLOGNO(00503)
-                     SC_FMT "%" APR_UINT64_T_FMT " %s (%" APR_UINT64_T_FMT
-                     " since creation; last dead pid %" APR_INT64_T_FMT ")",
-                     SC_ARGS(c), delta, kinds[k].text, total, dead_pid);
+                     WATCH_FMT, WATCH_ARGS);
         break;
     default:
         ap_log_error(APLOG_MARK, kinds[k].level, 0, s, SCLOGNO(00504)
-                     SC_FMT "%" APR_UINT64_T_FMT " %s (%" APR_UINT64_T_FMT
-                     " since creation; last dead pid %" APR_INT64_T_FMT ")",
-                     SC_ARGS(c), delta, kinds[k].text, total, dead_pid);
+                     WATCH_FMT, WATCH_ARGS);
         break;
     }
+#undef WATCH_FMT
+#undef WATCH_ARGS
 }
 
 sc_watch_t *sc_watch_get(server_rec *s)
