@@ -55,7 +55,6 @@
 #include "apr_strings.h"
 #include "apr_lib.h"
 
-
 APLOG_USE_MODULE(shmcache);
 
 /* ------------------------------------------------------------------------
