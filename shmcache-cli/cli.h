@@ -48,6 +48,7 @@ enum {
     OPT_SLOTS,
     OPT_FORCE,
     OPT_WATCH,
+    OPT_FULL,
     OPT_FOREIGN,
     OPT_VERSION,
     OPT_STALE,

@@ -55,6 +55,7 @@ static const apr_getopt_option_t all_options[] = {
     {"slots", OPT_SLOTS, 1, NULL},
     {"force", OPT_FORCE, 0, NULL},
     {"watch", OPT_WATCH, 0, NULL},
+    {"full", OPT_FULL, 0, NULL},
     {"version", OPT_VERSION, 0, NULL},
     {"stale", OPT_STALE, 1, NULL},
     {"lease-ttl", OPT_LEASE_TTL, 1, NULL},
@@ -76,7 +77,7 @@ static const int scan_opts[] = {OPT_ESCAPED, OPT_PREFIX, OPT_LIMIT, OPT_CURSOR,
 static const int create_opts[] = {OPT_SIZE, OPT_BUCKETS, OPT_MODE, OPT_MAX_KEY,
                                   OPT_MAX_VALUE, OPT_DEFAULT_TTL, OPT_SLOTS, 0};
 static const int remove_opts[] = {OPT_FORCE, 0};
-static const int stats_opts[] = {OPT_JSON, OPT_WATCH, OPT_COUNT, 0};
+static const int stats_opts[] = {OPT_JSON, OPT_WATCH, OPT_COUNT, OPT_FULL, 0};
 static const int fetch_opts[] = {OPT_ESCAPED, OPT_TTL, OPT_STALE, OPT_LEASE_TTL,
                                  OPT_WAIT, 0};
 
@@ -188,12 +189,22 @@ static const cmd_t commands[] = {
      "anything, then sets each entry with the TTL it has left; entries that\n"
      "expired since the dump, or that do not fit this cache's limits, are\n"
      "skipped. Works into a cache of any size. Prints the counts.\n"},
-    {"stats", cmd_stats, 0, 1, stats_opts, "[--json] [--watch [SECS] [--count N]]",
+    {"stats", cmd_stats, 0, 1, stats_opts,
+     "[--json] [--watch [SECS] [--count N] [--full]]",
      "show figures and counters",
+     "Every figure of the cache, grouped; the JSON keys are the names of\n"
+     "shmcache_stats_t's members, as on mod_shmcache's status page.\n"
      "  --json         one JSON object\n"
-     "  --watch [SECS] refresh every SECS (default 1) with rates per second,\n"
-     "                 in place on a terminal; with --json one object per line\n"
-     "  --count N      stop after N refreshes\n"},
+     "  --watch [SECS] a sample every SECS (default 1): one line of rates\n"
+     "                 per sample (items, memory used, fill, gets/s, hit %\n"
+     "                 of the interval, sets/s, evictions/s, recoveries in the\n"
+     "                 interval), the header repeated every 20 lines; with\n"
+     "                 --json one object per line with \"interval\" and\n"
+     "                 \"rates\"\n"
+     "  --count N      stop after N samples (at least 1; without --count,\n"
+     "                 watch until interrupted)\n"
+     "  --full         with --watch: the whole table with rates per second,\n"
+     "                 redrawn in place on a terminal\n"},
     {"fetch", cmd_fetch, 2, CLI_ANY_ARGS, fetch_opts,
      "[--ttl T] [--stale T] [--lease-ttl T] [--wait T] [-x] KEY -- COMMAND "
      "[ARGS...]",
