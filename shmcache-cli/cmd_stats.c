@@ -246,6 +246,18 @@ static const char *rate_text(double r, apr_pool_t *p)
     return apr_psprintf(p, "%.1fM", r / 1e6);
 }
 
+/* Bytes as cli_human_bytes writes them without the space ("1.5MiB"), so
+ * every column of the watch line is one word for awk and cut. */
+static const char *compact_bytes(apr_uint64_t n, apr_pool_t *p)
+{
+    char *s = apr_pstrdup(p, cli_human_bytes(n, p));
+    char *sp = strchr(s, ' ');
+
+    if (sp != NULL)
+        memmove(sp, sp + 1, strlen(sp));
+    return s;
+}
+
 /* Column layout of the watch line: 77 characters, within 80 columns. */
 #define WATCH_FMT "%-8s %9s %10s %5s %9s %6s %9s %8s %5s\n"
 
@@ -295,7 +307,7 @@ static void put_watch_line(cli_t *cli, const shmcache_stats_t *cur,
     }
     cli_printf(cli, WATCH_FMT, clock_text(t, p),
                apr_psprintf(p, "%" APR_UINT64_T_FMT, cur->items),
-               cli_human_bytes(cur->bytes_used, p),
+               compact_bytes(cur->bytes_used, p),
                apr_psprintf(p, "%.0f%%", cur->fill * 100.0), gets, hit, sets,
                evict, recov);
 }
