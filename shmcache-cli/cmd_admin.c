@@ -89,6 +89,56 @@ static int create_options(cli_t *cli, shmcache_options_t *o)
     return CLI_OK;
 }
 
+/* The directory part of path: "." when it has none. */
+static const char *dir_of(const char *path, apr_pool_t *p)
+{
+    const char *slash = strrchr(path, '/');
+#ifdef _WIN32
+    const char *bslash = strrchr(path, '\\');
+
+    if (bslash != NULL && (slash == NULL || bslash > slash))
+        slash = bslash;
+#endif
+    if (slash == NULL)
+        return ".";
+    if (slash == path)
+        return "/";
+    return apr_pstrmemdup(p, path, (apr_size_t)(slash - path));
+}
+
+/* The name of the user running the tool, for messages. */
+static const char *current_user(apr_pool_t *p)
+{
+    apr_uid_t uid;
+    apr_gid_t gid;
+    char *name = NULL;
+
+    if (apr_uid_current(&uid, &gid, p) != APR_SUCCESS
+        || apr_uid_name_get(&name, uid, p) != APR_SUCCESS)
+        return "this user";
+    return apr_pstrcat(p, "user ", name, NULL);
+}
+
+/* Say why create failed. A permission error here is the directory's (the
+ * file does not exist yet, so no owner or mode of a cache is involved):
+ * name the directory and the user, not the cache's owner. */
+static int create_failed(cli_t *cli, apr_status_t rv)
+{
+    const char *dir;
+    char why[256];
+
+    if (!APR_STATUS_IS_EACCES(rv))
+        return cli_fail(cli, rv, "cannot create");
+    dir = dir_of(cli->path, cli->pool);
+    return cli_say(cli, CLI_ERROR, "%s: cannot create: %s: %s may not create "
+                   "files in the directory %s (it is not writable, or a "
+                   "directory on the way is not searchable): choose a path "
+                   "in a directory you can write, such as /dev/shm, or "
+                   "create the cache as a user who can write to %s",
+                   cli->path, shmcache_strerror(rv, why, sizeof why),
+                   current_user(cli->pool), dir, dir);
+}
+
 int cmd_create(cli_t *cli)
 {
     shmcache_options_t o;
@@ -102,7 +152,7 @@ int cmd_create(cli_t *cli)
     rv = shmcache_create(&cli->cache, cli->path, &o, cli->pool);
     if (rv != APR_SUCCESS) {
         cli->cache = NULL;
-        return cli_fail(cli, rv, "cannot create");
+        return create_failed(cli, rv);
     }
     if ((rv = shmcache_stats(cli->cache, &st)) != APR_SUCCESS)
         return cli_fail(cli, rv, "created, but cannot read its figures");

@@ -206,6 +206,16 @@ static void put_get_json(cli_t *cli, const void *value, apr_size_t len,
                meta->version);
 }
 
+/* The value byte for byte; on a terminal, a newline after a value that
+ * does not end with one, so the prompt starts on its own line (a pipe or
+ * a file gets the exact bytes). */
+static void put_raw_value(cli_t *cli, const void *value, apr_size_t len)
+{
+    cli_write(cli, value, len);
+    if (cli_isatty(1) && (len == 0 || ((const char *)value)[len - 1] != '\n'))
+        cli_write(cli, "\n", 1);
+}
+
 int cmd_get(cli_t *cli)
 {
     const char *key;
@@ -232,7 +242,7 @@ int cmd_get(cli_t *cli)
     if (cli->opt[OPT_JSON] != NULL)
         put_get_json(cli, value, len, &meta);
     else
-        cli_write(cli, value, len);
+        put_raw_value(cli, value, len);
     return CLI_OK;
 }
 

@@ -114,7 +114,8 @@ static const cmd_t commands[] = {
      "            they close it\n"},
     {"get", cmd_get, 1, 1, get_opts, "[--json] [-x] KEY",
      "print the value of KEY",
-     "Writes the raw value to stdout, byte for byte (no newline added).\n"
+     "Writes the raw value to stdout, byte for byte, to a pipe or a file;\n"
+     "on a terminal a newline follows a value that does not end with one.\n"
      "  --json   print {\"value\": ..., \"encoding\": ..., \"length\": N,\n"
      "           \"ttl\": N or null (never expires), \"version\": N}; the value\n"
      "           is a JSON string when it is valid UTF-8 (\"encoding\":\n"
@@ -182,13 +183,14 @@ static const cmd_t commands[] = {
      "write a snapshot of every entry to FILE (- for stdout)",
      "The snapshot holds each key, value and remaining TTL, with a checksum;\n"
      "the format is in shmcache-cli(1). A FILE is written under a temporary\n"
-     "name and renamed when complete.\n"},
+     "name, synced to the disk and renamed when complete.\n"},
     {"load", cmd_load, 1, 1, no_opts, "FILE",
      "store every entry of a snapshot (- for stdin)",
      "Verifies the whole snapshot (checksum included) before storing\n"
      "anything, then sets each entry with the TTL it has left; entries that\n"
      "expired since the dump, or that do not fit this cache's limits, are\n"
-     "skipped. Works into a cache of any size. Prints the counts.\n"},
+     "skipped. Works into a cache of any size. Prints the counts, the items\n"
+     "the cache holds afterwards and the entries evicted to make room.\n"},
     {"stats", cmd_stats, 0, 1, stats_opts,
      "[--json] [--watch [SECS] [--count N] [--full]]",
      "show figures and counters",
@@ -301,7 +303,8 @@ static void print_tool_help(cli_t *cli)
         "(a negative number is taken as an argument as it is).\n"
         "\n"
         "Exit status: 0 done, 1 not found (miss, cas mismatch, add on an\n"
-        "existing key), 2 usage error, 3 error.\n");
+        "existing key), 2 usage error, 3 error. A reader that closes stdout\n"
+        "early (`dump - | head`) ends the command quietly with status 0.\n");
 }
 
 static void print_command_help(cli_t *cli, const cmd_t *c)
@@ -606,6 +609,10 @@ int main(int argc, const char *const *argv)
     out_rc = cli_finish_output(cli);
     if (rc == CLI_OK)
         rc = out_rc;
+    /* the reader of stdout left (`dump - | head`): it wanted no more, so
+     * stopping is success, as `head` itself sees it */
+    if (rc == CLI_ERROR && APR_STATUS_IS_EPIPE(cli->out_rv))
+        rc = CLI_OK;
 #ifdef SIGBUS
     if (abandoned)
         _exit(rc);      /* the pool's cleanups would touch the mapping */
