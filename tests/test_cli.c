@@ -29,6 +29,7 @@
 #include <string.h>
 #include <xxhash.h>
 #ifndef _WIN32
+#  include <sys/stat.h>
 #  include <sys/statvfs.h>
 #  include <unistd.h>
 #endif
@@ -2080,6 +2081,200 @@ START_TEST(dump_of_a_file_is_all_or_nothing_and_leaves_no_temporary)
 }
 END_TEST
 
+/* ---- terminals, pipes, disks and directories ----------------------------- */
+
+/* 1 when the program at path exists (a tool a test needs: util-linux's
+ * script, strace, setpriv). */
+static int have_program(const char *path)
+{
+    apr_finfo_t fi;
+
+    return apr_stat(&fi, path, APR_FINFO_TYPE, th_pool) == APR_SUCCESS;
+}
+
+/* Run argv (NULL-terminated, argv[0] a full path) with no stdin. */
+static run_t run_program(const char *const *argv)
+{
+    run_t r;
+
+    r.code = th_run(argv, NULL, 0, &r.out, &r.out_len, &r.err);
+    return r;
+}
+
+#define SKIP_WITHOUT(prog)                                                   \
+    do {                                                                     \
+        if (!have_program(prog)) {                                           \
+            fprintf(stderr, "%s: skipped, %s is not installed\n", __func__,  \
+                    prog);                                                   \
+            return;                                                          \
+        }                                                                    \
+    } while (0)
+
+#ifndef _WIN32
+/* On a terminal (util-linux's script gives the tool one) get ends the
+ * value with a newline, unless it ends with one already; through a pipe
+ * the bytes are exact (set_then_get_prints_the_raw_value_without_a_newline). */
+START_TEST(get_ends_with_a_newline_on_a_terminal_only)
+{
+    const char *path = NEW_CACHE("tty", "--size", "1M");
+    const char *argv[] = {"/usr/bin/script", "-qec", NULL, "/dev/null", NULL};
+    run_t r;
+
+    SKIP_WITHOUT("/usr/bin/script");
+    expect_exit(CLI(path, "set", "plain", "hello"), 0);
+    expect_exit(CLI(path, "set", "line", "hello\n"), 0);
+    argv[2] = apr_psprintf(th_pool, "%s -f %s get plain", SHMCACHE_CLI_PATH,
+                           path);
+    r = run_program(argv);
+    expect_exit(r, 0);
+    ck_assert_str_eq(r.out, "hello\r\n");      /* the terminal's \r */
+    argv[2] = apr_psprintf(th_pool, "%s -f %s get line", SHMCACHE_CLI_PATH,
+                           path);
+    r = run_program(argv);
+    expect_exit(r, 0);
+    ck_assert_str_eq(r.out, "hello\r\n");      /* no second newline */
+    r = CLI(path, "get", "plain");
+    ck_assert_uint_eq(r.out_len, 5);
+}
+END_TEST
+
+/* Run `shmcache-cli -f path ARGS | head -c 16` in bash: the tool's exit
+ * status (PIPESTATUS) and its stderr. */
+static run_t cli_into_head(const char *path, const char *args)
+{
+    const char *argv[] = {"/bin/bash", "-c", NULL, NULL};
+
+    argv[2] = apr_psprintf(th_pool, "%s -f %s %s | head -c 16 >/dev/null; "
+                           "exit ${PIPESTATUS[0]}", SHMCACHE_CLI_PATH, path,
+                           args);
+    return run_program(argv);
+}
+
+/* A reader that closes the pipe early (head) wanted no more: the tool
+ * stops writing and exits 0 without a word. The cache holds far more than
+ * a pipe buffers, so the tool is still writing when head leaves. */
+START_TEST(dump_and_keys_into_a_closed_pipe_exit_0_quietly)
+{
+    const char *path = NEW_CACHE("pipe", "--size", "16M");
+    shmcache_t *c = attach(path);
+    char key[32], value[512];
+    run_t r;
+    int i;
+
+    SKIP_WITHOUT("/bin/bash");
+    memset(value, 'v', sizeof value);
+    for (i = 0; i < 5000; i++) {
+        int n = snprintf(key, sizeof key, "key%05d", i);
+        th_ok(shmcache_set(c, key, (apr_size_t)n, value, sizeof value, 0, NULL));
+    }
+    shmcache_close(c);
+    r = cli_into_head(path, "dump -");
+    expect_exit(r, 0);
+    ck_assert_msg(*r.err == '\0', "stderr: %s", r.err);
+    r = cli_into_head(path, "keys");
+    expect_exit(r, 0);
+    ck_assert_msg(*r.err == '\0', "stderr: %s", r.err);
+}
+END_TEST
+
+/* dump puts the file on the disk before renaming it into place: strace
+ * shows an fsync (or fdatasync) of the file before the rename. */
+START_TEST(dump_syncs_the_snapshot_before_renaming_it)
+{
+    const char *path = NEW_CACHE("sync", "--size", "1M");
+    const char *snap = th_path("sync.snap"), *log = th_path("sync.strace");
+    const char *argv[] = {"/usr/bin/strace", "-f", "-o", log, "-e",
+                          "trace=fsync,fdatasync,rename,renameat,renameat2",
+                          SHMCACHE_CLI_PATH, "-f", path, "dump", snap, NULL};
+    const char *trace, *sync_at, *rename_at;
+    run_t r;
+
+    SKIP_WITHOUT("/usr/bin/strace");
+    fill(path, 10, "k%d");
+    r = run_program(argv);
+    if (r.code != 0 && strstr(r.err, "ptrace") != NULL) {
+        fprintf(stderr, "%s: skipped, strace cannot trace here: %s\n",
+                __func__, r.err);
+        return;
+    }
+    expect_exit(r, 0);
+    trace = slurp(log);
+    sync_at = strstr(trace, "fsync(");
+    if (sync_at == NULL)
+        sync_at = strstr(trace, "fdatasync(");
+    rename_at = strstr(trace, "rename");
+    ck_assert_msg(sync_at != NULL && rename_at != NULL && sync_at < rename_at,
+                  "no fsync before the rename:\n%s", trace);
+}
+END_TEST
+
+/* Creating a cache is refused for a user who cannot write the directory;
+ * the message says so, names the directory and the user, and does not
+ * point at a cache owner or --allow-foreign-owner (no cache exists). */
+START_TEST(create_in_an_unwritable_directory_names_the_directory)
+{
+    const char *dir = th_path("rodir"), *path;
+    const char *argv[] = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                          "--clear-groups", SHMCACHE_CLI_PATH, "-f", NULL,
+                          "create", "--size", "1M", NULL};
+    run_t r;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "%s: skipped, needs root to run as another user\n",
+                __func__);
+        return;
+    }
+    SKIP_WITHOUT("/usr/bin/setpriv");
+    th_ok(apr_dir_make(dir, APR_FPROT_OS_DEFAULT, th_pool));
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    path = apr_pstrcat(th_pool, dir, "/cache", NULL);
+    argv[6] = path;
+    r = run_program(argv);
+    apr_dir_remove(dir, th_pool);
+    expect_exit(r, 3);
+    expect_in(r.err, apr_psprintf(th_pool, "may not create files in the "
+                                  "directory %s", dir));
+    expect_in(r.err, "user nobody");
+    ck_assert_msg(strstr(r.err, "owner") == NULL, "owner hint: %s", r.err);
+}
+END_TEST
+#endif
+
+/* A load into a cache too small for the snapshot says how many items the
+ * cache holds afterwards and how many entries it evicted for room: the
+ * figures `stats` gives, which add up to the entries loaded. */
+START_TEST(load_into_a_smaller_cache_reports_the_items_kept_and_the_evictions)
+{
+    const char *big = NEW_CACHE("lbig", "--size", "8M");
+    const char *small = NEW_CACHE("lsmall", "--size", "256K");
+    const char *snap = th_path("l.snap");
+    shmcache_t *c = attach(big);
+    char key[32], value[1000], *want;
+    json_t *d;
+    run_t r;
+    int i;
+
+    memset(value, 'x', sizeof value);
+    for (i = 0; i < 400; i++) {
+        int n = snprintf(key, sizeof key, "k%d", i);
+        th_ok(shmcache_set(c, key, (apr_size_t)n, value, sizeof value, 0, NULL));
+    }
+    shmcache_close(c);
+    expect_exit(CLI(big, "dump", snap), 0);
+    r = CLI(small, "load", snap);
+    expect_exit(r, 0);
+    d = json_parse(CLI(small, "stats", "--json").out,
+                   strlen(CLI(small, "stats", "--json").out));
+    ck_assert(jnum(d, "evictions") > 0);
+    ck_assert_double_eq(jnum(d, "items") + jnum(d, "evictions"), 400);
+    want = apr_psprintf(th_pool, "loaded 400 entries, skipped 0 (0 expired "
+                        "since the dump, 0 over this cache's limits); the cache "
+                        "now holds %.0f items, %.0f evicted to make room",
+                        jnum(d, "items"), jnum(d, "evictions"));
+    expect_in(r.out, want);
+}
+END_TEST
+
 /* ---- usage and attach errors ------------------------------------------- */
 
 START_TEST(malformed_invocations_are_usage_errors_with_a_message)
@@ -2537,6 +2732,13 @@ Suite *test_suite(void)
     tcase_add_test(snap, load_refuses_a_damaged_snapshot_and_stores_nothing);
     tcase_add_test(snap, load_skips_values_over_the_target_limits);
     tcase_add_test(snap, dump_of_a_file_is_all_or_nothing_and_leaves_no_temporary);
+    tcase_add_test(snap, load_into_a_smaller_cache_reports_the_items_kept_and_the_evictions);
+#ifndef _WIN32
+    tcase_add_test(snap, get_ends_with_a_newline_on_a_terminal_only);
+    tcase_add_test(snap, dump_and_keys_into_a_closed_pipe_exit_0_quietly);
+    tcase_add_test(snap, dump_syncs_the_snapshot_before_renaming_it);
+    tcase_add_test(snap, create_in_an_unwritable_directory_names_the_directory);
+#endif
     suite_add_tcase(s, snap);
 
     tcase_add_checked_fixture(err, th_setup, th_teardown);
