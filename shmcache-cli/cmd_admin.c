@@ -22,70 +22,117 @@ static unsigned octal_from_perms(apr_fileperms_t p)
     return (unsigned)((((p >> 8) & 7) << 6) | (((p >> 4) & 7) << 3) | (p & 7));
 }
 
-/* Fill o from create's options. @return CLI_OK or CLI_USAGE. */
+/* One option of create: check s and set its field of o.
+ * @return CLI_OK or CLI_USAGE. */
+typedef int (create_option_fn)(cli_t *cli, const char *s, shmcache_options_t *o);
+
+/* A whole number of s for what, from min to max. */
+static int bounded_uint(cli_t *cli, const char *s, const char *what,
+                        apr_uint64_t min, apr_uint64_t max, apr_uint64_t *v)
+{
+    int rc = cli_uint_arg(cli, s, what, max, v);
+
+    if (rc == CLI_OK && *v < min)
+        return cli_usage(cli, "%s must be %" APR_UINT64_T_FMT " to %"
+                         APR_UINT64_T_FMT, what, min, max);
+    return rc;
+}
+
+static int size_option(cli_t *cli, const char *s, shmcache_options_t *o)
+{
+    apr_uint64_t v = 0;
+    int rc = cli_size_arg(cli, s, "--size", SHMCACHE_LIMIT_SIZE, &v);
+
+    if (rc != CLI_OK)
+        return rc;
+    if (v < SHMCACHE_MIN_SIZE)
+        return cli_usage(cli, "--size '%s' is below the smallest cache (%s)",
+                         s, cli_human_bytes(SHMCACHE_MIN_SIZE, cli->pool));
+    o->size = v;
+    return CLI_OK;
+}
+
+static int buckets_option(cli_t *cli, const char *s, shmcache_options_t *o)
+{
+    apr_uint64_t v = 0;
+    int rc = bounded_uint(cli, s, "--buckets", 0, APR_UINT64_C(1) << 31, &v);
+
+    o->buckets = (apr_uint32_t)v;
+    return rc;
+}
+
+static int mode_option(cli_t *cli, const char *s, shmcache_options_t *o)
+{
+    apr_uint64_t v = 0;
+    sc_units_err_e err = sc_units_uint(s, 8, 0777, &v);
+
+    if (err != SC_UNITS_OK)
+        return cli_usage(cli, "--mode '%s' %s (expected octal permissions "
+                         "such as 0600 or 0640)", s, sc_units_strerror(err));
+    o->mode = perms_from_octal(v);
+    return CLI_OK;
+}
+
+static int max_key_option(cli_t *cli, const char *s, shmcache_options_t *o)
+{
+    apr_uint64_t v = 0;
+    int rc = bounded_uint(cli, s, "--max-key", 1, SHMCACHE_LIMIT_MAX_KEY, &v);
+
+    o->max_key = (apr_uint32_t)v;
+    return rc;
+}
+
+static int max_value_option(cli_t *cli, const char *s, shmcache_options_t *o)
+{
+    apr_uint64_t v = 0;
+    int rc = cli_size_arg(cli, s, "--max-value", 0xFFFFFFFFu, &v);
+
+    o->max_value = (apr_uint32_t)v;
+    return rc;
+}
+
+/* --default-ttl: a duration, or forever/never (0: entries stored with TTL
+ * 0 never expire). */
+static int default_ttl_option(cli_t *cli, const char *s, shmcache_options_t *o)
+{
+    apr_uint64_t v = 0;
+    int rc = CLI_OK;
+
+    if (strcmp(s, "forever") != 0 && strcmp(s, "never") != 0)
+        rc = cli_duration_arg(cli, s, "--default-ttl", SHMCACHE_TTL_MAX, &v);
+    o->default_ttl = (apr_uint32_t)v;
+    return rc;
+}
+
+static int slots_option(cli_t *cli, const char *s, shmcache_options_t *o)
+{
+    apr_uint64_t v = 0;
+    int rc = bounded_uint(cli, s, "--slots", 8, SHMCACHE_LIMIT_SLOTS, &v);
+
+    o->slots = (apr_uint32_t)v;
+    return rc;
+}
+
+/* Fill o from create's options, each checked by its own function.
+ * @return CLI_OK or CLI_USAGE. */
 static int create_options(cli_t *cli, shmcache_options_t *o)
 {
-    const char *const *opt = cli->opt;
-    apr_uint64_t v;
+    static const struct {
+        int code;
+        create_option_fn *fn;
+    } steps[] = {
+        {OPT_SIZE, size_option}, {OPT_BUCKETS, buckets_option},
+        {OPT_MODE, mode_option}, {OPT_MAX_KEY, max_key_option},
+        {OPT_MAX_VALUE, max_value_option},
+        {OPT_DEFAULT_TTL, default_ttl_option}, {OPT_SLOTS, slots_option}
+    };
+    apr_size_t i;
     int rc;
 
-    if (opt[OPT_SIZE] != NULL) {
-        if ((rc = cli_size_arg(cli, opt[OPT_SIZE], "--size", SHMCACHE_LIMIT_SIZE,
-                               &v)) != CLI_OK)
+    for (i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        if (cli->opt[steps[i].code] != NULL
+            && (rc = steps[i].fn(cli, cli->opt[steps[i].code], o)) != CLI_OK)
             return rc;
-        if (v < SHMCACHE_MIN_SIZE)
-            return cli_usage(cli, "--size '%s' is below the smallest cache "
-                             "(%s)", opt[OPT_SIZE],
-                             cli_human_bytes(SHMCACHE_MIN_SIZE, cli->pool));
-        o->size = v;
-    }
-    if (opt[OPT_BUCKETS] != NULL) {
-        if ((rc = cli_uint_arg(cli, opt[OPT_BUCKETS], "--buckets",
-                               APR_UINT64_C(1) << 31, &v)) != CLI_OK)
-            return rc;
-        o->buckets = (apr_uint32_t)v;
-    }
-    if (opt[OPT_MODE] != NULL) {
-        sc_units_err_e err = sc_units_uint(opt[OPT_MODE], 8, 0777, &v);
-        if (err != SC_UNITS_OK)
-            return cli_usage(cli, "--mode '%s' %s (expected octal permissions "
-                             "such as 0600 or 0640)", opt[OPT_MODE],
-                             sc_units_strerror(err));
-        o->mode = perms_from_octal(v);
-    }
-    if (opt[OPT_MAX_KEY] != NULL) {
-        if ((rc = cli_uint_arg(cli, opt[OPT_MAX_KEY], "--max-key",
-                               SHMCACHE_LIMIT_MAX_KEY, &v)) != CLI_OK)
-            return rc;
-        if (v == 0)
-            return cli_usage(cli, "--max-key must be at least 1");
-        o->max_key = (apr_uint32_t)v;
-    }
-    if (opt[OPT_MAX_VALUE] != NULL) {
-        if ((rc = cli_size_arg(cli, opt[OPT_MAX_VALUE], "--max-value",
-                               0xFFFFFFFFu, &v)) != CLI_OK)
-            return rc;
-        o->max_value = (apr_uint32_t)v;
-    }
-    if (opt[OPT_DEFAULT_TTL] != NULL) {
-        if (strcmp(opt[OPT_DEFAULT_TTL], "forever") == 0
-            || strcmp(opt[OPT_DEFAULT_TTL], "never") == 0)
-            v = 0;
-        else if ((rc = cli_duration_arg(cli, opt[OPT_DEFAULT_TTL],
-                                        "--default-ttl", SHMCACHE_TTL_MAX, &v))
-                 != CLI_OK)
-            return rc;
-        o->default_ttl = (apr_uint32_t)v;
-    }
-    if (opt[OPT_SLOTS] != NULL) {
-        if ((rc = cli_uint_arg(cli, opt[OPT_SLOTS], "--slots",
-                               SHMCACHE_LIMIT_SLOTS, &v)) != CLI_OK)
-            return rc;
-        if (v < 8)
-            return cli_usage(cli, "--slots must be 8 to %u",
-                             SHMCACHE_LIMIT_SLOTS);
-        o->slots = (apr_uint32_t)v;
-    }
     return CLI_OK;
 }
 

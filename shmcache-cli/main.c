@@ -359,6 +359,48 @@ static void keep_arg(cli_t *cli, int *count, const char *a)
     (*count)++;
 }
 
+/* Take what os stands at when it is no option: `--` (every argument
+ * after it is positional and goes to cli->tail too) or a positional
+ * argument (kept, skipped by apr_getopt_long). @return 2 after `--`, 1
+ * after a positional argument, 0 when os stands at an option (or at the
+ * end). */
+static int take_non_option(cli_t *cli, apr_getopt_t *os, int *count)
+{
+    const char *a;
+
+    if (*os->place != '\0' || os->ind >= os->argc)
+        return 0;
+    a = os->argv[os->ind];
+    if (strcmp(a, "--") == 0) {
+        cli->tail = os->argv + os->ind + 1;
+        cli->ntail = os->argc - os->ind - 1;
+        cli->tail_at = *count;
+        for (os->ind++; os->ind < os->argc; os->ind++)
+            keep_arg(cli, count, os->argv[os->ind]);
+        return 2;
+    }
+    if (!is_positional(a))
+        return 0;
+    keep_arg(cli, count, a);
+    os->ind++;
+    os->skip_start = os->skip_end = os->ind;
+    return 1;
+}
+
+/* Check the count of positional arguments against the command's.
+ * @return CLI_OK or CLI_USAGE. */
+static int check_arg_count(cli_t *cli, int count)
+{
+    if (count < cli->cmd->min_args)
+        return cli_usage(cli, "missing argument%s (%d given, %d needed)",
+                         cli->cmd->min_args - count > 1 ? "s" : "", count,
+                         cli->cmd->min_args);
+    if (count > cli->cmd->max_args)
+        return cli_usage(cli, "too many arguments (%d given, at most %d)",
+                         count, cli->cmd->max_args);
+    return CLI_OK;
+}
+
 /* Parse the arguments after the command name (argv[0] is the name) into
  * cli->args and cli->opt. @return CLI_OK or CLI_USAGE. */
 static int parse_command(cli_t *cli, int argc, const char *const *argv)
@@ -366,7 +408,7 @@ static int parse_command(cli_t *cli, int argc, const char *const *argv)
     apr_getopt_t *os;
     apr_getopt_option_t *opts = options_for(cli->cmd, cli->pool);
     const char **av = apr_pmemdup(cli->pool, argv, sizeof(*argv) * argc);
-    int count = 0, ch;
+    int count = 0, ch, took;
     const char *arg;
     apr_status_t rv;
 
@@ -374,23 +416,10 @@ static int parse_command(cli_t *cli, int argc, const char *const *argv)
     av[0] = apr_pstrcat(cli->pool, "shmcache-cli ", cli->cmd->name, NULL);
     apr_getopt_init(&os, cli->pool, argc, av);
     for (;;) {
-        if (*os->place == '\0' && os->ind < os->argc) {
-            const char *a = os->argv[os->ind];
-            if (strcmp(a, "--") == 0) {
-                cli->tail = os->argv + os->ind + 1;
-                cli->ntail = os->argc - os->ind - 1;
-                cli->tail_at = count;
-                for (os->ind++; os->ind < os->argc; os->ind++)
-                    keep_arg(cli, &count, os->argv[os->ind]);
-                break;
-            }
-            if (is_positional(a)) {
-                keep_arg(cli, &count, a);
-                os->ind++;
-                os->skip_start = os->skip_end = os->ind;
-                continue;
-            }
-        }
+        if ((took = take_non_option(cli, os, &count)) == 2)
+            break;
+        if (took == 1)
+            continue;
         rv = apr_getopt_long(os, opts, &ch, &arg);
         if (rv == APR_EOF)
             break;
@@ -401,16 +430,7 @@ static int parse_command(cli_t *cli, int argc, const char *const *argv)
         cli->opt[ch] = arg != NULL ? arg : "";
     }
     cli->nargs = count < CLI_MAX_ARGS ? count : CLI_MAX_ARGS;
-    if (cli->opt[OPT_HELP] != NULL)
-        return CLI_OK;
-    if (count < cli->cmd->min_args)
-        return cli_usage(cli, "missing argument%s (%d given, %d needed)",
-                         cli->cmd->min_args - count > 1 ? "s" : "", count,
-                         cli->cmd->min_args);
-    if (count > cli->cmd->max_args)
-        return cli_usage(cli, "too many arguments (%d given, at most %d)",
-                         count, cli->cmd->max_args);
-    return CLI_OK;
+    return cli->opt[OPT_HELP] != NULL ? CLI_OK : check_arg_count(cli, count);
 }
 
 /* Parse the options before COMMAND. *cmd_index receives the index of

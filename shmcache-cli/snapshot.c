@@ -335,56 +335,64 @@ static int read_header(reader_t *r, XXH64_state_t *hash)
     return CLI_OK;
 }
 
-/* First pass: the structure, the count and the checksum, storing nothing. */
+/* The records of the first pass, hashed: *n receives how many there are
+ * (up to the end mark), r->max_value_len the longest value. @return an
+ * exit code. */
+static int verify_records(reader_t *r, XXH64_state_t *hash, apr_uint64_t *n)
+{
+    unsigned char rec[SNAP_RECORD];
+    apr_uint32_t klen, vlen;
+
+    for (*n = 0;; (*n)++) {
+        if (take(r, rec, 4, hash) != 0)
+            return bad_snapshot(r, "it ends inside a record (truncated?)");
+        if ((klen = get_le32(rec)) == 0)
+            return CLI_OK;
+        if (klen > SHMCACHE_LIMIT_MAX_KEY || take(r, rec + 4, 12, hash) != 0
+            || skip(r, klen, hash) != 0
+            || skip(r, get_le32(rec + 4), hash) != 0)
+            return bad_snapshot(r, apr_psprintf(r->cli->pool, "record %"
+                                APR_UINT64_T_FMT " is damaged or truncated",
+                                *n + 1));
+        vlen = get_le32(rec + 4);
+        if (vlen > r->max_value_len)
+            r->max_value_len = vlen;
+    }
+}
+
+/* The trailer after n records: their count, the checksum of everything
+ * before it, then the end of the file. @return an exit code. */
+static int verify_trailer(reader_t *r, XXH64_state_t *hash, apr_uint64_t n)
+{
+    unsigned char tail[8], sum[8];
+    char extra;
+
+    if (take(r, tail, 8, hash) != 0 || take(r, sum, 8, NULL) != 0)
+        return bad_snapshot(r, "the trailer is missing (truncated?)");
+    if (get_le64(tail) != n)
+        return bad_snapshot(r, "the record count does not match");
+    if (get_le64(sum) != XXH64_digest(hash))
+        return bad_snapshot(r, "the checksum does not match");
+    if (take(r, &extra, 1, NULL) == 0)
+        return bad_snapshot(r, "data follows the checksum");
+    return CLI_OK;
+}
+
+/* First pass: the structure, the count and the checksum, storing nothing.
+ * Sets r->count. @return an exit code. */
 static int verify(reader_t *r)
 {
     XXH64_state_t *hash = XXH64_createState();
-    unsigned char rec[SNAP_RECORD], tail[8], sum[8];
-    apr_uint64_t n = 0, digest;
-    apr_uint32_t klen, vlen;
-    char extra;
-    int rc = CLI_ERROR;
+    apr_uint64_t n = 0;
+    int rc;
 
     if (hash == NULL)
         return cli_say(r->cli, CLI_ERROR, "out of memory");
     XXH64_reset(hash, 0);
-    if ((rc = read_header(r, hash)) != CLI_OK)
-        goto done;
-    for (;;) {
-        if (take(r, rec, 4, hash) != 0) {
-            rc = bad_snapshot(r, "it ends inside a record (truncated?)");
-            goto done;
-        }
-        if ((klen = get_le32(rec)) == 0)
-            break;
-        if (klen > SHMCACHE_LIMIT_MAX_KEY || take(r, rec + 4, 12, hash) != 0
-            || skip(r, klen, hash) != 0
-            || skip(r, get_le32(rec + 4), hash) != 0) {
-            rc = bad_snapshot(r, apr_psprintf(r->cli->pool, "record %"
-                              APR_UINT64_T_FMT " is damaged or truncated", n + 1));
-            goto done;
-        }
-        vlen = get_le32(rec + 4);
-        if (vlen > r->max_value_len)
-            r->max_value_len = vlen;
-        n++;
-    }
-    if (take(r, tail, 8, hash) != 0 || take(r, sum, 8, NULL) != 0) {
-        rc = bad_snapshot(r, "the trailer is missing (truncated?)");
-        goto done;
-    }
-    digest = XXH64_digest(hash);
-    if (get_le64(tail) != n) {
-        rc = bad_snapshot(r, "the record count does not match");
-    } else if (get_le64(sum) != digest) {
-        rc = bad_snapshot(r, "the checksum does not match");
-    } else if (take(r, &extra, 1, NULL) == 0) {
-        rc = bad_snapshot(r, "data follows the checksum");
-    } else {
+    if ((rc = read_header(r, hash)) == CLI_OK
+        && (rc = verify_records(r, hash, &n)) == CLI_OK
+        && (rc = verify_trailer(r, hash, n)) == CLI_OK)
         r->count = n;
-        rc = CLI_OK;
-    }
-done:
     XXH64_freeState(hash);
     return rc;
 }
