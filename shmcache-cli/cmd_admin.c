@@ -7,6 +7,7 @@
 
 #include <apr_strings.h>
 #include <apr_user.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Octal Unix permission bits (0..0777) as APR permission bits: APR keeps
@@ -26,18 +27,6 @@ static unsigned octal_from_perms(apr_fileperms_t p)
  * @return CLI_OK or CLI_USAGE. */
 typedef int (create_option_fn)(cli_t *cli, const char *s, shmcache_options_t *o);
 
-/* A whole number of s for what, from min to max. */
-static int bounded_uint(cli_t *cli, const char *s, const char *what,
-                        apr_uint64_t min, apr_uint64_t max, apr_uint64_t *v)
-{
-    int rc = cli_uint_arg(cli, s, what, max, v);
-
-    if (rc == CLI_OK && *v < min)
-        return cli_usage(cli, "%s must be %" APR_UINT64_T_FMT " to %"
-                         APR_UINT64_T_FMT, what, min, max);
-    return rc;
-}
-
 static int size_option(cli_t *cli, const char *s, shmcache_options_t *o)
 {
     apr_uint64_t v = 0;
@@ -52,15 +41,6 @@ static int size_option(cli_t *cli, const char *s, shmcache_options_t *o)
     return CLI_OK;
 }
 
-static int buckets_option(cli_t *cli, const char *s, shmcache_options_t *o)
-{
-    apr_uint64_t v = 0;
-    int rc = bounded_uint(cli, s, "--buckets", 0, APR_UINT64_C(1) << 31, &v);
-
-    o->buckets = (apr_uint32_t)v;
-    return rc;
-}
-
 static int mode_option(cli_t *cli, const char *s, shmcache_options_t *o)
 {
     apr_uint64_t v = 0;
@@ -71,15 +51,6 @@ static int mode_option(cli_t *cli, const char *s, shmcache_options_t *o)
                          "such as 0600 or 0640)", s, sc_units_strerror(err));
     o->mode = perms_from_octal(v);
     return CLI_OK;
-}
-
-static int max_key_option(cli_t *cli, const char *s, shmcache_options_t *o)
-{
-    apr_uint64_t v = 0;
-    int rc = bounded_uint(cli, s, "--max-key", 1, SHMCACHE_LIMIT_MAX_KEY, &v);
-
-    o->max_key = (apr_uint32_t)v;
-    return rc;
 }
 
 static int max_value_option(cli_t *cli, const char *s, shmcache_options_t *o)
@@ -104,34 +75,65 @@ static int default_ttl_option(cli_t *cli, const char *s, shmcache_options_t *o)
     return rc;
 }
 
-static int slots_option(cli_t *cli, const char *s, shmcache_options_t *o)
+/* The whole-number options of create: each sets a 32-bit field of
+ * shmcache_options_t, from min to max. */
+static const struct count_option_t {
+    int code;
+    const char *name;
+    apr_uint64_t min, max;
+    apr_size_t off;
+} count_options[] = {
+    {OPT_BUCKETS, "--buckets", 0, APR_UINT64_C(1) << 31,
+     offsetof(shmcache_options_t, buckets)},
+    {OPT_MAX_KEY, "--max-key", 1, SHMCACHE_LIMIT_MAX_KEY,
+     offsetof(shmcache_options_t, max_key)},
+    {OPT_SLOTS, "--slots", 8, SHMCACHE_LIMIT_SLOTS,
+     offsetof(shmcache_options_t, slots)}
+};
+
+/* Set the field of count option c in o from s. @return CLI_OK or
+ * CLI_USAGE. */
+static int count_option(cli_t *cli, const struct count_option_t *c,
+                        const char *s, shmcache_options_t *o)
 {
     apr_uint64_t v = 0;
-    int rc = bounded_uint(cli, s, "--slots", 8, SHMCACHE_LIMIT_SLOTS, &v);
+    apr_uint32_t v32;
+    int rc = cli_uint_arg(cli, s, c->name, c->max, &v);
 
-    o->slots = (apr_uint32_t)v;
-    return rc;
+    if (rc != CLI_OK)
+        return rc;
+    if (v < c->min)
+        return cli_usage(cli, "%s must be %" APR_UINT64_T_FMT " to %"
+                         APR_UINT64_T_FMT, c->name, c->min, c->max);
+    v32 = (apr_uint32_t)v;
+    memcpy((char *)o + c->off, &v32, sizeof v32);
+    return CLI_OK;
 }
 
-/* Fill o from create's options, each checked by its own function.
- * @return CLI_OK or CLI_USAGE. */
+/* Fill o from create's options, each checked by its own function or by
+ * count_option. @return CLI_OK or CLI_USAGE. */
 static int create_options(cli_t *cli, shmcache_options_t *o)
 {
     static const struct {
         int code;
         create_option_fn *fn;
     } steps[] = {
-        {OPT_SIZE, size_option}, {OPT_BUCKETS, buckets_option},
-        {OPT_MODE, mode_option}, {OPT_MAX_KEY, max_key_option},
+        {OPT_SIZE, size_option}, {OPT_MODE, mode_option},
         {OPT_MAX_VALUE, max_value_option},
-        {OPT_DEFAULT_TTL, default_ttl_option}, {OPT_SLOTS, slots_option}
+        {OPT_DEFAULT_TTL, default_ttl_option}
     };
+    const char *const *opt = cli->opt;
     apr_size_t i;
     int rc;
 
     for (i = 0; i < sizeof steps / sizeof steps[0]; i++)
-        if (cli->opt[steps[i].code] != NULL
-            && (rc = steps[i].fn(cli, cli->opt[steps[i].code], o)) != CLI_OK)
+        if (opt[steps[i].code] != NULL
+            && (rc = steps[i].fn(cli, opt[steps[i].code], o)) != CLI_OK)
+            return rc;
+    for (i = 0; i < sizeof count_options / sizeof count_options[0]; i++)
+        if (opt[count_options[i].code] != NULL
+            && (rc = count_option(cli, &count_options[i],
+                                  opt[count_options[i].code], o)) != CLI_OK)
             return rc;
     return CLI_OK;
 }
