@@ -38,8 +38,8 @@
  * remaining TTL minus the time since the dump. Entries that have expired
  * since, and entries over the target cache's key or value limits, are
  * skipped and counted; the report adds the items the cache holds after
- * the load and the entries evicted to make room. `-` reads stdin, which is first copied to a
- * temporary file so it can be read twice.
+ * the load and the entries evicted to make room. `-` reads stdin, which
+ * is first copied to a temporary file so it can be read twice.
  */
 #include "cli.h"
 
