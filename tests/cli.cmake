@@ -1,7 +1,8 @@
 # test_cli: runs the real shmcache-cli binary through th_run.
-# The unit parser is compiled in too, to test it as a pure function.
+# cli_json.c checks what --json prints; the unit parser is compiled in too,
+# to test it as a pure function.
 sc_test(test_cli TIMEOUT 900
-  SOURCES ${PROJECT_SOURCE_DIR}/shmcache-cli/units.c)
+  SOURCES cli_json.c ${PROJECT_SOURCE_DIR}/shmcache-cli/units.c)
 target_include_directories(test_cli PRIVATE ${PROJECT_SOURCE_DIR}/shmcache-cli)
 target_compile_definitions(test_cli PRIVATE
   SHMCACHE_CLI_PATH="$<TARGET_FILE:shmcache-cli>")
