@@ -48,6 +48,7 @@ enum {
     OPT_SLOTS,
     OPT_FORCE,
     OPT_WATCH,
+    OPT_FULL,
     OPT_FOREIGN,
     OPT_VERSION,
     OPT_STALE,
@@ -197,7 +198,9 @@ void cli_put_json_base64(cli_t *cli, const void *data, apr_size_t len);
  * above U+10FFFF), else 0. */
 int cli_utf8_valid(const void *data, apr_size_t len);
 
-/* Flush stdout. @return CLI_OK, or CLI_ERROR after saying why. */
+/* Flush stdout. @return CLI_OK (also when the reader of stdout closed it:
+ * EPIPE, kept in cli->out_rv, is no error), or CLI_ERROR after saying
+ * why. */
 int cli_finish_output(cli_t *cli);
 
 /* Bytes in a human unit ("64.0 MiB") in pool memory. */

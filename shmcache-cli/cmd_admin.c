@@ -7,6 +7,7 @@
 
 #include <apr_strings.h>
 #include <apr_user.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Octal Unix permission bits (0..0777) as APR permission bits: APR keeps
@@ -22,71 +23,169 @@ static unsigned octal_from_perms(apr_fileperms_t p)
     return (unsigned)((((p >> 8) & 7) << 6) | (((p >> 4) & 7) << 3) | (p & 7));
 }
 
-/* Fill o from create's options. @return CLI_OK or CLI_USAGE. */
+/* One option of create: check s and set its field of o.
+ * @return CLI_OK or CLI_USAGE. */
+typedef int (create_option_fn)(cli_t *cli, const char *s, shmcache_options_t *o);
+
+static int size_option(cli_t *cli, const char *s, shmcache_options_t *o)
+{
+    apr_uint64_t v = 0;
+    int rc = cli_size_arg(cli, s, "--size", SHMCACHE_LIMIT_SIZE, &v);
+
+    if (rc != CLI_OK)
+        return rc;
+    if (v < SHMCACHE_MIN_SIZE)
+        return cli_usage(cli, "--size '%s' is below the smallest cache (%s)",
+                         s, cli_human_bytes(SHMCACHE_MIN_SIZE, cli->pool));
+    o->size = v;
+    return CLI_OK;
+}
+
+static int mode_option(cli_t *cli, const char *s, shmcache_options_t *o)
+{
+    apr_uint64_t v = 0;
+    sc_units_err_e err = sc_units_uint(s, 8, 0777, &v);
+
+    if (err != SC_UNITS_OK)
+        return cli_usage(cli, "--mode '%s' %s (expected octal permissions "
+                         "such as 0600 or 0640)", s, sc_units_strerror(err));
+    o->mode = perms_from_octal(v);
+    return CLI_OK;
+}
+
+static int max_value_option(cli_t *cli, const char *s, shmcache_options_t *o)
+{
+    apr_uint64_t v = 0;
+    int rc = cli_size_arg(cli, s, "--max-value", 0xFFFFFFFFu, &v);
+
+    o->max_value = (apr_uint32_t)v;
+    return rc;
+}
+
+/* --default-ttl: a duration, or forever/never (0: entries stored with TTL
+ * 0 never expire). */
+static int default_ttl_option(cli_t *cli, const char *s, shmcache_options_t *o)
+{
+    apr_uint64_t v = 0;
+    int rc = CLI_OK;
+
+    if (strcmp(s, "forever") != 0 && strcmp(s, "never") != 0)
+        rc = cli_duration_arg(cli, s, "--default-ttl", SHMCACHE_TTL_MAX, &v);
+    o->default_ttl = (apr_uint32_t)v;
+    return rc;
+}
+
+/* The whole-number options of create: each sets a 32-bit field of
+ * shmcache_options_t, from min to max. */
+static const struct count_option_t {
+    int code;
+    const char *name;
+    apr_uint64_t min, max;
+    apr_size_t off;
+} count_options[] = {
+    {OPT_BUCKETS, "--buckets", 0, APR_UINT64_C(1) << 31,
+     offsetof(shmcache_options_t, buckets)},
+    {OPT_MAX_KEY, "--max-key", 1, SHMCACHE_LIMIT_MAX_KEY,
+     offsetof(shmcache_options_t, max_key)},
+    {OPT_SLOTS, "--slots", 8, SHMCACHE_LIMIT_SLOTS,
+     offsetof(shmcache_options_t, slots)}
+};
+
+/* Set the field of count option c in o from s. @return CLI_OK or
+ * CLI_USAGE. */
+static int count_option(cli_t *cli, const struct count_option_t *c,
+                        const char *s, shmcache_options_t *o)
+{
+    apr_uint64_t v = 0;
+    apr_uint32_t v32;
+    int rc = cli_uint_arg(cli, s, c->name, c->max, &v);
+
+    if (rc != CLI_OK)
+        return rc;
+    if (v < c->min)
+        return cli_usage(cli, "%s must be %" APR_UINT64_T_FMT " to %"
+                         APR_UINT64_T_FMT, c->name, c->min, c->max);
+    v32 = (apr_uint32_t)v;
+    memcpy((char *)o + c->off, &v32, sizeof v32);
+    return CLI_OK;
+}
+
+/* Fill o from create's options, each checked by its own function or by
+ * count_option. @return CLI_OK or CLI_USAGE. */
 static int create_options(cli_t *cli, shmcache_options_t *o)
 {
+    static const struct {
+        int code;
+        create_option_fn *fn;
+    } steps[] = {
+        {OPT_SIZE, size_option}, {OPT_MODE, mode_option},
+        {OPT_MAX_VALUE, max_value_option},
+        {OPT_DEFAULT_TTL, default_ttl_option}
+    };
     const char *const *opt = cli->opt;
-    apr_uint64_t v;
+    apr_size_t i;
     int rc;
 
-    if (opt[OPT_SIZE] != NULL) {
-        if ((rc = cli_size_arg(cli, opt[OPT_SIZE], "--size", SHMCACHE_LIMIT_SIZE,
-                               &v)) != CLI_OK)
+    for (i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        if (opt[steps[i].code] != NULL
+            && (rc = steps[i].fn(cli, opt[steps[i].code], o)) != CLI_OK)
             return rc;
-        if (v < SHMCACHE_MIN_SIZE)
-            return cli_usage(cli, "--size '%s' is below the smallest cache "
-                             "(%s)", opt[OPT_SIZE],
-                             cli_human_bytes(SHMCACHE_MIN_SIZE, cli->pool));
-        o->size = v;
-    }
-    if (opt[OPT_BUCKETS] != NULL) {
-        if ((rc = cli_uint_arg(cli, opt[OPT_BUCKETS], "--buckets",
-                               APR_UINT64_C(1) << 31, &v)) != CLI_OK)
+    for (i = 0; i < sizeof count_options / sizeof count_options[0]; i++)
+        if (opt[count_options[i].code] != NULL
+            && (rc = count_option(cli, &count_options[i],
+                                  opt[count_options[i].code], o)) != CLI_OK)
             return rc;
-        o->buckets = (apr_uint32_t)v;
-    }
-    if (opt[OPT_MODE] != NULL) {
-        sc_units_err_e err = sc_units_uint(opt[OPT_MODE], 8, 0777, &v);
-        if (err != SC_UNITS_OK)
-            return cli_usage(cli, "--mode '%s' %s (expected octal permissions "
-                             "such as 0600 or 0640)", opt[OPT_MODE],
-                             sc_units_strerror(err));
-        o->mode = perms_from_octal(v);
-    }
-    if (opt[OPT_MAX_KEY] != NULL) {
-        if ((rc = cli_uint_arg(cli, opt[OPT_MAX_KEY], "--max-key",
-                               SHMCACHE_LIMIT_MAX_KEY, &v)) != CLI_OK)
-            return rc;
-        if (v == 0)
-            return cli_usage(cli, "--max-key must be at least 1");
-        o->max_key = (apr_uint32_t)v;
-    }
-    if (opt[OPT_MAX_VALUE] != NULL) {
-        if ((rc = cli_size_arg(cli, opt[OPT_MAX_VALUE], "--max-value",
-                               0xFFFFFFFFu, &v)) != CLI_OK)
-            return rc;
-        o->max_value = (apr_uint32_t)v;
-    }
-    if (opt[OPT_DEFAULT_TTL] != NULL) {
-        if (strcmp(opt[OPT_DEFAULT_TTL], "forever") == 0
-            || strcmp(opt[OPT_DEFAULT_TTL], "never") == 0)
-            v = 0;
-        else if ((rc = cli_duration_arg(cli, opt[OPT_DEFAULT_TTL],
-                                        "--default-ttl", SHMCACHE_TTL_MAX, &v))
-                 != CLI_OK)
-            return rc;
-        o->default_ttl = (apr_uint32_t)v;
-    }
-    if (opt[OPT_SLOTS] != NULL) {
-        if ((rc = cli_uint_arg(cli, opt[OPT_SLOTS], "--slots",
-                               SHMCACHE_LIMIT_SLOTS, &v)) != CLI_OK)
-            return rc;
-        if (v < 8)
-            return cli_usage(cli, "--slots must be 8 to %u",
-                             SHMCACHE_LIMIT_SLOTS);
-        o->slots = (apr_uint32_t)v;
-    }
     return CLI_OK;
+}
+
+/* The directory part of path: "." when it has none. */
+static const char *dir_of(const char *path, apr_pool_t *p)
+{
+    const char *slash = strrchr(path, '/');
+#ifdef _WIN32
+    const char *bslash = strrchr(path, '\\');
+
+    if (bslash != NULL && (slash == NULL || bslash > slash))
+        slash = bslash;
+#endif
+    if (slash == NULL)
+        return ".";
+    if (slash == path)
+        return "/";
+    return apr_pstrmemdup(p, path, (apr_size_t)(slash - path));
+}
+
+/* The name of the user running the tool, for messages. */
+static const char *current_user(apr_pool_t *p)
+{
+    apr_uid_t uid;
+    apr_gid_t gid;
+    char *name = NULL;
+
+    if (apr_uid_current(&uid, &gid, p) != APR_SUCCESS
+        || apr_uid_name_get(&name, uid, p) != APR_SUCCESS)
+        return "this user";
+    return apr_pstrcat(p, "user ", name, NULL);
+}
+
+/* Say why create failed. A permission error here is the directory's (the
+ * file does not exist yet, so no owner or mode of a cache is involved):
+ * name the directory and the user, not the cache's owner. */
+static int create_failed(cli_t *cli, apr_status_t rv)
+{
+    const char *dir;
+    char why[256];
+
+    if (!APR_STATUS_IS_EACCES(rv))
+        return cli_fail(cli, rv, "cannot create");
+    dir = dir_of(cli->path, cli->pool);
+    return cli_say(cli, CLI_ERROR, "%s: cannot create: %s: %s may not create "
+                   "files in the directory %s (it is not writable, or a "
+                   "directory on the way is not searchable): choose a path "
+                   "in a directory you can write, such as /dev/shm, or "
+                   "create the cache as a user who can write to %s",
+                   cli->path, shmcache_strerror(rv, why, sizeof why),
+                   current_user(cli->pool), dir, dir);
 }
 
 int cmd_create(cli_t *cli)
@@ -102,7 +201,7 @@ int cmd_create(cli_t *cli)
     rv = shmcache_create(&cli->cache, cli->path, &o, cli->pool);
     if (rv != APR_SUCCESS) {
         cli->cache = NULL;
-        return cli_fail(cli, rv, "cannot create");
+        return create_failed(cli, rv);
     }
     if ((rv = shmcache_stats(cli->cache, &st)) != APR_SUCCESS)
         return cli_fail(cli, rv, "created, but cannot read its figures");

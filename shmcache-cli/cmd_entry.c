@@ -108,68 +108,96 @@ static int value_arg(cli_t *cli, int vi, const char **value, apr_size_t *len)
     return CLI_OK;
 }
 
-/* set, add, replace and cas: KEY [VERSION] [VALUE] [--ttl]. */
-static int store(cli_t *cli, store_kind_e kind)
-{
-    const char *key, *value = NULL;
-    apr_size_t key_len, value_len = 0;
+/* What set, add, replace and cas store: parsed before attaching. */
+typedef struct store_args_t {
+    store_kind_e kind;
+    const char *key, *value;
+    apr_size_t key_len, value_len;
     apr_uint32_t ttl;
-    apr_uint64_t expected = 0;
-    shmcache_meta_t meta;
-    apr_status_t rv;
+    apr_uint64_t expected;      /* cas: the version KEY must be at */
+} store_args_t;
+
+/* KEY, --ttl and cas's VERSION into a. @return CLI_OK or CLI_USAGE. */
+static int store_args(cli_t *cli, store_args_t *a)
+{
     int rc;
 
-    if ((rc = cli_key_arg(cli, 0, &key, &key_len)) != CLI_OK
-        || (rc = cli_ttl_opt(cli, &ttl)) != CLI_OK)
+    if ((rc = cli_key_arg(cli, 0, &a->key, &a->key_len)) != CLI_OK
+        || (rc = cli_ttl_opt(cli, &a->ttl)) != CLI_OK)
         return rc;
-    if (kind == STORE_CAS && (rc = cli_uint_arg(cli, cli->args[1], "VERSION",
-                              APR_UINT64_MAX, &expected)) != CLI_OK)
-        return rc;
-    if ((rc = cli_attach(cli)) != CLI_OK
-        || (rc = value_arg(cli, kind == STORE_CAS ? 2 : 1, &value, &value_len))
-           != CLI_OK)
-        return rc;
-    switch (kind) {
+    if (a->kind == STORE_CAS)
+        return cli_uint_arg(cli, cli->args[1], "VERSION", APR_UINT64_MAX,
+                            &a->expected);
+    return CLI_OK;
+}
+
+/* The store a asks for, through the second tier with --l2. */
+static apr_status_t store_call(cli_t *cli, const store_args_t *a)
+{
+    shmcache_tier_t *t = cli->tier;
+
+    switch (a->kind) {
     case STORE_SET:
-        rv = cli->tier
-            ? shmcache_tier_set(cli->tier, key, key_len, value, value_len, ttl)
-            : shmcache_set(cli->cache, key, key_len, value, value_len, ttl, NULL);
-        break;
+        return t ? shmcache_tier_set(t, a->key, a->key_len, a->value,
+                                     a->value_len, a->ttl)
+                 : shmcache_set(cli->cache, a->key, a->key_len, a->value,
+                                a->value_len, a->ttl, NULL);
     case STORE_ADD:
-        rv = cli->tier
-            ? shmcache_tier_add(cli->tier, key, key_len, value, value_len, ttl)
-            : shmcache_add(cli->cache, key, key_len, value, value_len, ttl, NULL);
-        break;
+        return t ? shmcache_tier_add(t, a->key, a->key_len, a->value,
+                                     a->value_len, a->ttl)
+                 : shmcache_add(cli->cache, a->key, a->key_len, a->value,
+                                a->value_len, a->ttl, NULL);
     case STORE_REPLACE:
-        rv = cli->tier
-            ? shmcache_tier_replace(cli->tier, key, key_len, value, value_len, ttl)
-            : shmcache_replace(cli->cache, key, key_len, value, value_len, ttl,
-                               NULL);
-        break;
+        return t ? shmcache_tier_replace(t, a->key, a->key_len, a->value,
+                                         a->value_len, a->ttl)
+                 : shmcache_replace(cli->cache, a->key, a->key_len, a->value,
+                                    a->value_len, a->ttl, NULL);
     default:
-        if (cli->tier)      /* refused: versions do not cross machines */
-            return cli_say(cli, CLI_USAGE, "cas does not work through --l2: "
-                           "versions are per segment");
-        rv = shmcache_cas(cli->cache, key, key_len, value, value_len, ttl,
-                          expected, NULL);
-        break;
+        return shmcache_cas(cli->cache, a->key, a->key_len, a->value,
+                            a->value_len, a->ttl, a->expected, NULL);
     }
+}
+
+/* The exit code for the status of a store, with a note for the exit-1
+ * outcomes (a cas mismatch names the version KEY is at). */
+static int store_outcome(cli_t *cli, const store_args_t *a, apr_status_t rv)
+{
+    shmcache_meta_t meta;
+
     if (rv == APR_SUCCESS)
         return CLI_OK;
     if (rv == SHMCACHE_EXISTS)
-        return key_note(cli, CLI_NOTFOUND, key, key_len, "exists already");
+        return key_note(cli, CLI_NOTFOUND, a->key, a->key_len, "exists already");
     if (rv == SHMCACHE_NOTFOUND)
-        return key_note(cli, CLI_NOTFOUND, key, key_len, "not found");
-    if (rv == SHMCACHE_EMISMATCH) {
-        if (shmcache_get_meta(cli->cache, key, key_len, &meta) != APR_SUCCESS)
-            return key_note(cli, CLI_NOTFOUND, key, key_len,
-                            "version mismatch");
-        return key_note(cli, CLI_NOTFOUND, key, key_len,
-                        apr_psprintf(cli->pool, "is at version %"
-                                     APR_UINT64_T_FMT ", not %" APR_UINT64_T_FMT,
-                                     meta.version, expected));
-    }
-    return store_failed(cli, rv, key_len, value_len);
+        return key_note(cli, CLI_NOTFOUND, a->key, a->key_len, "not found");
+    if (rv != SHMCACHE_EMISMATCH)
+        return store_failed(cli, rv, a->key_len, a->value_len);
+    if (shmcache_get_meta(cli->cache, a->key, a->key_len, &meta) != APR_SUCCESS)
+        return key_note(cli, CLI_NOTFOUND, a->key, a->key_len,
+                        "version mismatch");
+    return key_note(cli, CLI_NOTFOUND, a->key, a->key_len,
+                    apr_psprintf(cli->pool, "is at version %" APR_UINT64_T_FMT
+                                 ", not %" APR_UINT64_T_FMT, meta.version,
+                                 a->expected));
+}
+
+/* set, add, replace and cas: KEY [VERSION] [VALUE] [--ttl]. */
+static int store(cli_t *cli, store_kind_e kind)
+{
+    store_args_t a;
+    int rc;
+
+    memset(&a, 0, sizeof a);
+    a.kind = kind;
+    if ((rc = store_args(cli, &a)) != CLI_OK
+        || (rc = cli_attach(cli)) != CLI_OK
+        || (rc = value_arg(cli, kind == STORE_CAS ? 2 : 1, &a.value,
+                           &a.value_len)) != CLI_OK)
+        return rc;
+    if (kind == STORE_CAS && cli->tier != NULL)  /* versions are per segment */
+        return cli_say(cli, CLI_USAGE, "cas does not work through --l2: "
+                       "versions are per segment");
+    return store_outcome(cli, &a, store_call(cli, &a));
 }
 
 int cmd_set(cli_t *cli)     { return store(cli, STORE_SET); }
@@ -206,6 +234,16 @@ static void put_get_json(cli_t *cli, const void *value, apr_size_t len,
                meta->version);
 }
 
+/* The value byte for byte; on a terminal, a newline after a value that
+ * does not end with one, so the prompt starts on its own line (a pipe or
+ * a file gets the exact bytes). */
+static void put_raw_value(cli_t *cli, const void *value, apr_size_t len)
+{
+    cli_write(cli, value, len);
+    if (cli_isatty(1) && (len == 0 || ((const char *)value)[len - 1] != '\n'))
+        cli_write(cli, "\n", 1);
+}
+
 int cmd_get(cli_t *cli)
 {
     const char *key;
@@ -232,7 +270,7 @@ int cmd_get(cli_t *cli)
     if (cli->opt[OPT_JSON] != NULL)
         put_get_json(cli, value, len, &meta);
     else
-        cli_write(cli, value, len);
+        put_raw_value(cli, value, len);
     return CLI_OK;
 }
 
@@ -250,6 +288,26 @@ int cmd_del(cli_t *cli)
                       key, key_len);
 }
 
+/* DELTA (default 1) times sign (1 or -1) into *delta.
+ * @return CLI_OK or CLI_USAGE. */
+static int delta_arg(cli_t *cli, int sign, apr_int64_t *delta)
+{
+    sc_units_err_e err;
+
+    *delta = 1;
+    if (cli->nargs > 1
+        && (err = sc_units_int(cli->args[1], delta)) != SC_UNITS_OK)
+        return cli_usage(cli, "DELTA '%s' %s (expected a whole number, "
+                         "negative to subtract)", cli->args[1],
+                         sc_units_strerror(err));
+    if (sign > 0)
+        return CLI_OK;
+    if (*delta == APR_INT64_MIN)
+        return cli_usage(cli, "DELTA '%s' is too large to negate", cli->args[1]);
+    *delta = -*delta;
+    return CLI_OK;
+}
+
 /* incr and decr; sign is 1 or -1. */
 static int add_delta(cli_t *cli, int sign)
 {
@@ -258,24 +316,14 @@ static int add_delta(cli_t *cli, int sign)
     apr_int64_t delta = 1;
     apr_uint64_t init = 0, result = 0;
     apr_uint32_t ttl;
-    sc_units_err_e err;
     apr_status_t rv;
     int rc;
 
     if ((rc = cli_key_arg(cli, 0, &key, &key_len)) != CLI_OK
         || (rc = cli_ttl_opt(cli, &ttl)) != CLI_OK)
         return rc;
-    if (cli->nargs > 1
-        && (err = sc_units_int(cli->args[1], &delta)) != SC_UNITS_OK)
-        return cli_usage(cli, "DELTA '%s' %s (expected a whole number, "
-                         "negative to subtract)", cli->args[1],
-                         sc_units_strerror(err));
-    if (sign < 0) {
-        if (delta == APR_INT64_MIN)
-            return cli_usage(cli, "DELTA '%s' is too large to negate",
-                             cli->args[1]);
-        delta = -delta;
-    }
+    if ((rc = delta_arg(cli, sign, &delta)) != CLI_OK)
+        return rc;
     if (cli->opt[OPT_INIT] != NULL
         && (rc = cli_uint_arg(cli, cli->opt[OPT_INIT], "--init",
                               APR_UINT64_MAX, &init)) != CLI_OK)

@@ -55,6 +55,7 @@ static const apr_getopt_option_t all_options[] = {
     {"slots", OPT_SLOTS, 1, NULL},
     {"force", OPT_FORCE, 0, NULL},
     {"watch", OPT_WATCH, 0, NULL},
+    {"full", OPT_FULL, 0, NULL},
     {"version", OPT_VERSION, 0, NULL},
     {"stale", OPT_STALE, 1, NULL},
     {"lease-ttl", OPT_LEASE_TTL, 1, NULL},
@@ -76,7 +77,7 @@ static const int scan_opts[] = {OPT_ESCAPED, OPT_PREFIX, OPT_LIMIT, OPT_CURSOR,
 static const int create_opts[] = {OPT_SIZE, OPT_BUCKETS, OPT_MODE, OPT_MAX_KEY,
                                   OPT_MAX_VALUE, OPT_DEFAULT_TTL, OPT_SLOTS, 0};
 static const int remove_opts[] = {OPT_FORCE, 0};
-static const int stats_opts[] = {OPT_JSON, OPT_WATCH, OPT_COUNT, 0};
+static const int stats_opts[] = {OPT_JSON, OPT_WATCH, OPT_COUNT, OPT_FULL, 0};
 static const int fetch_opts[] = {OPT_ESCAPED, OPT_TTL, OPT_STALE, OPT_LEASE_TTL,
                                  OPT_WAIT, 0};
 
@@ -113,7 +114,8 @@ static const cmd_t commands[] = {
      "            they close it\n"},
     {"get", cmd_get, 1, 1, get_opts, "[--json] [-x] KEY",
      "print the value of KEY",
-     "Writes the raw value to stdout, byte for byte (no newline added).\n"
+     "Writes the raw value to stdout, byte for byte, to a pipe or a file;\n"
+     "on a terminal a newline follows a value that does not end with one.\n"
      "  --json   print {\"value\": ..., \"encoding\": ..., \"length\": N,\n"
      "           \"ttl\": N or null (never expires), \"version\": N}; the value\n"
      "           is a JSON string when it is valid UTF-8 (\"encoding\":\n"
@@ -181,19 +183,30 @@ static const cmd_t commands[] = {
      "write a snapshot of every entry to FILE (- for stdout)",
      "The snapshot holds each key, value and remaining TTL, with a checksum;\n"
      "the format is in shmcache-cli(1). A FILE is written under a temporary\n"
-     "name and renamed when complete.\n"},
+     "name, synced to the disk and renamed when complete.\n"},
     {"load", cmd_load, 1, 1, no_opts, "FILE",
      "store every entry of a snapshot (- for stdin)",
      "Verifies the whole snapshot (checksum included) before storing\n"
      "anything, then sets each entry with the TTL it has left; entries that\n"
      "expired since the dump, or that do not fit this cache's limits, are\n"
-     "skipped. Works into a cache of any size. Prints the counts.\n"},
-    {"stats", cmd_stats, 0, 1, stats_opts, "[--json] [--watch [SECS] [--count N]]",
+     "skipped. Works into a cache of any size. Prints the counts, the items\n"
+     "the cache holds afterwards and the entries evicted to make room.\n"},
+    {"stats", cmd_stats, 0, 1, stats_opts,
+     "[--json] [--watch [SECS] [--count N] [--full]]",
      "show figures and counters",
+     "Every figure of the cache, grouped; the JSON keys are the names of\n"
+     "shmcache_stats_t's members, as on mod_shmcache's status page.\n"
      "  --json         one JSON object\n"
-     "  --watch [SECS] refresh every SECS (default 1) with rates per second,\n"
-     "                 in place on a terminal; with --json one object per line\n"
-     "  --count N      stop after N refreshes\n"},
+     "  --watch [SECS] a sample every SECS (default 1): one line of rates\n"
+     "                 per sample (items, memory used, fill, gets/s, hit %\n"
+     "                 of the interval, sets/s, evictions/s, recoveries in the\n"
+     "                 interval), the header repeated every 20 lines; with\n"
+     "                 --json one object per line with \"interval\" and\n"
+     "                 \"rates\"\n"
+     "  --count N      stop after N samples (at least 1; without --count,\n"
+     "                 watch until interrupted)\n"
+     "  --full         with --watch: the whole table with rates per second,\n"
+     "                 redrawn in place on a terminal\n"},
     {"fetch", cmd_fetch, 2, CLI_ANY_ARGS, fetch_opts,
      "[--ttl T] [--stale T] [--lease-ttl T] [--wait T] [-x] KEY -- COMMAND "
      "[ARGS...]",
@@ -290,7 +303,8 @@ static void print_tool_help(cli_t *cli)
         "(a negative number is taken as an argument as it is).\n"
         "\n"
         "Exit status: 0 done, 1 not found (miss, cas mismatch, add on an\n"
-        "existing key), 2 usage error, 3 error.\n");
+        "existing key), 2 usage error, 3 error. A reader that closes stdout\n"
+        "early (`dump - | head`) ends the command quietly with status 0.\n");
 }
 
 static void print_command_help(cli_t *cli, const cmd_t *c)
@@ -345,6 +359,48 @@ static void keep_arg(cli_t *cli, int *count, const char *a)
     (*count)++;
 }
 
+/* Take what os stands at when it is no option: `--` (every argument
+ * after it is positional and goes to cli->tail too) or a positional
+ * argument (kept, skipped by apr_getopt_long). @return 2 after `--`, 1
+ * after a positional argument, 0 when os stands at an option (or at the
+ * end). */
+static int take_non_option(cli_t *cli, apr_getopt_t *os, int *count)
+{
+    const char *a;
+
+    if (*os->place != '\0' || os->ind >= os->argc)
+        return 0;
+    a = os->argv[os->ind];
+    if (strcmp(a, "--") == 0) {
+        cli->tail = os->argv + os->ind + 1;
+        cli->ntail = os->argc - os->ind - 1;
+        cli->tail_at = *count;
+        for (os->ind++; os->ind < os->argc; os->ind++)
+            keep_arg(cli, count, os->argv[os->ind]);
+        return 2;
+    }
+    if (!is_positional(a))
+        return 0;
+    keep_arg(cli, count, a);
+    os->ind++;
+    os->skip_start = os->skip_end = os->ind;
+    return 1;
+}
+
+/* Check the count of positional arguments against the command's.
+ * @return CLI_OK or CLI_USAGE. */
+static int check_arg_count(cli_t *cli, int count)
+{
+    if (count < cli->cmd->min_args)
+        return cli_usage(cli, "missing argument%s (%d given, %d needed)",
+                         cli->cmd->min_args - count > 1 ? "s" : "", count,
+                         cli->cmd->min_args);
+    if (count > cli->cmd->max_args)
+        return cli_usage(cli, "too many arguments (%d given, at most %d)",
+                         count, cli->cmd->max_args);
+    return CLI_OK;
+}
+
 /* Parse the arguments after the command name (argv[0] is the name) into
  * cli->args and cli->opt. @return CLI_OK or CLI_USAGE. */
 static int parse_command(cli_t *cli, int argc, const char *const *argv)
@@ -352,7 +408,7 @@ static int parse_command(cli_t *cli, int argc, const char *const *argv)
     apr_getopt_t *os;
     apr_getopt_option_t *opts = options_for(cli->cmd, cli->pool);
     const char **av = apr_pmemdup(cli->pool, argv, sizeof(*argv) * argc);
-    int count = 0, ch;
+    int count = 0, ch, took;
     const char *arg;
     apr_status_t rv;
 
@@ -360,23 +416,10 @@ static int parse_command(cli_t *cli, int argc, const char *const *argv)
     av[0] = apr_pstrcat(cli->pool, "shmcache-cli ", cli->cmd->name, NULL);
     apr_getopt_init(&os, cli->pool, argc, av);
     for (;;) {
-        if (*os->place == '\0' && os->ind < os->argc) {
-            const char *a = os->argv[os->ind];
-            if (strcmp(a, "--") == 0) {
-                cli->tail = os->argv + os->ind + 1;
-                cli->ntail = os->argc - os->ind - 1;
-                cli->tail_at = count;
-                for (os->ind++; os->ind < os->argc; os->ind++)
-                    keep_arg(cli, &count, os->argv[os->ind]);
-                break;
-            }
-            if (is_positional(a)) {
-                keep_arg(cli, &count, a);
-                os->ind++;
-                os->skip_start = os->skip_end = os->ind;
-                continue;
-            }
-        }
+        if ((took = take_non_option(cli, os, &count)) == 2)
+            break;
+        if (took == 1)
+            continue;
         rv = apr_getopt_long(os, opts, &ch, &arg);
         if (rv == APR_EOF)
             break;
@@ -387,16 +430,7 @@ static int parse_command(cli_t *cli, int argc, const char *const *argv)
         cli->opt[ch] = arg != NULL ? arg : "";
     }
     cli->nargs = count < CLI_MAX_ARGS ? count : CLI_MAX_ARGS;
-    if (cli->opt[OPT_HELP] != NULL)
-        return CLI_OK;
-    if (count < cli->cmd->min_args)
-        return cli_usage(cli, "missing argument%s (%d given, %d needed)",
-                         cli->cmd->min_args - count > 1 ? "s" : "", count,
-                         cli->cmd->min_args);
-    if (count > cli->cmd->max_args)
-        return cli_usage(cli, "too many arguments (%d given, at most %d)",
-                         count, cli->cmd->max_args);
-    return CLI_OK;
+    return cli->opt[OPT_HELP] != NULL ? CLI_OK : check_arg_count(cli, count);
 }
 
 /* Parse the options before COMMAND. *cmd_index receives the index of
@@ -595,6 +629,10 @@ int main(int argc, const char *const *argv)
     out_rc = cli_finish_output(cli);
     if (rc == CLI_OK)
         rc = out_rc;
+    /* the reader of stdout left (`dump - | head`): it wanted no more, so
+     * stopping is success, as `head` itself sees it */
+    if (rc == CLI_ERROR && APR_STATUS_IS_EPIPE(cli->out_rv))
+        rc = CLI_OK;
 #ifdef SIGBUS
     if (abandoned)
         _exit(rc);      /* the pool's cleanups would touch the mapping */

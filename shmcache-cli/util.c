@@ -496,11 +496,10 @@ int cli_finish_output(cli_t *cli)
 
     if (cli->out_rv == APR_SUCCESS)
         cli->out_rv = apr_file_flush(cli->out);
-    if (cli->out_rv == APR_SUCCESS)
+    if (cli->out_rv == APR_SUCCESS || APR_STATUS_IS_EPIPE(cli->out_rv))
         return CLI_OK;
-    if (!APR_STATUS_IS_EPIPE(cli->out_rv))
-        apr_file_printf(cli->err, "shmcache-cli: cannot write to stdout: %s\n",
-                        shmcache_strerror(cli->out_rv, buf, sizeof buf));
+    apr_file_printf(cli->err, "shmcache-cli: cannot write to stdout: %s\n",
+                    shmcache_strerror(cli->out_rv, buf, sizeof buf));
     return CLI_ERROR;
 }
 
