@@ -85,20 +85,23 @@ apr_status_t sc_evict_unlink_locked(sc_table_t *t, const view_t *v)
  * small; one that left main and comes back within probation's count of
  * main evictions (B2) says main is. Each moves the target by a quarter of
  * ARC's step, within SMALL_MIN..SMALL_MAX. The window for admitting a
- * returning probation key to main is longer (GHOST_ADMIT times B1's):
- * loops and long reuse distances keep the benefit of a large ghost while
- * only recent returns steer the share.
+ * returning probation key to main is longer and fixed (GHOST_ADMIT times
+ * the entries cached, as S3-FIFO's ghost is sized by the cache): long
+ * reuse distances keep the benefit of a large ghost while only recent
+ * returns steer the share, and a large probation share does not shrink
+ * admission (a window tied to main's size let the share run away to its
+ * bound on Zipf traces).
  * ---------------------------------------------------------------------- */
 
 /* Probation's share of the data region before any ghost hit, and its
  * bounds, in percent. */
 #define SMALL_INIT 10u
-#define SMALL_MIN 1u
+#define SMALL_MIN 4u
 #define SMALL_MAX 90u
 
-/* A key back from probation within this many times main's entry count of
- * probation evictions goes straight to main. */
-#define GHOST_ADMIT 4u
+/* A key back from probation within this many times the cache's entry
+ * count of probation evictions goes straight to main. */
+#define GHOST_ADMIT 2u
 
 /* Each adaptation step is ARC's divided by this (quicker swings cost hit
  * ratio on mixed workloads: bench/README.md, Eviction). */
@@ -143,7 +146,7 @@ static int ghost_take(sc_table_t *t, apr_uint64_t h)
     const sc_queues_sh_t *qs = &t->hdr->queues;
     apr_uint32_t tag, *slot = ghost_slot(t, h, &tag), w = *slot;
     unsigned sh = ghost_shift(t);
-    apr_uint64_t age, b1;
+    apr_uint64_t age, b1, cached;
     int q;
 
     if ((w & 0xFFFE0000u) != tag)
@@ -155,9 +158,11 @@ static int ghost_take(sc_table_t *t, apr_uint64_t h)
         return age <= (qs->count[Q_SMALL] >> sh) ? GHOST_FROM_MAIN
                                                  : GHOST_NONE;
     b1 = qs->count[Q_MAIN];
+    cached = qs->count[Q_SMALL] + b1;
     if (age <= (b1 >> sh))
         return GHOST_FROM_SMALL;
-    return age <= ((b1 * GHOST_ADMIT) >> sh) ? GHOST_ADMIT_ONLY : GHOST_NONE;
+    return age <= ((cached * GHOST_ADMIT) >> sh) ? GHOST_ADMIT_ONLY
+                                                  : GHOST_NONE;
 }
 
 /* Probation's bounds in bytes (share in percent of the data region). */

@@ -40,12 +40,13 @@
  * Every live entry evicted leaves its key in the ghost (one 32-bit word
  * per bucket in its own region: a tag, the queue, and that queue's
  * eviction count then). A new key the ghost remembers goes straight to
- * main when it is back soon enough: from probation within four times
- * main's entry count of probation evictions, from main within probation's
- * count of main evictions. Recent returns also steer probation's target
- * (ARC's rule: back from probation, probation was too small; back from
- * main, main was), a quarter step at a time, between 1% and 90% of the
- * data region, starting at 10%. Work per store is bounded (SC_MAX_SKIPS
+ * main when it is back soon enough: from probation within twice the
+ * cache's entry count of probation evictions, from main within
+ * probation's count of main evictions. Returns from probation within
+ * main's count and those from main also steer probation's target (ARC's
+ * rule: back from probation, probation was too small; back from main,
+ * main was), a quarter step at a time, between 4% and 90% of the data
+ * region, starting at 10%. Work per store is bounded (SC_MAX_SKIPS
  * moves). When the evictions free enough bytes but no contiguous block (a
  * large item, a fragmented region), the store evicts in address order
  * from the last victim on, so that victims coalesce: a large item finds
