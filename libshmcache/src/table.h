@@ -94,7 +94,7 @@ typedef struct sc_table_t {
     char *base;
     sc_header_sh_t *hdr;
     apr_uint32_t *buckets;
-    apr_uint32_t *ghost;           /* nbuckets key tags */
+    apr_uint32_t *ghost;           /* nbuckets ghost words (evict.c) */
     sc_alloc_t alloc;              /* bound to the data region */
     apr_uint64_t data_lo, data_hi; /* data region, byte offsets */
     apr_uint64_t max_entries;      /* most entries the region can hold */
