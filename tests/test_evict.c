@@ -378,6 +378,26 @@ START_TEST(the_ghost_admits_a_key_back_soon_but_not_one_back_late)
 }
 END_TEST
 
+/* Twenty rounds of cache-aside over the keys "cyc0".."cyc<len-1>": a
+ * missing one is set; with busy, a present one is read and a one-time key
+ * is set after each step. */
+static void cycle(shmcache_t *c, int len, int busy)
+{
+    int r, i;
+
+    for (r = 0; r < 20; r++)
+        for (i = 0; i < len; i++) {
+            const char *k = apr_psprintf(th_pool, "cyc%d", i);
+            if (!has(c, k))
+                th_ok(put(c, k, GHOST_VALUE, 0));
+            else if (busy)
+                read_key(c, k);
+            if (busy)
+                th_ok(put(c, apr_psprintf(th_pool, "once%d-%d", r, i),
+                          GHOST_VALUE, 0));
+        }
+}
+
 /* Probation's share adapts: with main holding most of the cache, keys
  * that come back soon after leaving probation (a cycle twice as long as
  * probation holds, shorter than the cache) raise its target from the
@@ -388,7 +408,7 @@ START_TEST(keys_back_soon_from_probation_grow_its_share)
     const char *path;
     shmcache_stats_t st;
     shmcache_t *c = make_at(&path, GHOST_SEGMENT, 4096, GHOST_BUCKETS);
-    int n = capacity(c, GHOST_VALUE), i, r;
+    int n = capacity(c, GHOST_VALUE);
     apr_uint64_t target, tenth;
 
     th_ok(shmcache_stats(c, &st));
@@ -396,12 +416,7 @@ START_TEST(keys_back_soon_from_probation_grow_its_share)
     ck_assert_uint_eq(peek64(path, TARGET_OFF), 0);
     hot_set(c, n * 85 / 100, GHOST_VALUE);
     scan(c, "warm", n / 4, GHOST_VALUE);
-    for (r = 0; r < 20; r++)            /* cache-aside over the cycle */
-        for (i = 0; i < n * 3 / 10; i++) {
-            const char *k = apr_psprintf(th_pool, "cyc%d", i);
-            if (!has(c, k))
-                th_ok(put(c, k, GHOST_VALUE, 0));
-        }
+    cycle(c, n * 3 / 10, 0);
     target = peek64(path, TARGET_OFF);
     printf("adaptation: probation target %" APR_UINT64_T_FMT " bytes "
            "(initial %" APR_UINT64_T_FMT ", data %" APR_UINT64_T_FMT ")\n",
@@ -424,22 +439,13 @@ START_TEST(keys_back_soon_from_main_shrink_probations_share)
     const char *path;
     shmcache_stats_t st;
     shmcache_t *c = make_at(&path, GHOST_SEGMENT, 4096, GHOST_BUCKETS);
-    int n = capacity(c, GHOST_VALUE), i, r;
+    int n = capacity(c, GHOST_VALUE);
     apr_uint64_t target, top;
 
     th_ok(shmcache_stats(c, &st));
     top = st.data_size / 100 * 90;
     poke64(path, TARGET_OFF, top);
-    for (r = 0; r < 20; r++)
-        for (i = 0; i < n * 3 / 10; i++) {
-            const char *k = apr_psprintf(th_pool, "cyc%d", i);
-            if (has(c, k))
-                read_key(c, k);
-            else
-                th_ok(put(c, k, GHOST_VALUE, 0));
-            th_ok(put(c, apr_psprintf(th_pool, "once%d-%d", r, i),
-                      GHOST_VALUE, 0));
-        }
+    cycle(c, n * 3 / 10, 1);
     target = peek64(path, TARGET_OFF);
     printf("adaptation: probation target %" APR_UINT64_T_FMT " bytes "
            "(from %" APR_UINT64_T_FMT ")\n", target, top);
