@@ -1,7 +1,7 @@
 /*
- * test_table.c - the table under pressure: eviction when full, expired
- * entries first, hot entries kept, the largest item still fitting, hash
- * seeds and chain lengths, and corruption reported rather than followed.
+ * test_table.c - the table: the largest item still fitting, hash seeds and
+ * chain lengths, and corruption reported rather than followed. Eviction
+ * (room, expiry first, the policy) is tested in test_evict.c.
  */
 #include "harness.h"
 
@@ -9,18 +9,6 @@
 #include <apr_strings.h>
 #include <stdio.h>
 #include <string.h>
-
-static shmcache_t *make(apr_uint64_t size, apr_uint32_t max_value)
-{
-    shmcache_options_t o;
-    shmcache_t *c;
-
-    shmcache_options_init(&o);
-    o.size = size;
-    o.max_value = max_value;
-    th_ok(shmcache_create(&c, th_path("table"), &o, th_pool));
-    return c;
-}
 
 static void assert_checks(shmcache_t *c, const char *phase)
 {
@@ -38,116 +26,6 @@ static apr_status_t put(shmcache_t *c, const char *key, apr_size_t vlen,
     memset(buf, key[0], vlen);
     return shmcache_set(c, key, strlen(key), buf, vlen, ttl, NULL);
 }
-
-static int has(shmcache_t *c, const char *key)
-{
-    shmcache_meta_t m;
-    return shmcache_get_meta(c, key, strlen(key), &m) == APR_SUCCESS;
-}
-
-/* A get (which marks the entry as recently read); the result is unused. */
-static void read_key(shmcache_t *c, const char *key)
-{
-    char buf[1024];
-    apr_size_t n;
-
-    shmcache_get_buf(c, key, strlen(key), buf, sizeof buf, &n, NULL);
-}
-
-START_TEST(a_cache_filled_far_beyond_its_size_keeps_accepting_sets)
-{
-    shmcache_t *c = make(1 << 20, 150000);
-    shmcache_stats_t st;
-    apr_uint32_t s = 12345;
-    int i;
-
-    /* phase 1: small values, 20x the cache */
-    for (i = 0; i < 200000; i++)
-        th_ok(put(c, apr_psprintf(th_pool, "small-%d", i), 100, 0));
-    assert_checks(c, "small values");
-    ck_assert(has(c, "small-199999"));
-    /* phase 2: large values */
-    for (i = 0; i < 400; i++)
-        th_ok(put(c, apr_psprintf(th_pool, "large-%d", i), 100000, 0));
-    assert_checks(c, "large values");
-    ck_assert(has(c, "large-399"));
-    /* phase 3: mixed sizes, with deletes */
-    for (i = 0; i < 50000; i++) {
-        apr_size_t len;
-        s = s * 1103515245u + 12345u;
-        len = (s >> 8) % 20000;
-        if (i % 4 == 3)
-            shmcache_delete(c, "mixed-x", 7);
-        th_ok(put(c, apr_psprintf(th_pool, "mixed-%d", i % 3000), len, 0));
-    }
-    assert_checks(c, "mixed values");
-    /* phase 4: the largest value the cache allows */
-    th_ok(put(c, "max", 150000, 0));
-    ck_assert(has(c, "max"));
-    assert_checks(c, "largest value");
-    th_ok(shmcache_stats(c, &st));
-    ck_assert_uint_gt(st.evictions, 100000);
-    ck_assert_uint_eq(st.set_failures, 0);
-    shmcache_close(c);
-}
-END_TEST
-
-START_TEST(expired_entries_are_reclaimed_before_live_ones)
-{
-    shmcache_t *c = make(1 << 20, 4096);
-    shmcache_stats_t st;
-    int i, n = 0, added;
-
-    /* fill to just below the first eviction, alternating expiring and
-     * permanent entries */
-    for (i = 0; ; i++) {
-        th_ok(put(c, apr_psprintf(th_pool, "%c-%d", i % 2 ? 'L' : 'E', i), 1000,
-                  i % 2 ? 0 : 1));
-        th_ok(shmcache_stats(c, &st));
-        if (st.largest_free < 4000)
-            break;
-        n++;
-    }
-    ck_assert_uint_eq(st.evictions, 0);
-    apr_sleep(apr_time_from_msec(2100));
-    /* new entries that fit in the expired ones' room */
-    for (added = 0; added < n / 3; added++)
-        th_ok(put(c, apr_psprintf(th_pool, "N-%d", added), 1000, 0));
-    th_ok(shmcache_stats(c, &st));
-    ck_assert_msg(st.evictions == 0, "%" APR_UINT64_T_FMT " live entries "
-                  "evicted while expired ones were there", st.evictions);
-    ck_assert_uint_ge(st.expirations, (apr_uint64_t)(n / 3));
-    for (i = 1; i <= n; i += 2)
-        ck_assert_msg(has(c, apr_psprintf(th_pool, "L-%d", i)), "L-%d lost", i);
-    assert_checks(c, "expiry");
-    shmcache_close(c);
-}
-END_TEST
-
-START_TEST(recently_read_entries_survive_eviction)
-{
-    shmcache_t *c = make(1 << 20, 4096);
-    int i, j, hot_kept = 0, cold_kept = 0;
-
-    for (i = 0; i < 100; i++)
-        th_ok(put(c, apr_psprintf(th_pool, "hot-%d", i), 500, 0));
-    /* write 5x the cache in cold keys while reading the hot ones */
-    for (i = 0; i < 10000; i++) {
-        th_ok(put(c, apr_psprintf(th_pool, "cold-%d", i), 500, 0));
-        if (i % 20 == 0)
-            for (j = 0; j < 100; j++)
-                read_key(c, apr_psprintf(th_pool, "hot-%d", j));
-    }
-    for (i = 0; i < 100; i++)
-        hot_kept += has(c, apr_psprintf(th_pool, "hot-%d", i));
-    for (i = 0; i < 100; i++)
-        cold_kept += has(c, apr_psprintf(th_pool, "cold-%d", 5000 + i));
-    ck_assert_msg(hot_kept >= 90, "only %d of 100 hot keys kept", hot_kept);
-    ck_assert_msg(hot_kept > cold_kept, "hot %d, cold %d", hot_kept, cold_kept);
-    assert_checks(c, "hot set");
-    shmcache_close(c);
-}
-END_TEST
 
 START_TEST(the_largest_allowed_item_fits_and_one_byte_more_is_refused)
 {
@@ -297,67 +175,6 @@ START_TEST(repair_mends_damage_and_says_what_it_did)
 }
 END_TEST
 
-/* Variable sizes: after the cache has been filled many times over with
- * items of 16 B to 16 KiB, an item of the largest allowed size still
- * finds contiguous room (the address-order eviction behind the queues),
- * each time. */
-START_TEST(an_item_of_the_maximum_size_always_finds_room)
-{
-    shmcache_stats_t st;
-    shmcache_t *c = make(4 << 20, 150000);   /* put() has 200000 bytes */
-    apr_uint32_t r = 12345;
-    int round, i;
-
-    th_ok(shmcache_stats(c, &st));
-    for (round = 0; round < 4; round++) {
-        for (i = 0; i < 4000; i++) {
-            r = r * 1103515245u + 12345u;
-            th_ok(put(c, apr_psprintf(th_pool, "v%d-%d", round, i),
-                      16 + (r >> 8) % 16384, 0));
-        }
-        th_ok(put(c, apr_psprintf(th_pool, "max%d", round), st.max_value, 0));
-        ck_assert(has(c, apr_psprintf(th_pool, "max%d", round)));
-        assert_checks(c, "a maximum-size item");
-    }
-    shmcache_close(c);
-}
-END_TEST
-
-/* Scan resistance: a hot set that was read while on probation lives on
- * the main queue; a scan of keys read once, four times the cache, goes
- * through probation and leaves it there. */
-START_TEST(a_scan_of_one_time_keys_does_not_push_out_the_hot_set)
-{
-    shmcache_stats_t st;
-    shmcache_t *c = make(1 << 20, 1024);
-    int i, n = 0, kept = 0, hot;
-
-    for (i = 0; ; i++) {                /* how many 100-byte items fit */
-        th_ok(put(c, apr_psprintf(th_pool, "fill%d", i), 100, 0));
-        th_ok(shmcache_stats(c, &st));
-        if (st.evictions > 0)
-            break;
-    }
-    n = i;
-    th_ok(shmcache_flush(c));
-    hot = n / 2;
-    for (i = 0; i < hot; i++) {
-        const char *k = apr_psprintf(th_pool, "hot%d", i);
-        th_ok(put(c, k, 100, 0));
-        read_key(c, k);
-    }
-    for (i = 0; i < 4 * n; i++)
-        th_ok(put(c, apr_psprintf(th_pool, "scan%d", i), 100, 0));
-    for (i = 0; i < hot; i++)
-        kept += has(c, apr_psprintf(th_pool, "hot%d", i));
-    printf("scan resistance: %d of %d hot keys kept after a scan of %d "
-           "one-time keys (cache of %d items)\n", kept, hot, 4 * n, n);
-    ck_assert_int_ge(kept * 10, hot * 9);
-    assert_checks(c, "a scan");
-    shmcache_close(c);
-}
-END_TEST
-
 Suite *test_suite(void)
 {
     Suite *s = suite_create("table");
@@ -365,16 +182,11 @@ Suite *test_suite(void)
 
     tcase_add_checked_fixture(tc, th_setup, th_teardown);
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, a_cache_filled_far_beyond_its_size_keeps_accepting_sets);
-    tcase_add_test(tc, expired_entries_are_reclaimed_before_live_ones);
-    tcase_add_test(tc, recently_read_entries_survive_eviction);
     tcase_add_test(tc, the_largest_allowed_item_fits_and_one_byte_more_is_refused);
     tcase_add_test(tc, every_segment_gets_its_own_hash_seed);
     tcase_add_test(tc, chains_stay_short_with_many_keys);
     tcase_add_test(tc, a_corrupted_bucket_is_reported_not_followed);
     tcase_add_test(tc, repair_mends_damage_and_says_what_it_did);
-    tcase_add_test(tc, an_item_of_the_maximum_size_always_finds_room);
-    tcase_add_test(tc, a_scan_of_one_time_keys_does_not_push_out_the_hot_set);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -163,6 +163,11 @@ static apr_status_t check_queues(const sc_table_t *t, bits_t *bits,
         rv = fail(why, size, "%" APR_UINT64_T_FMT " entries are linked but %"
                   APR_UINT64_T_FMT " are on the eviction queues", linked,
                   queued);
+    if (rv == APR_SUCCESS && !sc_evict_target_ok(t))
+        rv = fail(why, size, "eviction queue target %" APR_UINT64_T_FMT
+                  " bytes is outside probation's bounds (data region %"
+                  APR_UINT64_T_FMT ")", t->hdr->queues.target,
+                  t->data_hi - t->data_lo);
     return rv;
 }
 

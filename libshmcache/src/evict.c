@@ -1,6 +1,6 @@
 /*
  * evict.c - eviction: the probation and main queues, the ghost of keys
- * evicted from probation, the choice of a victim, the address-order sweep
+ * evicted from them, probation's adaptive share, the choice of a victim, the address-order sweep
  * that makes contiguous room for a large item, and the expiry sweep (the
  * policy is described in table.h, Eviction). Every granule read from the
  * queues goes through view() before it is followed; a bad one is
@@ -19,9 +19,6 @@
 /* Queue evictions after which a store that still finds no contiguous
  * block turns to evicting in address order (table.h, Eviction). */
 #define SC_LOCAL_AFTER 8u
-
-/* The probation queue's share of the data region: a tenth. */
-#define SMALL_SHARE 10u
 
 /* Blocks the expiry sweep examines per allocation miss. */
 #define SC_SWEEP_BLOCKS 64u
@@ -72,46 +69,164 @@ apr_status_t sc_evict_unlink_locked(sc_table_t *t, const view_t *v)
     return APR_SUCCESS;
 }
 
-/* The ghost slot and tag of hash h (a tag is never 0: 0 is an empty slot). */
+/* ------------------------------------------------------------------------
+ * The ghost and probation's share
+ *
+ * A ghost word: bits 31..17 a tag of the key's hash (never all zero, so a
+ * word of 0 is an empty slot), bit 16 the queue the key was evicted from,
+ * bits 15..0 that queue's eviction clock then (qs->clock, in units of
+ * 2^ghost_shift evictions). The age of a remembered key is the clock now
+ * minus its stamp, modulo 2^16: a key older than that may look young
+ * again, which costs a misplaced entry, never a wrong answer.
+ *
+ * Probation's share adapts as ARC's (Megiddo and Modha, FAST'03) and CAR's
+ * target does: a key that left probation and comes back within main's
+ * entry count of probation evictions (ARC's B1) says probation is too
+ * small; one that left main and comes back within probation's count of
+ * main evictions (B2) says main is. Each moves the target by a quarter of
+ * ARC's step, within SMALL_MIN..SMALL_MAX. The window for admitting a
+ * returning probation key to main is longer and fixed (GHOST_ADMIT times
+ * the entries cached, as S3-FIFO's ghost is sized by the cache): long
+ * reuse distances keep the benefit of a large ghost while only recent
+ * returns steer the share, and a large probation share does not shrink
+ * admission (a window tied to main's size let the share run away to its
+ * bound on Zipf traces).
+ * ---------------------------------------------------------------------- */
+
+/* Probation's share of the data region before any ghost hit, and its
+ * bounds, in percent. */
+#define SMALL_INIT 10u
+#define SMALL_MIN 4u
+#define SMALL_MAX 90u
+
+/* A key back from probation within this many times the cache's entry
+ * count of probation evictions goes straight to main. */
+#define GHOST_ADMIT 2u
+
+/* Each adaptation step is ARC's divided by this (quicker swings cost hit
+ * ratio on mixed workloads: bench/README.md, Eviction). */
+#define ADAPT_SLOW 4u
+
+enum { GHOST_NONE, GHOST_ADMIT_ONLY, GHOST_FROM_SMALL, GHOST_FROM_MAIN };
+
+/* Clock units per stamp unit, as a shift: the longest window (GHOST_ADMIT
+ * times the most entries the region can hold) spans at most half of the
+ * 16-bit stamp range. */
+static unsigned ghost_shift(const sc_table_t *t)
+{
+    apr_uint64_t span = max_entries(t) * GHOST_ADMIT;
+    unsigned s = 0;
+
+    while ((span >> s) > 0x7FFFu && s < 16)
+        s++;
+    return s;
+}
+
+/* The ghost slot of hash h and the tag bits of its word. */
 static apr_uint32_t *ghost_slot(const sc_table_t *t, apr_uint64_t h,
                                 apr_uint32_t *tag)
 {
-    *tag = (apr_uint32_t)(h >> 32) | 1u;
+    *tag = ((apr_uint32_t)(h >> 49) | 1u) << 17;
     return &t->ghost[(h >> 7) & t->mask];
 }
 
-/* Remember that the key of hash h was evicted from probation. */
-static void ghost_put(sc_table_t *t, apr_uint64_t h)
+/* Remember that the key of hash h was evicted from queue q (one store). */
+static void ghost_put(sc_table_t *t, apr_uint64_t h, int q)
 {
     apr_uint32_t tag, *slot = ghost_slot(t, h, &tag);
+    apr_uint32_t stamp = (t->hdr->queues.clock[q] >> ghost_shift(t)) & 0xFFFFu;
 
-    *slot = tag;
+    *slot = tag | ((apr_uint32_t)q << 16) | stamp;
 }
 
-/* Whether the key of hash h was evicted from probation recently (and
- * forget it: it is coming back). */
+/* What the ghost says of the key of hash h (a GHOST_* value), forgetting
+ * it: it is coming back. */
 static int ghost_take(sc_table_t *t, apr_uint64_t h)
 {
-    apr_uint32_t tag, *slot = ghost_slot(t, h, &tag);
+    const sc_queues_sh_t *qs = &t->hdr->queues;
+    apr_uint32_t tag, *slot = ghost_slot(t, h, &tag), w = *slot;
+    unsigned sh = ghost_shift(t);
+    apr_uint64_t age, b1, cached;
+    int q;
 
-    if (*slot != tag)
-        return 0;
+    if ((w & 0xFFFE0000u) != tag)
+        return GHOST_NONE;
     *slot = 0;
-    return 1;
+    q = (w >> 16) & 1u ? Q_MAIN : Q_SMALL;
+    age = ((qs->clock[q] >> sh) - w) & 0xFFFFu;
+    if (q == Q_MAIN)
+        return age <= (qs->count[Q_SMALL] >> sh) ? GHOST_FROM_MAIN
+                                                 : GHOST_NONE;
+    b1 = qs->count[Q_MAIN];
+    cached = qs->count[Q_SMALL] + b1;
+    if (age <= (b1 >> sh))
+        return GHOST_FROM_SMALL;
+    return age <= ((cached * GHOST_ADMIT) >> sh) ? GHOST_ADMIT_ONLY
+                                                  : GHOST_NONE;
+}
+
+/* Probation's bounds in bytes (share in percent of the data region). */
+static apr_uint64_t share(const sc_table_t *t, unsigned percent)
+{
+    return (t->data_hi - t->data_lo) / 100 * percent;
+}
+
+/* The bytes probation may hold now: its target, read once and kept
+ * within bounds whatever the segment says (0: the initial share). */
+static apr_uint64_t small_target(const sc_table_t *t)
+{
+    apr_uint64_t x = *(volatile apr_uint64_t *)&t->hdr->queues.target;
+
+    if (x == 0)
+        return share(t, SMALL_INIT);
+    if (x < share(t, SMALL_MIN))
+        return share(t, SMALL_MIN);
+    return x > share(t, SMALL_MAX) ? share(t, SMALL_MAX) : x;
+}
+
+int sc_evict_target_ok(const sc_table_t *t)
+{
+    apr_uint64_t x = t->hdr->queues.target;
+
+    return x == 0 || (x >= share(t, SMALL_MIN) && x <= share(t, SMALL_MAX));
+}
+
+/* One adaptation step for a ghost hit g (GHOST_FROM_*) by a key whose
+ * entry takes bytes: ARC's step (the ratio of the two ghost lists, at
+ * least 1, in entries of this size) over ADAPT_SLOW. */
+static void adapt(sc_table_t *t, int g, apr_uint64_t bytes)
+{
+    sc_queues_sh_t *qs = &t->hdr->queues;
+    apr_uint64_t x = small_target(t), s = qs->count[Q_SMALL],
+                 m = qs->count[Q_MAIN], ratio, step;
+
+    /* ARC's |B2|/|B1| is here probation's count over main's (B1 is as
+     * long as main, B2 as probation) */
+    ratio = g == GHOST_FROM_SMALL ? (m > 0 ? s / m : 1) : (s > 0 ? m / s : 1);
+    ratio = ratio < 1 ? 1 : ratio > 1024 ? 1024 : ratio;  /* no overflow */
+    step = ratio * bytes / ADAPT_SLOW;
+    if (g == GHOST_FROM_SMALL)
+        x = x + step < share(t, SMALL_MAX) ? x + step : share(t, SMALL_MAX);
+    else
+        x = x > share(t, SMALL_MIN) + step ? x - step : share(t, SMALL_MIN);
+    qs->target = x > 0 ? x : 1;
 }
 
 /* The queue a store should evict from now. */
 static int victim_queue(const sc_table_t *t)
 {
     const sc_queues_sh_t *qs = &t->hdr->queues;
-    apr_uint64_t small_target = (t->data_hi - t->data_lo) / SMALL_SHARE;
 
     if (qs->count[Q_SMALL] == 0)
         return Q_MAIN;
-    if (qs->count[Q_MAIN] == 0 || qs->bytes[Q_SMALL] >= small_target)
+    if (qs->count[Q_MAIN] == 0 || qs->bytes[Q_SMALL] >= small_target(t))
         return Q_SMALL;
     return Q_MAIN;
 }
+
+/* ------------------------------------------------------------------------
+ * Victims and room
+ * ---------------------------------------------------------------------- */
 
 /* Payload offset of the first allocated block at or after cursor (a block
  * start), or 0 (region start) when none follows. */
@@ -222,8 +337,8 @@ static apr_status_t evict_entry(sc_table_t *t, const view_t *v, int q,
         t->hdr->counters.expirations++;
     else {
         t->hdr->counters.evictions++;
-        if (q == Q_SMALL)
-            ghost_put(t, hash_key(t, v->key, v->key_len));
+        t->hdr->queues.clock[q]++;
+        ghost_put(t, hash_key(t, v->key, v->key_len), q);
     }
     if (sc_alloc_walk_locked(&t->alloc, &pos, &blk) != APR_SUCCESS
         || next_allocated(t, pos, &next) != APR_SUCCESS)
@@ -360,8 +475,13 @@ apr_status_t sc_evict_enqueue_new_locked(sc_table_t *t, const view_t *nv,
     apr_status_t rv;
     int q;
 
-    if (old == NULL)
-        return sc_evict_enqueue_locked(t, nv, ghost_take(t, h) ? Q_MAIN : Q_SMALL);
+    if (old == NULL) {
+        int g = ghost_take(t, h);
+        if (g == GHOST_FROM_SMALL || g == GHOST_FROM_MAIN)
+            adapt(t, g, entry_bytes(nv));
+        return sc_evict_enqueue_locked(t, nv, g != GHOST_NONE ? Q_MAIN
+                                                               : Q_SMALL);
+    }
     q = queue_of(old->e);
     atomic_store_explicit(&nv->e->freq, atomic_load_explicit(
         &old->e->freq, memory_order_relaxed), memory_order_relaxed);

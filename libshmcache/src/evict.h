@@ -1,7 +1,8 @@
 /*
  * evict.h - eviction's contract with the table (internal): the two FIFO
- * queues every entry is on, the ghost of keys recently evicted from
- * probation, and the allocation that evicts until an entry fits. The
+ * queues every entry is on, the ghost of keys recently evicted from them,
+ * probation's adaptive share, and the allocation that evicts until an
+ * entry fits. The
  * policy itself is described in table.h (Eviction); evict.c implements
  * it. Used by table.c (stores and deletes) and check.c (queue rebuild).
  *
@@ -25,8 +26,9 @@ apr_status_t sc_evict_unlink_locked(sc_table_t *t, const view_t *v);
 
 /* Put the freshly linked entry nv (key hash h) on a queue: where old (the
  * entry it replaces, or NULL) was, with old's frequency; else on main when
- * h is in the ghost (its key is back soon after eviction), else on
- * probation. When old is given it leaves its queue. */
+ * the ghost says its key is back soon after an eviction (which may also
+ * move probation's target: table.h, Eviction), else on probation. When
+ * old is given it leaves its queue. */
 apr_status_t sc_evict_enqueue_new_locked(sc_table_t *t, const view_t *nv,
                                          apr_uint64_t h, const view_t *old);
 
@@ -48,5 +50,9 @@ apr_status_t sc_evict_unlink_free_locked(sc_table_t *t, apr_uint32_t *link,
 apr_status_t sc_evict_alloc_locked(sc_table_t *t, apr_uint64_t need,
                                    apr_uint32_t now, apr_uint64_t *off,
                                    int *evicted);
+
+/* Whether probation's target in the segment is one evict.c writes: 0 (the
+ * initial share) or within its bounds. Any lock (check.c). */
+int sc_evict_target_ok(const sc_table_t *t);
 
 #endif /* SC_EVICT_H */

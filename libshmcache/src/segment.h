@@ -20,8 +20,9 @@
  *   +------------+-----------+---------------+-----------+--------------+---------+
  *   lock_off     buckets_off    ghost_off     alloc_off      data_off
  *
- * The ghost is the eviction policy's memory of keys recently evicted from
- * its probation queue (evict.c): one 32-bit key tag per slot.
+ * The ghost is the eviction policy's memory of keys recently evicted
+ * (evict.c): one 32-bit word per slot, a key tag, the queue the key left
+ * and when.
  *
  * Creation is race-free and never exposes a half-built segment: the
  * creator builds and initialises the whole segment in a file of its own,
@@ -47,10 +48,12 @@
 #include "lock.h"
 
 #define SC_MAGIC          "SHMCACHE"   /* 8 bytes, no NUL */
-#define SC_FORMAT_VERSION 3u   /* 2: the lock's sequence word (optimistic
+#define SC_FORMAT_VERSION 4u   /* 2: the lock's sequence word (optimistic
                                   reads); 3: entries carry a soft expiry,
                                   leases and queue links; the ghost region,
-                                  the queues, lease counters */
+                                  the queues, lease counters; 4: ghost
+                                  words carry a queue and an age,
+                                  probation's target and the queue clocks */
 #define SC_HEADER_SIZE    4096u
 
 #define SC_STATE_INIT  0x494E4954u     /* "INIT": being initialised */
@@ -74,12 +77,18 @@ typedef struct sc_counters_sh_t {
 } sc_counters_sh_t;
 
 /* In the segment: the eviction policy's two FIFO queues (evict.c): [0]
- * probation (new entries), [1] main (entries that proved themselves).
+ * probation (new entries), [1] main (entries that proved themselves), and
+ * what adapts probation's share.
  * Entries link through their qprev/qnext granules; head is the newest. */
 typedef struct sc_queues_sh_t {
     apr_uint32_t head[2], tail[2]; /* entry granules, 0 = empty */
     apr_uint64_t bytes[2];         /* entry bytes on each */
     apr_uint64_t count[2];
+    apr_uint64_t target;           /* bytes probation may hold before main
+                                      gives up entries (adapted by ghost
+                                      hits), 0 = the initial tenth */
+    apr_uint32_t clock[2];         /* live entries evicted from each queue
+                                      so far: the ghost's ages */
 } sc_queues_sh_t;
 
 /* In the segment: the header, at offset 0. */

@@ -27,22 +27,32 @@
  * key's chain, every lookup says which of the two it wants, and scans
  * skip leases.
  *
- * Eviction (S3-FIFO, adapted to variable sizes and to readers that may
- * not write shared lists): every entry is on one of two FIFO queues,
- * linked through qprev/qnext: probation (new entries) and main (entries
- * read while on probation, or whose key was evicted from probation
- * recently: the ghost, one 32-bit key tag per bucket in its own region,
- * remembers those). A reader only raises the entry's frequency byte (0..3,
- * and only when it changes: a hot entry costs no write at all). A store
- * that needs room evicts from probation while probation holds more than a
- * tenth of the data region, else from main: probation's oldest entry moves
- * to main if it was read, else it goes (its tag into the ghost); main's
- * oldest is reinserted with its frequency lowered if it was read, else it
- * goes. Work per store is bounded (SC_MAX_SKIPS moves). When the evictions
- * free enough bytes but no contiguous block (a large item, a fragmented
- * region), the store evicts in address order from the last victim on, so
- * that victims coalesce: a large item finds room in bounded work. Expired
- * entries are reclaimed before anything is evicted.
+ * Eviction (S3-FIFO with an ARC-style adaptive probation share, adapted
+ * to variable sizes and to readers that may not write shared lists):
+ * every entry is on one of two FIFO queues, linked through qprev/qnext:
+ * probation (new entries) and main (entries read while on probation, or
+ * whose key the ghost remembers). A reader only raises the entry's
+ * frequency byte (0..3, and only when it changes: a hot entry costs no
+ * write at all). A store that needs room evicts from probation while
+ * probation holds more than its target, else from main: probation's oldest
+ * entry moves to main if it was read, else it goes; main's oldest is
+ * reinserted with its frequency lowered if it was read, else it goes.
+ * Every live entry evicted leaves its key in the ghost (one 32-bit word
+ * per bucket in its own region: a tag, the queue, and that queue's
+ * eviction count then). A new key the ghost remembers goes straight to
+ * main when it is back soon enough: from probation within twice the
+ * cache's entry count of probation evictions, from main within
+ * probation's count of main evictions. Returns from probation within
+ * main's count and those from main also steer probation's target (ARC's
+ * rule: back from probation, probation was too small; back from main,
+ * main was), a quarter step at a time, between 4% and 90% of the data
+ * region, starting at 10%. Work per store is bounded (SC_MAX_SKIPS
+ * moves). When the evictions free enough bytes but no contiguous block (a
+ * large item, a fragmented region), the store evicts in address order
+ * from the last victim on, so that victims coalesce: a large item finds
+ * room in bounded work. Expired entries are reclaimed before anything is
+ * evicted. Cost: 8 bytes per entry (the queue links) and 4 per bucket
+ * (the ghost); 16 bytes in the header (target, clocks).
  *
  * Locking: *_locked functions need the segment lock: the read lock for
  * sc_table_get_locked, sc_table_scan_locked and sc_table_stats_locked, the
@@ -84,7 +94,7 @@ typedef struct sc_table_t {
     char *base;
     sc_header_sh_t *hdr;
     apr_uint32_t *buckets;
-    apr_uint32_t *ghost;           /* nbuckets key tags */
+    apr_uint32_t *ghost;           /* nbuckets ghost words (evict.c) */
     sc_alloc_t alloc;              /* bound to the data region */
     apr_uint64_t data_lo, data_hi; /* data region, byte offsets */
     apr_uint64_t max_entries;      /* most entries the region can hold */
