@@ -6,7 +6,10 @@
  * memcached or Redis deployment is L2, shared by every machine. The tier
  * talks to L2 through APR-util's clients, apr_memcache and apr_redis, whose
  * connections are pooled per server with apr_reslist. It is a separate
- * library (libshmcache_tier) because it needs APR-util; the core does not.
+ * static library (libshmcache_tier.a) because it needs APR-util; the core
+ * does not. Link it with the core:
+ *     cc app.c $(pkg-config --cflags --libs shmcache-tier)
+ *     target_link_libraries(app PRIVATE shmcache::shmcache_tier)  (CMake)
  *
  * Semantics
  * ---------
