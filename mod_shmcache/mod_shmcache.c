@@ -239,7 +239,7 @@ static const char *cache_option(cmd_parms *cmd, sc_cache_t *c,
         return apr_psprintf(p, "%s %s: unknown option '%s' (known: size, ttl, "
                             "max-key, max-value, buckets, slots, mode, user, "
                             "group, lock-timeout, l2, l2-pool, l2-timeout, "
-                            "l1-ttl, neg-ttl, l2-prefix, and the word "
+                            "l1-ttl, neg-ttl, l2-prefix, l2-invalidate, and the word "
                             "allow-world-writable)", d, c->name, key);
     return NULL;
 }

@@ -41,6 +41,21 @@
  * others are still skipped: its success closes the breaker, its failure
  * opens it again. So when L2 comes back the tier resumes by itself.
  *
+ * Invalidation channel (invalidate_ms > 0)
+ * ----------------------------------------
+ * Every write that L2 accepted (set, add, replace, delete, incr) is also
+ * announced in a log kept in L2 itself (a counter PREFIX~inv and entries
+ * PREFIX~inv:N holding the key, kept 60 s, on the server that owns the
+ * counter); each tier polls the log every invalidate_ms and deletes from
+ * its L1 the keys other processes announced. Another machine's stale copy
+ * then lasts about invalidate_ms plus two L2 round trips instead of up to
+ * l1_ttl. Costs: two more L2 calls per write, up to 1 + new entries per
+ * poll, one poller thread per tier. A log, not a subscription: apr_redis
+ * has no generic command (no SUBSCRIBE) and memcached no notifications.
+ * Entries that cannot be read (expired, log more than 1000 ahead, counter
+ * evicted) are counted in inval_lost; those copies keep the l1_ttl bound,
+ * which stays the guarantee. All machines must list the same servers.
+ *
  * Nothing network-related ever happens under the segment lock: the tier
  * uses only the public shmcache_* calls, each of which takes and releases
  * the lock itself, and talks to L2 between them.
@@ -142,6 +157,11 @@ typedef struct shmcache_tier_options_t {
     apr_uint32_t breaker_failures; /**< consecutive failures that open a
                                      server's breaker; default 5 */
     apr_uint32_t breaker_ms;    /**< how long it stays open; default 3000 */
+    apr_uint32_t invalidate_ms; /**< 0 (default): no invalidation channel;
+                                     10..10000: announce every L2 write in
+                                     a log in L2 and poll it this often,
+                                     dropping other machines' L1 copies
+                                     (see "Invalidation channel") */
 } shmcache_tier_options_t;
 
 /** Counters of a tier in this process (all servers together). */
@@ -157,6 +177,12 @@ typedef struct shmcache_tier_stats_t {
     apr_uint64_t l2_timeouts;   /**< L2 calls given up at timeout_ms */
     apr_uint64_t l2_skipped;    /**< calls not sent: breaker open */
     apr_uint64_t breaker_trips; /**< times a breaker opened */
+    apr_uint64_t inval_sent;    /**< writes announced in the log */
+    apr_uint64_t inval_applied; /**< other processes' announcements
+                                     applied to L1 (key dropped) */
+    apr_uint64_t inval_lost;    /**< announcements that could not be read
+                                     (expired, log too far ahead): those
+                                     copies keep the l1_ttl bound */
     apr_uint32_t servers;       /**< L2 servers */
     apr_uint32_t servers_open;  /**< of which with the breaker open now */
 } shmcache_tier_stats_t;
