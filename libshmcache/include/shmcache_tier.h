@@ -22,8 +22,9 @@
  *          write-through: L2 first, then L1 (add/replace decide on L2's
  *          answer when L2 answers). Another machine reading L2 sees the new
  *          value at once; a copy already in another machine's L1 may be
- *          stale for at most l1_ttl seconds (+1 s of TTL rounding). The L1
- *          copy written here also lives at most l1_ttl.
+ *          stale for at most l1_ttl seconds (+1 s of TTL rounding), or
+ *          usually for about invalidate_ms with the invalidation channel
+ *          (below). The L1 copy written here also lives at most l1_ttl.
  * incr     L2 is the authority (atomic across machines); the result is
  *          stored in L1 (for l1_ttl) and returned.
  * cas      refused: APR_ENOTIMPL. Versions are per segment and L2 has no
