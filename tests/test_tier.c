@@ -647,6 +647,8 @@ static void calls_are_bounded(shmcache_tier_t *t, int n, double limit_ms, const 
         worst = ms > worst ? ms : worst;
         ck_assert_str_eq(tget(t, key), "local");    /* L1 still serves */
     }
+    printf("%s: the slowest of %d gets and sets took %.1f ms (limit %.0f)\n", what, n,
+           worst, limit_ms);
     ck_assert_msg(worst <= limit_ms, "%s: a call took %.1f ms (limit %.0f)", what, worst, limit_ms);
 }
 
