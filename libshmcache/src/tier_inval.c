@@ -50,9 +50,9 @@ struct sc_tier_inval_t {
     apr_interval_time_t interval;
     apr_pool_t *scratch;                /* the poller's, cleared per poll */
     apr_thread_t *thread;
-    apr_thread_mutex_t *lock;           /* guards stopping, for the cond */
+    apr_thread_mutex_t *lock;           /* for the cond */
     apr_thread_cond_t *wake;
-    int stopping;
+    _Atomic int stopping;               /* set under lock, read anywhere */
     int synced;                         /* last is the log's position */
     apr_uint32_t last;                  /* last entry read */
     apr_time_t missing_since;           /* entry last + 1 announced, absent */
@@ -193,7 +193,8 @@ static void poll_once(sc_tier_inval_t *iv)
         iv->missing_since = 0;
         return;
     }
-    while (iv->last != head && apply_entry(iv, iv->last + 1) == APR_SUCCESS)
+    while (iv->last != head && !atomic_load(&iv->stopping)
+           && apply_entry(iv, iv->last + 1) == APR_SUCCESS)
         iv->last++;
 }
 
