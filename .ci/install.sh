@@ -2,7 +2,9 @@
 # CI lane "install" (issues 9, 19): first `cmake --install --prefix` into a
 # temporary prefix, and a small program built against it through
 # PKG_CONFIG_PATH (shmcache.pc is relocated: its prefix is the one
-# installed to); then `cmake --install` into /usr/local on this machine,
+# installed to), and one of the second tier (.ci/tier-check.sh: built with
+# pkg-config shmcache-tier and with find_package, run against memcached);
+# then `cmake --install` into /usr/local on this machine,
 # and use what was installed the way a user would:
 #   - the files are where a Debian admin / C developer looks for them;
 #   - examples/worker_pool.c built with `cc $(pkg-config --cflags --libs
@@ -139,6 +141,9 @@ ldd "$work/prefix-check" | contains "libshmcache.so.0 => $libdir/libshmcache.so.
 out=$(timeout 30 "$work/prefix-check") || fail "prefix-check: $out"
 echo "  prefix-check: $out"
 [ "$out" = "ok: relocated" ] || fail "prefix-check: $out"
+# the second tier from the same prefix: pkg-config shmcache-tier and
+# find_package(shmcache) -> shmcache::shmcache_tier, run against memcached
+.ci/tier-check.sh "$rel" || fail "the tier from $rel"
 rm -rf "$rel"
 
 step "cmake --install"
@@ -146,8 +151,9 @@ timeout 120 cmake --install "$build" >"$work/install.log"
 ldconfig
 apxs_libexec=$(apxs -q LIBEXECDIR)
 for f in $prefix/lib/libshmcache.so.0 $prefix/lib/libshmcache.so $prefix/lib/libshmcache.a \
+         $prefix/lib/libshmcache_tier.a $prefix/include/shmcache_tier.h \
          $prefix/include/shmcache.h $prefix/include/mod_shmcache.h \
-         $prefix/lib/pkgconfig/shmcache.pc \
+         $prefix/lib/pkgconfig/shmcache.pc $prefix/lib/pkgconfig/shmcache-tier.pc \
          $prefix/lib/cmake/shmcache/shmcache-config.cmake \
          $prefix/lib/cmake/shmcache/shmcache-config-version.cmake \
          $prefix/lib/cmake/shmcache/shmcache-targets.cmake \

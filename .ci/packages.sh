@@ -6,7 +6,8 @@
 # developer would, purge them, and check that nothing is left:
 #   - the shared library is known to ldconfig, pkg-config and CMake find
 #     it without any path; examples/worker_pool.c builds with pkg-config
-#     and with find_package(shmcache), and runs;
+#     and with find_package(shmcache), and runs; so does the second tier
+#     (.ci/tier-check.sh, against memcached);
 #   - shmcache-cli works (create, set, get, incr, stats --json, check,
 #     remove), its bash completion completes, `man shmcache_get` and the
 #     other functions find shmcache(3);
@@ -194,6 +195,8 @@ timeout 120 cmake -S examples -B "$work/cmake-example" >"$work/example.log" 2>&1
   || { cat "$work/example.log"; fail "find_package(shmcache) example"; }
 out=$(timeout 60 "$work/cmake-example/worker_pool_static" -w 2 -n 500)
 [[ "$out" == "ok: 2 workers, 1000 requests,"* ]] || fail "worker_pool_static: $out"
+dpkg -L libshmcache-dev | contains '/libshmcache_tier\.a$' || fail "libshmcache-dev without libshmcache_tier.a"
+.ci/tier-check.sh || fail "the packaged tier (pkg-config shmcache-tier, shmcache::shmcache_tier)"
 
 step "documents: man pages, copyright, changelog, bash completion"
 man -w shmcache >/dev/null && man -w shmcache-cli >/dev/null || fail "man pages"

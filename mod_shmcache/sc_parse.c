@@ -388,7 +388,8 @@ const char *sc_parse_cache_option(const char *d, sc_cache_t *c, const char *key,
     return apr_psprintf(p, "%s %s: unknown option '%s' (known: size, ttl, "
                         "max-key, max-value, buckets, slots, mode, user, group, "
                         "lock-timeout, l2, l2-pool, l2-timeout, l1-ttl, neg-ttl, "
-                        "l2-prefix, and the word allow-world-writable)", d,
+                        "l2-prefix, l2-invalidate, and the word "
+                        "allow-world-writable)", d,
                         c->name, key);
 }
 

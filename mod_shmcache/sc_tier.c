@@ -1,7 +1,7 @@
 /*
  * sc_tier.c - a cache's second tier (L2 on memcached or Redis) inside
  * httpd: the ShmcacheCache options l2=, l2-pool=, l2-timeout=, l1-ttl=,
- * neg-ttl=, l2-prefix= (checked when the configuration is read, so
+ * neg-ttl=, l2-prefix=, l2-invalidate= (checked when the configuration is read, so
  * `apachectl -t` reports them), one tier per child process (made in
  * child_init, in pchild: its connections and worker threads go with the
  * child), the calls the socache provider and the key API make (through
@@ -38,7 +38,8 @@ int sc_tier_is_option(const char *key)
 {
     return strcasecmp(key, "l2") == 0 || strcasecmp(key, "l2-pool") == 0
         || strcasecmp(key, "l2-timeout") == 0 || strcasecmp(key, "l1-ttl") == 0
-        || strcasecmp(key, "neg-ttl") == 0 || strcasecmp(key, "l2-prefix") == 0;
+        || strcasecmp(key, "neg-ttl") == 0 || strcasecmp(key, "l2-prefix") == 0
+        || strcasecmp(key, "l2-invalidate") == 0;
 }
 
 const char *sc_tier_option(cmd_parms *cmd, sc_cache_t *c, const char *key,
@@ -67,6 +68,13 @@ const char *sc_tier_option(cmd_parms *cmd, sc_cache_t *c, const char *key,
             return apr_psprintf(p, "%s %s: l1-ttl=%s: seconds, at least 1", d,
                                 c->name, val);
     }
+    else if (strcasecmp(key, "l2-invalidate") == 0) {
+        if (!sc_parse_u32(val, 0, 10000, &o->invalidate_ms)
+            || (o->invalidate_ms && o->invalidate_ms < 10))
+            return apr_psprintf(p, "%s %s: l2-invalidate=%s: milliseconds between "
+                                "polls of the invalidation log, 10..10000 (0 = off)",
+                                d, c->name, val);
+    }
     else if (!sc_parse_u32(val, 0, SHMCACHE_TTL_MAX, &o->neg_ttl))
         return apr_psprintf(p, "%s %s: neg-ttl=%s: seconds (0 = off)", d, c->name, val);
     return NULL;
@@ -79,8 +87,8 @@ const char *sc_tier_check(cmd_parms *cmd, sc_cache_t *c)
     if (c->tier_opts == NULL)
         return NULL;
     if (c->tier_opts->url == NULL)
-        return apr_psprintf(cmd->pool, "%s %s: l2-pool, l2-timeout, l1-ttl, neg-ttl "
-                            "and l2-prefix need l2=memcache://HOST:PORT or "
+        return apr_psprintf(cmd->pool, "%s %s: l2-pool, l2-timeout, l1-ttl, neg-ttl, "
+                            "l2-prefix and l2-invalidate need l2=memcache://HOST:PORT or "
                             "l2=redis://HOST:PORT", cmd->cmd->name, c->name);
     if (shmcache_tier_options_check(c->tier_opts, &why, cmd->pool) != APR_SUCCESS)
         return apr_psprintf(cmd->pool, "%s %s: %s", cmd->cmd->name, c->name, why);
@@ -278,9 +286,12 @@ void sc_tier_status_short(request_rec *r, sc_cache_t *c)
                "\nL1Hits: %" APR_UINT64_T_FMT "\nL2Writes: %" APR_UINT64_T_FMT
                "\nL2Errors: %" APR_UINT64_T_FMT "\nL2Timeouts: %" APR_UINT64_T_FMT
                "\nL2Skipped: %" APR_UINT64_T_FMT "\nL2BreakerTrips: %"
+               APR_UINT64_T_FMT "\nL2InvalSent: %" APR_UINT64_T_FMT
+               "\nL2InvalApplied: %" APR_UINT64_T_FMT "\nL2InvalLost: %"
                APR_UINT64_T_FMT "\n", shmcache_tier_url(t), st.servers,
                st.servers_open, st.l2_hits, st.l2_misses, st.l1_hits, st.l2_writes,
-               st.l2_errors, st.l2_timeouts, st.l2_skipped, st.breaker_trips);
+               st.l2_errors, st.l2_timeouts, st.l2_skipped, st.breaker_trips,
+               st.inval_sent, st.inval_applied, st.inval_lost);
 }
 
 void sc_tier_status_json(request_rec *r, sc_cache_t *c)
@@ -299,10 +310,13 @@ void sc_tier_status_json(request_rec *r, sc_cache_t *c)
                ", \"l2_misses\": %" APR_UINT64_T_FMT ", \"l2_writes\": %"
                APR_UINT64_T_FMT ", \"errors\": %" APR_UINT64_T_FMT ", \"timeouts\": %"
                APR_UINT64_T_FMT ", \"skipped\": %" APR_UINT64_T_FMT
-               ", \"breaker_trips\": %" APR_UINT64_T_FMT ", \"servers\": [",
+               ", \"breaker_trips\": %" APR_UINT64_T_FMT ", \"inval_sent\": %"
+               APR_UINT64_T_FMT ", \"inval_applied\": %" APR_UINT64_T_FMT
+               ", \"inval_lost\": %" APR_UINT64_T_FMT ", \"servers\": [",
                ap_escape_html(r->pool, shmcache_tier_url(t)), (long)getpid(), st.gets,
                st.l1_hits, st.neg_hits, st.l2_hits, st.l2_misses, st.l2_writes,
-               st.l2_errors, st.l2_timeouts, st.l2_skipped, st.breaker_trips);
+               st.l2_errors, st.l2_timeouts, st.l2_skipped, st.breaker_trips,
+               st.inval_sent, st.inval_applied, st.inval_lost);
     for (i = 0; i < st.servers; i++) {
         shmcache_tier_server_stats(t, i, &ss);
         ap_rprintf(r, "%s{\"host\": \"%s\", \"port\": %u, \"breaker_open\": %s, "

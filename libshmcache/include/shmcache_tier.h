@@ -6,7 +6,10 @@
  * memcached or Redis deployment is L2, shared by every machine. The tier
  * talks to L2 through APR-util's clients, apr_memcache and apr_redis, whose
  * connections are pooled per server with apr_reslist. It is a separate
- * library (libshmcache_tier) because it needs APR-util; the core does not.
+ * static library (libshmcache_tier.a) because it needs APR-util; the core
+ * does not. Link it with the core:
+ *     cc app.c $(pkg-config --cflags --libs shmcache-tier)
+ *     target_link_libraries(app PRIVATE shmcache::shmcache_tier)  (CMake)
  *
  * Semantics
  * ---------
@@ -19,8 +22,9 @@
  *          write-through: L2 first, then L1 (add/replace decide on L2's
  *          answer when L2 answers). Another machine reading L2 sees the new
  *          value at once; a copy already in another machine's L1 may be
- *          stale for at most l1_ttl seconds (+1 s of TTL rounding). The L1
- *          copy written here also lives at most l1_ttl.
+ *          stale for at most l1_ttl seconds (+1 s of TTL rounding), or
+ *          usually for about invalidate_ms with the invalidation channel
+ *          (below). The L1 copy written here also lives at most l1_ttl.
  * incr     L2 is the authority (atomic across machines); the result is
  *          stored in L1 (for l1_ttl) and returned.
  * cas      refused: APR_ENOTIMPL. Versions are per segment and L2 has no
@@ -37,6 +41,21 @@
  * counted in l2_skipped); then one call goes through as a probe while the
  * others are still skipped: its success closes the breaker, its failure
  * opens it again. So when L2 comes back the tier resumes by itself.
+ *
+ * Invalidation channel (invalidate_ms > 0)
+ * ----------------------------------------
+ * Every write that L2 accepted (set, add, replace, delete, incr) is also
+ * announced in a log kept in L2 itself (a counter PREFIX~inv and entries
+ * PREFIX~inv:N holding the key, kept 60 s, on the server that owns the
+ * counter); each tier polls the log every invalidate_ms and deletes from
+ * its L1 the keys other processes announced. Another machine's stale copy
+ * then lasts about invalidate_ms plus two L2 round trips instead of up to
+ * l1_ttl. Costs: two more L2 calls per write, up to 1 + new entries per
+ * poll, one poller thread per tier. A log, not a subscription: apr_redis
+ * has no generic command (no SUBSCRIBE) and memcached no notifications.
+ * Entries that cannot be read (expired, log more than 1000 ahead, counter
+ * evicted) are counted in inval_lost; those copies keep the l1_ttl bound,
+ * which stays the guarantee. All machines must list the same servers.
  *
  * Nothing network-related ever happens under the segment lock: the tier
  * uses only the public shmcache_* calls, each of which takes and releases
@@ -139,6 +158,11 @@ typedef struct shmcache_tier_options_t {
     apr_uint32_t breaker_failures; /**< consecutive failures that open a
                                      server's breaker; default 5 */
     apr_uint32_t breaker_ms;    /**< how long it stays open; default 3000 */
+    apr_uint32_t invalidate_ms; /**< 0 (default): no invalidation channel;
+                                     10..10000: announce every L2 write in
+                                     a log in L2 and poll it this often,
+                                     dropping other machines' L1 copies
+                                     (see "Invalidation channel") */
 } shmcache_tier_options_t;
 
 /** Counters of a tier in this process (all servers together). */
@@ -154,6 +178,12 @@ typedef struct shmcache_tier_stats_t {
     apr_uint64_t l2_timeouts;   /**< L2 calls given up at timeout_ms */
     apr_uint64_t l2_skipped;    /**< calls not sent: breaker open */
     apr_uint64_t breaker_trips; /**< times a breaker opened */
+    apr_uint64_t inval_sent;    /**< writes announced in the log */
+    apr_uint64_t inval_applied; /**< other processes' announcements
+                                     applied to L1 (key dropped) */
+    apr_uint64_t inval_lost;    /**< announcements that could not be read
+                                     (expired, log too far ahead): those
+                                     copies keep the l1_ttl bound */
     apr_uint32_t servers;       /**< L2 servers */
     apr_uint32_t servers_open;  /**< of which with the breaker open now */
 } shmcache_tier_stats_t;

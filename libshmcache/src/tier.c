@@ -28,6 +28,7 @@ struct shmcache_tier_t {
     sc_tier_server_t **servers;
     apr_uint32_t nservers;
     sc_tier_ring_t *ring;
+    sc_tier_inval_t *inval;     /* the invalidation channel, or NULL */
     apr_uint32_t default_ttl;   /* the segment's, 0 = never */
     apr_uint32_t max_key, max_value;
     _Atomic apr_uint64_t gets, l1_hits, neg_hits, l2_hits, l2_misses, l2_writes;
@@ -187,6 +188,8 @@ static apr_status_t tier_cleanup(void *data)
     apr_interval_time_t wait = apr_time_from_sec(1)
         + (apr_interval_time_t)t->opts.timeout_ms * 1000;
 
+    if (t->inval)
+        sc_tier_inval_stop(t->inval);   /* it calls the servers */
     for (i = 0; i < t->nservers; i++)
         if (t->servers[i] && sc_tier_server_stop(t->servers[i], wait) != APR_SUCCESS)
             all = APR_TIMEUP;
@@ -216,6 +219,25 @@ static apr_status_t make_root(apr_pool_t **root)
     }
     apr_allocator_mutex_set(alloc, mutex);
     return APR_SUCCESS;
+}
+
+/* The invalidation channel, its log on the server that owns its counter. */
+static apr_status_t start_inval(shmcache_tier_t *t)
+{
+    char key[SC_TIER_KEY_MAX + 1];
+    int n = apr_snprintf(key, sizeof(key), "%s~inv", t->opts.prefix);
+    sc_tier_server_t *srv =
+        t->servers[t->nservers == 1 ? 0 : sc_tier_ring_pick(t->ring, key, (apr_size_t)n)];
+
+    return sc_tier_inval_start(&t->inval, srv, t->l1, t->opts.prefix,
+                               t->opts.invalidate_ms, t->root);
+}
+
+/* After an L2 write of key: tell the other machines, when asked to. */
+static void announce(shmcache_tier_t *t, const void *key, apr_size_t len)
+{
+    if (t->inval)
+        sc_tier_inval_publish(t->inval, key, len);
 }
 
 SHMCACHE_DECLARE(apr_status_t) shmcache_tier_create(shmcache_tier_t **out,
@@ -262,6 +284,8 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_tier_create(shmcache_tier_t **out,
     }
     if (rv == APR_SUCCESS)
         rv = sc_tier_ring_build(&t->ring, names, n, root);
+    if (rv == APR_SUCCESS && t->opts.invalidate_ms)
+        rv = start_inval(t);
     if (rv != APR_SUCCESS) {
         tier_cleanup(t);
         return rv;
@@ -395,9 +419,11 @@ static apr_status_t tier_store(shmcache_tier_t *t, sc_l2_op_e op,
         shmcache_delete(t->l1, key, key_len);   /* a copy here is stale */
         return SHMCACHE_NOTFOUND;
     }
-    if (rv == APR_SUCCESS)                      /* L2 decided */
+    if (rv == APR_SUCCESS) {                    /* L2 decided */
+        announce(t, key, key_len);
         return shmcache_set(t->l1, key, key_len, value, value_len,
                             l1_ttl_for(t, eff), NULL);
+    }
     /* L2 unavailable: L1 alone decides */
     switch (op) {
     case SC_L2_ADD:
@@ -444,6 +470,8 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_tier_delete(shmcache_tier_t *t,
         return rv;
     srv = prepare(t, &req, SC_L2_DELETE, key, key_len);
     rv = l2_call(t, srv, &req, NULL, NULL);
+    if (rv == APR_SUCCESS || rv == APR_NOTFOUND)  /* L2 answered */
+        announce(t, key, key_len);
     rv1 = shmcache_delete(t->l1, key, key_len);
     if (rv1 != APR_SUCCESS && rv1 != SHMCACHE_NOTFOUND)
         return rv1;
@@ -571,6 +599,7 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_tier_incr(shmcache_tier_t *t,
     if (rv != APR_SUCCESS)              /* L2 unavailable: count in L1 */
         return shmcache_incr(t->l1, key, key_len, delta, initial,
                              l1_ttl_for(t, eff), result);
+    announce(t, key, key_len);
     apr_snprintf(num, sizeof(num), "%" APR_UINT64_T_FMT, n);
     shmcache_set(t->l1, key, key_len, num, strlen(num), t->opts.l1_ttl, NULL);
     if (result)
@@ -606,6 +635,8 @@ SHMCACHE_DECLARE(void) shmcache_tier_stats(shmcache_tier_t *t,
     st->l2_writes = LOAD(t, l2_writes);
     for (i = 0; i < t->nservers; i++)
         sc_tier_server_add_totals(t->servers[i], st);
+    if (t->inval)
+        sc_tier_inval_add_totals(t->inval, st);
 }
 
 SHMCACHE_DECLARE(apr_uint32_t) shmcache_tier_servers(shmcache_tier_t *t)

@@ -8,6 +8,7 @@
  * tier_ring.c     the consistent-hash ring that picks a key's server
  * tier_key.c      L2 key mapping and the value envelope (expiry header)
  * tier_url.c      options: URL parsing and checks
+ * tier_inval.c    the optional invalidation channel (a log in L2, polled)
  */
 #ifndef SC_TIER_PRIVATE_H
 #define SC_TIER_PRIVATE_H
@@ -112,5 +113,19 @@ void sc_tier_envelope(const void *value, apr_size_t len, apr_int64_t expires,
  * *expires gets the expiry (0 never, -1 unknown: bare value). */
 void sc_tier_unenvelope(const char *raw, apr_size_t raw_len, const char **value,
                         apr_size_t *len, apr_int64_t *expires);
+
+/* --- tier_inval.c -------------------------------------------------------- */
+typedef struct sc_tier_inval_t sc_tier_inval_t;
+/* Start the channel: its log lives on srv; a poller thread drops from l1
+ * the keys other processes wrote, every interval_ms. Everything in root. */
+apr_status_t sc_tier_inval_start(sc_tier_inval_t **iv, sc_tier_server_t *srv,
+                                 shmcache_t *l1, const char *prefix,
+                                 apr_uint32_t interval_ms, apr_pool_t *root);
+/* Announce that key (as the caller gave it) changed in L2. Two L2 calls,
+ * each bounded by the timeout; a failure is only not announced. */
+void sc_tier_inval_publish(sc_tier_inval_t *iv, const void *key, apr_size_t len);
+/* Stop and join the poller (its L2 calls end at their deadline). */
+void sc_tier_inval_stop(sc_tier_inval_t *iv);
+void sc_tier_inval_add_totals(sc_tier_inval_t *iv, shmcache_tier_stats_t *st);
 
 #endif /* SC_TIER_PRIVATE_H */

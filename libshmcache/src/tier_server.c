@@ -15,10 +15,23 @@
  * cap the calls in flight at the reslist's hard max, so no worker waits
  * for a connection.
  *
+ * Spinning: two thread wake-ups per call cost about as much as a loopback
+ * round trip on a virtual machine, so both sides poll briefly before they
+ * sleep. A worker that has finished a call polls the queue for up to
+ * SC_WORKER_SPIN (one worker per server at a time); a caller polls its
+ * job's state for up to about twice the recent call latency, at most
+ * SC_CALLER_SPIN and never past its deadline, and not at all while calls
+ * take longer than that (a distant or slow L2: sleeping is cheaper). Each
+ * poll yields the processor, so a spinner never keeps the server or the
+ * worker it waits for off a busy machine's cores.
+ *
  * Locking: srv->lock guards the queue, the job states, the breaker and the
- * counters; it is never held during a client call. No segment lock is
- * ever involved here.
+ * counters; it is never held during a client call. Only a job's state and
+ * the queue's length and stop flag are also read without it, by the
+ * spinners (atomics); every decision is taken again under the lock. No
+ * segment lock is ever involved here.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -31,11 +44,16 @@
 
 typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ABANDONED } job_state_e;
 
+/* Longest poll of a worker for its next job, and of a caller for its
+ * answer (see "Spinning" above). */
+#define SC_WORKER_SPIN 100      /* microseconds */
+#define SC_CALLER_SPIN 200
+
 /* A request in flight: malloc'd, freed by whoever sees it last (the caller
  * once DONE, the worker once ABANDONED). */
 typedef struct job_t {
     struct job_t *next;
-    job_state_e state;
+    _Atomic int state;          /* a job_state_e; written under srv->lock */
     int probe;                  /* the one call let through a breaker
                                    whose open time is over */
     apr_status_t status;
@@ -67,9 +85,11 @@ struct sc_tier_server_t {
     apr_thread_t **threads;
     apr_uint32_t nthreads, max_threads;
     apr_uint32_t idle;          /* workers waiting for a job */
-    apr_uint32_t queued;        /* jobs in the queue */
+    _Atomic apr_uint32_t queued; /* jobs in the queue */
     apr_uint32_t live;          /* workers not yet exited */
-    int stopping;
+    apr_uint32_t spinning;      /* workers polling for a job (0 or 1) */
+    apr_interval_time_t latency; /* moving average of a call, queue to answer */
+    _Atomic int stopping;
     apr_time_t maint_next;
 
     apr_uint32_t fails;         /* consecutive failures */
@@ -231,6 +251,17 @@ static void maintain(sc_tier_server_t *srv)
     apr_reslist_maintain(srv->conns);
 }
 
+/* Poll, without the lock, until a job is queued, the server stops or
+ * SC_WORKER_SPIN has passed. */
+static void poll_for_job(sc_tier_server_t *srv)
+{
+    apr_time_t until = apr_time_now() + SC_WORKER_SPIN;
+
+    while (atomic_load(&srv->queued) == 0 && !atomic_load(&srv->stopping)
+           && apr_time_now() < until)
+        apr_thread_yield();
+}
+
 typedef struct worker_t {
     sc_tier_server_t *srv;
     apr_pool_t *pool;
@@ -293,6 +324,13 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thd, void *data)
         job->status = rv;
         job->state = JOB_DONE;
         apr_thread_cond_broadcast(srv->done);
+        if (!srv->head && !srv->spinning) {
+            srv->spinning = 1;
+            apr_thread_mutex_unlock(srv->lock);
+            poll_for_job(srv);
+            apr_thread_mutex_lock(srv->lock);
+            srv->spinning = 0;
+        }
     }
     srv->live--;
     apr_thread_cond_broadcast(srv->done);
@@ -379,6 +417,7 @@ apr_status_t sc_tier_server_create(sc_tier_server_t **out, sc_l2_kind_e kind,
     srv->timeout = (apr_interval_time_t)o->timeout_ms * 1000;
     srv->breaker_failures = o->breaker_failures ? o->breaker_failures : 1;
     srv->breaker_time = (apr_interval_time_t)o->breaker_ms * 1000;
+    srv->latency = SC_CALLER_SPIN / 4;
     srv->maint_period = (apr_interval_time_t)o->pool_ttl_ms * 500;
     if (srv->maint_period < 50000)
         srv->maint_period = 50000;
@@ -422,11 +461,37 @@ static void unqueue_locked(sc_tier_server_t *srv, job_t *job)
     srv->queued--;
 }
 
+/* How long a caller polls for its answer: about twice the recent call
+ * latency, none when calls take longer than SC_CALLER_SPIN. Lock held. */
+static apr_interval_time_t spin_locked(const sc_tier_server_t *srv)
+{
+    apr_interval_time_t spin = 2 * srv->latency + 10;
+
+    if (srv->latency > SC_CALLER_SPIN)
+        return 0;
+    return spin < SC_CALLER_SPIN ? spin : SC_CALLER_SPIN;
+}
+
+/* Poll, without the lock, until job is done or until has passed. */
+static void poll_for_answer(job_t *job, apr_time_t until)
+{
+    while (atomic_load(&job->state) != JOB_DONE && apr_time_now() < until)
+        apr_thread_yield();
+}
+
+/* Fold one call's time, queue to answer (or timeout), into the moving
+ * average (weight 1/8). Lock held. */
+static void note_latency_locked(sc_tier_server_t *srv, apr_time_t start)
+{
+    srv->latency += (apr_time_now() - start - srv->latency) / 8;
+}
+
 /* Queue a job and wait for it until the deadline. Lock held. */
 static apr_status_t wait_locked(sc_tier_server_t *srv, job_t *job)
 {
-    apr_time_t deadline = apr_time_now() + srv->timeout;
-    apr_interval_time_t left;
+    apr_time_t start = apr_time_now();
+    apr_time_t deadline = start + srv->timeout;
+    apr_interval_time_t left, spin;
 
     job->state = JOB_QUEUED;
     if (srv->tail)
@@ -434,9 +499,15 @@ static apr_status_t wait_locked(sc_tier_server_t *srv, job_t *job)
     else
         srv->head = job;
     srv->tail = job;
-    if (++srv->queued > srv->idle)
+    if (++srv->queued > srv->idle + srv->spinning)
         spawn_locked(srv);      /* all busy: one more, up to pool_max */
-    apr_thread_cond_signal(srv->wake);
+    if (!srv->spinning)         /* a polling worker needs no wake-up */
+        apr_thread_cond_signal(srv->wake);
+    if ((spin = spin_locked(srv)) > 0) {
+        apr_thread_mutex_unlock(srv->lock);
+        poll_for_answer(job, start + spin < deadline ? start + spin : deadline);
+        apr_thread_mutex_lock(srv->lock);
+    }
     /* a worker changes job->state while the wait below releases the lock */
     /* cppcheck-suppress knownConditionTrueFalse */
     while (job->state != JOB_DONE) {
@@ -445,6 +516,7 @@ static apr_status_t wait_locked(sc_tier_server_t *srv, job_t *job)
             break;
         apr_thread_cond_timedwait(srv->done, srv->lock, left);
     }
+    note_latency_locked(srv, start);
     /* cppcheck-suppress knownConditionTrueFalse */
     if (job->state == JOB_DONE)
         return job->status;

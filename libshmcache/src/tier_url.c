@@ -132,6 +132,10 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_tier_options_check(
         *why = "l1-ttl: at least 1 second; l1-ttl and neg-ttl at most 10 years";
         return SHMCACHE_EINVAL;
     }
+    if (o->invalidate_ms && (o->invalidate_ms < 10 || o->invalidate_ms > 10000)) {
+        *why = "L2 invalidation interval: 0 (off) or 10..10000 ms";
+        return SHMCACHE_EINVAL;
+    }
     return APR_SUCCESS;
 }
 
