@@ -627,9 +627,15 @@ int port_answers(int port)
     return 1;
 }
 
-/* Start httpd in its own process group; 1 when it answers on its port
- * within 20 s, 0 when it exited (h->pid is then 0) or did not answer
- * (httpd_stop stops it). */
+/* 1 when the server answers an HTTP request (any status) on its port. A
+ * connection alone does not tell: httpd listens from its first reading of
+ * the configuration, and reads it again (and may still fail, or still be
+ * reading a file the test rewrites next) before a child serves. */
+static int http_answers(httpd_t *h)
+{
+    return GET(h, "/httpd-fixture-probe").status != 0;
+}
+
 int httpd_start(httpd_t *h)
 {
     int i, status;
@@ -658,7 +664,7 @@ int httpd_start(httpd_t *h)
             guard_tell(h, 'S', 0);
             return 0;
         }
-        if (port_answers(h->port))
+        if (port_answers(h->port) && http_answers(h))
             return 1;
         usleep(100000);
     }

@@ -175,8 +175,8 @@ void write_conf(httpd_t *h, int what, const char *cache_opts,
 /* Fresh directories, module copies, ports and a guard for a server of
  * mpm (nothing started). */
 void httpd_init(httpd_t *h, const char *mpm);
-/* Start httpd in its own process group; 1 when it answers on its port
- * within 20 s, 0 when it exited (h->pid is then 0) or did not answer
+/* Start httpd in its own process group; 1 when it answers an HTTP
+ * request on its port within 20 s, 0 when it exited (h->pid is then 0) or did not answer
  * (httpd_stop stops it). */
 int httpd_start(httpd_t *h);
 /* Stop httpd: SIGTERM to the parent, then SIGKILL to the group. */
