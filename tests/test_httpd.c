@@ -39,7 +39,6 @@
 #include "table.h"
 
 #include <apr_file_io.h>
-#include <apr_hash.h>
 #include <apr_strings.h>
 
 #include <errno.h>
@@ -609,9 +608,9 @@ static int run_as_child_user(const char *name, const char *path)
 
 /* A child that writes hostile chains (a self-linked duplicate of a key,
  * self-linked entries) and plants a dead writer cannot hang the root
- * parent: at the graceful restart the
- * parent's own look at the cache recovers the lock and repairs the chains
- * in bounded time, logs the repair, and the new generation serves. */
+ * parent: at the graceful restart the parent's own look at the cache
+ * recovers the lock and repairs the chains in bounded time, logs the
+ * repair, and the new generation serves. */
 START_TEST(a_child_written_hostile_chain_does_not_hang_the_parent)
 {
     httpd_t h;
@@ -778,7 +777,7 @@ static int helper_plant_hostile_chains(int argc, const char *const *argv)
 }
 
 /* ------------------------------------------------------------------------
- * Two servers sharing a second tier (memcached or Redis)
+ * l2: two servers sharing a second tier (memcached or Redis)
  * ---------------------------------------------------------------------- */
 
 /* Start memcached (kind 0) or redis-server (kind 1) on a free port, under
