@@ -48,9 +48,9 @@ JOBS=${SHMCACHE_JOBS:-2}
 TOOLCHAIN=$ROOT/win32/toolchain-mingw64.cmake
 T0=$(date +%s)
 
-# Test binaries not run under Wine: "ctest name|reason". (test_httpd is
-# not built for Windows: it forks and drives apache2ctl; win32/test-httpd.sh
-# tests the module in httpd.exe instead.)
+# Test binaries not run under Wine: "ctest name|reason". (test_httpd and
+# test_httpd_api are not built for Windows: they fork and drive apache2ctl;
+# win32/test-httpd.sh tests the module in httpd.exe instead.)
 WINE_SKIPS=(
   "test_soak|a latency soak (a kill every 1-10 ms, every call under 1 s): under Wine a process start takes about 100 ms and the bounds would measure Wine, not the lock; it runs on Linux in the suite and the sanitizer lane"
 )
@@ -314,7 +314,7 @@ run_tests() {
     local entry name reason skip excl= all rc=0
     all=$(cd "$BUILD" && timeout 120 ctest -N | sed -n 's/^ *Test *#[0-9]*: //p')
     say "tests under Wine: $(echo $all)"
-    echo "Not built for Windows: test_httpd (fork, signals, apache2ctl); win32/test-httpd.sh runs after the suite"
+    echo "Not built for Windows: test_httpd, test_httpd_api (fork, signals, apache2ctl); win32/test-httpd.sh runs after the suite"
     echo "Test cases compiled only on Unix (not run on Windows or Wine):"
     list_unix_only
     for entry in ${WINE_SKIPS[@]+"${WINE_SKIPS[@]}"}; do

@@ -1,10 +1,10 @@
 #!/bin/bash
 # test-httpd.sh - mod_shmcache in a real httpd.exe under the WinNT MPM,
 # run under Wine from Linux (.ci/windows.sh calls it after the test suite).
-# tests/test_httpd.c cannot port (fork, signals, apache2ctl); this drives
-# the Windows binaries from outside instead: httpd.exe and shmcache-cli.exe
-# run under Wine, HTTP requests come from curl on the Linux side (Wine
-# processes listen on the host's loopback).
+# tests/test_httpd.c and test_httpd_api.c cannot port (fork, signals,
+# apache2ctl); this drives the Windows binaries from outside instead:
+# httpd.exe and shmcache-cli.exe run under Wine, HTTP requests come from
+# curl on the Linux side (Wine processes listen on the host's loopback).
 #
 #   win32/test-httpd.sh BUILD HTTPD_PREFIX
 #
