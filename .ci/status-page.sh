@@ -3,7 +3,7 @@
 # real httpd, loaded by headless Chromium (Debian: chromium).
 #   1. builds mod_shmcache (own build dir) and starts Debian's apache2 with
 #      a private configuration (own ServerRoot, Listen 127.0.0.1:free port,
-#      absolute LoadModule paths, as tests/test_httpd.c does) declaring two
+#      absolute LoadModule paths, as tests/httpd_fixture.c does) declaring two
 #      caches;
 #   2. makes traffic through the HTTP key API: hits, misses, and enough
 #      stores into the small cache to evict;
