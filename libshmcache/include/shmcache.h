@@ -109,107 +109,17 @@
 #include <apr_file_info.h>
 #include <apr_time.h>
 
+#include "shmcache_status.h"   /* SHMCACHE_DECLARE, the status codes,
+                                  shmcache_strerror */
+
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-/* Export macro: SHMCACHE_DECLARE(type) marks a public function. */
-#if defined(_WIN32) && defined(SHMCACHE_SHARED)
-#  ifdef SHMCACHE_BUILDING
-#    define SHMCACHE_DECLARE(type) __declspec(dllexport) type
-#  else
-#    define SHMCACHE_DECLARE(type) __declspec(dllimport) type
-#  endif
-#elif defined(__GNUC__)
-#  define SHMCACHE_DECLARE(type) __attribute__((visibility("default"))) type
-#else
-#  define SHMCACHE_DECLARE(type) type
 #endif
 
 #define SHMCACHE_VERSION_MAJOR 0
 #define SHMCACHE_VERSION_MINOR 1
 #define SHMCACHE_VERSION_PATCH 0
 #define SHMCACHE_VERSION_STRING "0.1.0"
-
-/* ------------------------------------------------------------------------
- * Status codes
- *
- * The library's own codes sit at SHMCACHE_START_ERROR, a block of 100 codes
- * above APR_OS_START_USERERR chosen clear of httpd's and Subversion's
- * ranges. Any other value is an APR or OS status passed through
- * (e.g. APR_EACCES, APR_ENOENT, APR_ENOSPC).
- * ---------------------------------------------------------------------- */
-#define SHMCACHE_START_ERROR (APR_OS_START_USERERR + 380000)
-
-/** The key is not in the cache (or has expired). Not an error. */
-#define SHMCACHE_NOTFOUND   (SHMCACHE_START_ERROR + 1)
-/** add: the key already exists. */
-#define SHMCACHE_EXISTS     (SHMCACHE_START_ERROR + 2)
-/** cas: the entry's version differs from the expected one. */
-#define SHMCACHE_EMISMATCH  (SHMCACHE_START_ERROR + 3)
-/** The key is empty or longer than the cache's max_key. */
-#define SHMCACHE_EKEYLEN    (SHMCACHE_START_ERROR + 4)
-/** The value is longer than the cache's max_value. */
-#define SHMCACHE_EVALLEN    (SHMCACHE_START_ERROR + 5)
-/** The item cannot fit even in an empty cache (key + value + overhead). */
-#define SHMCACHE_ENOMEM     (SHMCACHE_START_ERROR + 6)
-/** incr: the stored value is not an unsigned decimal number. */
-#define SHMCACHE_ENOTNUM    (SHMCACHE_START_ERROR + 7)
-/** The file is not a shmcache segment (bad magic, or too short). */
-#define SHMCACHE_ENOTCACHE  (SHMCACHE_START_ERROR + 8)
-/** The segment has another on-segment format version. */
-#define SHMCACHE_EFORMAT    (SHMCACHE_START_ERROR + 9)
-/** The segment was made by a build with another struct layout. */
-#define SHMCACHE_ELAYOUT    (SHMCACHE_START_ERROR + 10)
-/** The segment's contents are inconsistent (corrupted or tampered with). */
-#define SHMCACHE_ECORRUPT   (SHMCACHE_START_ERROR + 11)
-/** Waited too long for a live lock holder: 10 x lock_timeout_ms after the
- *  call first had to wait. */
-#define SHMCACHE_ETIMEDOUT  (SHMCACHE_START_ERROR + 12)
-/** shmcache_get_buf: the caller's buffer is smaller than the value. */
-#define SHMCACHE_EBUFSIZE   (SHMCACHE_START_ERROR + 13)
-/** An argument or option is invalid (NULL, out of range, closed handle). */
-#define SHMCACHE_EINVAL     (SHMCACHE_START_ERROR + 14)
-/** The filesystem could not reserve the segment's memory (e.g. a small
- *  /dev/shm); nothing was left behind. */
-#define SHMCACHE_ERESERVE   (SHMCACHE_START_ERROR + 15)
-/** The segment file belongs to another user (and allow_foreign_owner is
- *  off), or is not a regular file. */
-#define SHMCACHE_EOWNER     (SHMCACHE_START_ERROR + 16)
-/** The TTL is above SHMCACHE_TTL_MAX. */
-#define SHMCACHE_ETTL       (SHMCACHE_START_ERROR + 17)
-/** The requested size cannot hold the segment's own metadata plus one
- *  item of max_key + max_value, or overflows the format's limits. */
-#define SHMCACHE_ESIZE      (SHMCACHE_START_ERROR + 18)
-/** Other processes are attached (shmcache_remove_ex without force). */
-#define SHMCACHE_EBUSY      (SHMCACHE_START_ERROR + 19)
-/** Every process slot of the segment is taken by a live process. */
-#define SHMCACHE_ESLOTS     (SHMCACHE_START_ERROR + 20)
-/** The number would overflow (incr past 2^64-1 is not an error: it wraps;
- *  this is for sizes and counts given to create). */
-#define SHMCACHE_EOVERFLOW  (SHMCACHE_START_ERROR + 21)
-/** shmcache_lease_get: the caller now holds the key's lease: compute the
- *  value and store it with shmcache_lease_set, or give the lease up with
- *  shmcache_lease_release. Not an error. A stale value may come with it
- *  (meta->stale). */
-#define SHMCACHE_LEASED     (SHMCACHE_START_ERROR + 22)
-/** shmcache_lease_get: the value returned is stale (past its soft expiry)
- *  and another caller holds the lease to refresh it. Not an error. */
-#define SHMCACHE_STALE      (SHMCACHE_START_ERROR + 23)
-/** shmcache_lease_get: the key has no value and another live caller holds
- *  its lease; no value came within the wait asked for. */
-#define SHMCACHE_ELEASED    (SHMCACHE_START_ERROR + 24)
-/** The value's computation failed: the lease holder this caller waited
- *  for released it as failed (or the compute callback failed). */
-#define SHMCACHE_ECOMPUTE   (SHMCACHE_START_ERROR + 25)
-/** shmcache_get_or_compute of a key this thread is already computing
- *  (a callback asked for its own key): refused instead of deadlocking. */
-#define SHMCACHE_ERECURSE   (SHMCACHE_START_ERROR + 26)
-#define SHMCACHE_END_ERROR  (SHMCACHE_START_ERROR + 99)
-
-/** True when status is one of the library's own codes. */
-#define SHMCACHE_IS_OWN_STATUS(s) \
-    ((s) > SHMCACHE_START_ERROR && (s) <= SHMCACHE_END_ERROR)
 
 /* ------------------------------------------------------------------------
  * Limits and constants
@@ -263,8 +173,49 @@ typedef struct shmcache_options_t {
                                      first waited; default 1000 (dead
                                      holders are seen within milliseconds) */
     int allow_foreign_owner;    /**< (handle) attach to a file owned by
-                                     another (non-root) user */
+                                     another (non-root) user (not needed
+                                     with read_only) */
+    int read_only;              /**< (handle) attach for reading only; see
+                                     Read-only handles below */
 } shmcache_options_t;
+
+/* ------------------------------------------------------------------------
+ * Read-only handles
+ *
+ * With options.read_only set, shmcache_attach (and shmcache_open, which
+ * then never creates) opens the segment file for reading only (O_RDONLY;
+ * GENERIC_READ on Windows) and maps it read-only, so read permission on
+ * the file is enough: a monitoring user with mode 0640 and the group, or
+ * root inspecting a cache owned by another user. Such a handle
+ *
+ * - writes nothing to the segment, ever: it takes no process slot (it is
+ *   not counted in stats.attached, and SHMCACHE_ESLOTS cannot happen),
+ *   raises no entry's read frequency (eviction does not see its reads),
+ *   and counts no hit or miss in the segment (stats.hits and misses are
+ *   the writers' handles' only);
+ * - needs no allow_foreign_owner for a file owned by another user: a
+ *   reader that cannot write trusts nothing it reads (every value read
+ *   from the segment is checked, as for any handle);
+ * - reads only optimistically: shmcache_get, shmcache_get_buf,
+ *   shmcache_get_meta, shmcache_stats, shmcache_scan, shmcache_iterate and
+ *   shmcache_check note the lock's write sequence, read and copy what they
+ *   need, and keep it only if no writer ran meanwhile; otherwise they try
+ *   again, up to 64 times (5 for check, which walks the whole table each
+ *   time) and then return SHMCACHE_EBUSY. A writer that is in the middle
+ *   of a change is waited for (polling) for at most lock_timeout_ms over
+ *   the whole call (SHMCACHE_ETIMEDOUT); a writer that died in the middle
+ *   of one, which only a writable handle can recover, is reported at once
+ *   (within milliseconds) as SHMCACHE_EABANDONED;
+ * - refuses every call that would write (shmcache_set, add, replace, cas,
+ *   delete, incr, touch, flush, lease_get, lease_set, lease_release,
+ *   get_or_compute, repair, perms_set) with SHMCACHE_EREADONLY, before
+ *   touching anything. shmcache_create refuses read_only with
+ *   SHMCACHE_EREADONLY.
+ *
+ * A read-only handle cannot repair what it finds (check reports damage;
+ * repair needs a writable handle). Like any process that maps the file,
+ * it receives SIGBUS if the file is truncated under it (see Caveats).
+ * ---------------------------------------------------------------------- */
 
 /** Metadata of one entry, filled by the get functions when asked for. */
 typedef struct shmcache_meta_t {
@@ -859,11 +810,6 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_stats(shmcache_t *cache,
  *  SHMCACHE_ETIMEDOUT. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_check(shmcache_t *cache,
                                               char *why, apr_size_t why_size);
-
-/** Describe any status (the library's, APR's or the OS's) in buf.
- *  @return buf. */
-SHMCACHE_DECLARE(char *) shmcache_strerror(apr_status_t status, char *buf,
-                                           apr_size_t buf_size);
 
 #ifdef __cplusplus
 }

@@ -134,6 +134,19 @@ void sc_os_cpu_relax(void)
     YieldProcessor();
 }
 
+apr_int64_t sc_os_clock_sec(void)
+{
+    /* the system time as a FILETIME (100 ns since 1601): a read of a
+     * shared kernel page, the cheapest wall clock Windows has */
+    FILETIME ft;
+    ULARGE_INTEGER t;
+
+    GetSystemTimeAsFileTime(&ft);
+    t.LowPart = ft.dwLowDateTime;
+    t.HighPart = ft.dwHighDateTime;
+    return (apr_int64_t)(t.QuadPart / 10000000u) - 11644473600LL;
+}
+
 apr_uint64_t sc_os_thread_self(void)
 {
     return GetCurrentThreadId();
@@ -357,12 +370,13 @@ static PSID handle_owner(HANDLE h, apr_pool_t *pool)
 
 /* Wrap an open handle in an apr_file_t owned by pool (closed with the
  * pool, or earlier by apr_file_close). */
-static apr_status_t wrap_handle(apr_file_t **file, HANDLE h, apr_pool_t *pool)
+static apr_status_t wrap_handle(apr_file_t **file, HANDLE h, apr_int32_t flags,
+                                apr_pool_t *pool)
 {
     apr_os_file_t osf = h;
     apr_status_t rv;
 
-    rv = apr_os_file_put(file, &osf, APR_FOPEN_READ | APR_FOPEN_WRITE, pool);
+    rv = apr_os_file_put(file, &osf, flags, pool);
     if (rv != APR_SUCCESS) {
         CloseHandle(h);
         return rv;
@@ -411,7 +425,7 @@ apr_status_t sc_os_file_create(apr_file_t **file, const char *path,
             return APR_EEXIST;
         return os_status(err);
     }
-    return wrap_handle(file, h, pool);
+    return wrap_handle(file, h, APR_FOPEN_READ | APR_FOPEN_WRITE, pool);
 }
 
 /* Whether sid may own a segment we attach to without allow_foreign_owner:
@@ -438,7 +452,8 @@ static int trusted_owner(PSID owner, apr_pool_t *pool)
 }
 
 apr_status_t sc_os_file_open(apr_file_t **file, const char *path,
-                             int allow_foreign_owner, apr_pool_t *pool)
+                             int allow_foreign_owner, int read_only,
+                             apr_pool_t *pool)
 {
     BY_HANDLE_FILE_INFORMATION info;
     PSID owner;
@@ -448,8 +463,10 @@ apr_status_t sc_os_file_open(apr_file_t **file, const char *path,
 
     if ((rv = wide_path(&wpath, path, pool)) != APR_SUCCESS)
         return rv;
-    h = CreateFileW(wpath, GENERIC_READ | GENERIC_WRITE, SHARE_ALL, NULL,
-                    OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    h = CreateFileW(wpath, read_only ? GENERIC_READ
+                                     : GENERIC_READ | GENERIC_WRITE,
+                    SHARE_ALL, NULL, OPEN_EXISTING,
+                    FILE_FLAG_OPEN_REPARSE_POINT, NULL);
     if (h == INVALID_HANDLE_VALUE)
         return os_status(GetLastError());
     /* a symlink or junction (opened as itself), a directory, or a device
@@ -463,12 +480,17 @@ apr_status_t sc_os_file_open(apr_file_t **file, const char *path,
     /* when the owner cannot be read at all (a file system without ACLs),
      * there is nothing to compare: accept, as unix/os.c does when /proc
      * is hidden */
-    if (!allow_foreign_owner && (owner = handle_owner(h, pool)) != NULL
+    /* a reader that cannot write needs no trust in the owner */
+    if (!allow_foreign_owner && !read_only
+        && (owner = handle_owner(h, pool)) != NULL
         && !trusted_owner(owner, pool)) {
         CloseHandle(h);
         return SHMCACHE_EOWNER;
     }
-    return wrap_handle(file, h, pool);
+    return wrap_handle(file, h,
+                       read_only ? APR_FOPEN_READ
+                                 : APR_FOPEN_READ | APR_FOPEN_WRITE,
+                       pool);
 }
 
 apr_status_t sc_os_file_publish(const char *tmp, const char *path)
