@@ -19,6 +19,7 @@
 #include <apr_user.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 #ifndef _WIN32
@@ -350,8 +351,115 @@ START_TEST(a_read_only_handle_sees_what_a_writer_process_stores_afterwards)
 }
 END_TEST
 
+/* Helper: rewrite keys c0..c499 of the cache at argv[0] (values
+ * "val-I-N") for argv[1] milliseconds, touching a file argv[2] once it
+ * has started. */
+static int h_churn(int argc, const char *const *argv)
+{
+    apr_pool_t *pool;
+    shmcache_t *c;
+    apr_time_t end;
+    apr_file_t *f;
+    unsigned n = 0;
+    char k[16], v[32];
+
+    if (argc < 3)
+        return 2;
+    apr_pool_create(&pool, NULL);
+    if (shmcache_attach(&c, argv[0], NULL, pool) != APR_SUCCESS)
+        return 1;
+    end = apr_time_now() + apr_time_from_msec(atoi(argv[1]));
+    if (apr_file_open(&f, argv[2], APR_FOPEN_WRITE | APR_FOPEN_CREATE,
+                      APR_FPROT_OS_DEFAULT, pool) == APR_SUCCESS)
+        apr_file_close(f);
+    while (apr_time_now() < end) {
+        unsigned i = n % 500;
+        int kl = snprintf(k, sizeof k, "c%u", i);
+        int vl = snprintf(v, sizeof v, "val-%u-%u", i, n++);
+        if (shmcache_set(c, k, (apr_size_t)kl, v, (apr_size_t)vl, 0, NULL)
+            != APR_SUCCESS)
+            return 1;
+    }
+    return shmcache_close(c) == APR_SUCCESS ? 0 : 1;
+}
+
+static int count_entry(void *baton, const void *key, apr_size_t klen,
+                       const void *value, apr_size_t vlen,
+                       const shmcache_meta_t *meta)
+{
+    (*(int *)baton)++;
+    return 0;
+}
+
+/* While another process keeps writing, every read of a read-only handle
+ * answers a value that was stored (never a torn one), and check answers
+ * "ok" or "busy", never a false alarm of corruption. */
+START_TEST(read_only_reads_during_writes_are_whole_or_busy)
+{
+    const char *path = make_cache((apr_uid_t)-1);
+    const char *started = th_path("started");
+    const char *args[] = {path, "1500", started, NULL};
+    shmcache_options_t o;
+    shmcache_t *ro;
+    apr_proc_t p;
+    apr_finfo_t fi;
+    int gets = 0, checks_ok = 0, checks_busy = 0, walks = 0, i = 0;
+    apr_time_t end;
+
+    shmcache_options_init(&o);
+    o.read_only = 1;
+    th_ok(shmcache_attach(&ro, path, &o, th_pool));
+    th_spawn(&p, "churn", args);
+    end = apr_time_now() + apr_time_from_sec(10);
+    while (apr_stat(&fi, started, APR_FINFO_TYPE, th_pool) != APR_SUCCESS
+           && apr_time_now() < end)
+        apr_sleep(1000);
+    end = apr_time_now() + apr_time_from_msec(1000);
+    while (apr_time_now() < end) {
+        char k[16], want[16];
+        void *v;
+        apr_size_t n;
+        char why[128];
+        apr_status_t rv;
+        int seen = 0;
+
+        snprintf(k, sizeof k, "c%d", i % 500);
+        snprintf(want, sizeof want, "val-%d-", i % 500);
+        rv = shmcache_get(ro, k, strlen(k), &v, &n, NULL, th_pool);
+        ck_assert_msg(rv == APR_SUCCESS || rv == SHMCACHE_NOTFOUND
+                      || rv == SHMCACHE_EBUSY, "get: status %d", (int)rv);
+        if (rv == APR_SUCCESS) {
+            ck_assert_msg(strncmp(v, want, strlen(want)) == 0,
+                          "torn value for %s: %s", k, (char *)v);
+            gets++;
+        }
+        if (i % 50 == 0) {
+            rv = shmcache_check(ro, why, sizeof why);
+            ck_assert_msg(rv == APR_SUCCESS || rv == SHMCACHE_EBUSY,
+                          "check: status %d (%s)", (int)rv, why);
+            if (rv == APR_SUCCESS)
+                checks_ok++;
+            else
+                checks_busy++;
+            rv = shmcache_iterate(ro, count_entry, &seen, 0);
+            ck_assert_msg(rv == APR_SUCCESS || rv == SHMCACHE_EBUSY,
+                          "iterate: status %d", (int)rv);
+            walks++;
+        }
+        i++;
+    }
+    ck_assert_int_eq(th_wait(&p), 0);
+    fprintf(stderr, "read-only during writes: %d whole gets, %d checks ok, "
+            "%d busy, %d walks\n", gets, checks_ok, checks_busy, walks);
+    ck_assert_int_gt(gets, 0);
+    th_ok(shmcache_check(ro, NULL, 0));
+    th_ok(shmcache_close(ro));
+}
+END_TEST
+
 const th_helper_t test_helpers[] = {
     {"store", h_store},
+    {"churn", h_churn},
     {NULL, NULL}
 };
 
@@ -372,6 +480,7 @@ Suite *test_suite(void)
     tcase_add_checked_fixture(lib, th_setup, th_teardown);
     tcase_set_timeout(lib, 60);
     tcase_add_test(lib, a_read_only_handle_sees_what_a_writer_process_stores_afterwards);
+    tcase_add_test(lib, read_only_reads_during_writes_are_whole_or_busy);
     suite_add_tcase(s, lib);
     return s;
 }
