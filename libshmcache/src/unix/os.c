@@ -9,7 +9,7 @@
 #define _GNU_SOURCE
 #endif
 #include "os.h"
-#include "shmcache.h"
+#include "shmcache_status.h"
 
 #include <apr_portable.h>
 #include <errno.h>

@@ -41,7 +41,7 @@
 #define _WIN32_WINNT 0x0600
 #endif
 #include "os.h"
-#include "shmcache.h"
+#include "shmcache_status.h"
 
 #include <apr_portable.h>
 #include <apr_strings.h>
