@@ -64,6 +64,8 @@ struct shmcache_t {
 
 void shmcache_options_init(shmcache_options_t *o)
 {
+    if (o == NULL)
+        return;
     memset(o, 0, sizeof *o);
     o->size = SHMCACHE_DEFAULT_SIZE;
     o->max_key = SHMCACHE_DEFAULT_MAX_KEY;
@@ -804,6 +806,8 @@ apr_status_t shmcache_flush(shmcache_t *cache)
 
 void shmcache_lease_opts_init(shmcache_lease_opts_t *opts)
 {
+    if (opts == NULL)
+        return;
     opts->lease_ttl = 30;
     opts->wait_ms = 10000;
 }
