@@ -775,7 +775,9 @@ SHMCACHE_DECLARE(const char *) shmcache_path_get(const shmcache_t *cache);
  * looks again, waiting for writers as any reader does. Such a get can
  * answer while a writer waits for the lock, never with data a writer is
  * changing. With a pool, a get retried under the lock may leave an unused
- * copy in the pool. Readers run in parallel either way.
+ * copy in the pool. Readers run in parallel either way. A read-only
+ * handle never takes the lock: it retries the lock-free read instead (see
+ * Read-only handles).
  * ---------------------------------------------------------------------- */
 
 /** Copy the value of key into memory from pool (NUL-terminated for
