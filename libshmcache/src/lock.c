@@ -720,21 +720,30 @@ void sc_lock_init(sc_lock_sh_t *sh, apr_uint32_t nslots)
 
 /* Claim a slot (free, dead, or stuck mid-claim). APR_SUCCESS,
  * SHMCACHE_ESLOTS, or SHMCACHE_ECORRUPT for a bad slot count. */
-apr_status_t sc_lock_attach(sc_lock_t *l, sc_lock_sh_t *sh,
-                            apr_uint32_t nslots, apr_uint32_t timeout_ms)
+/* Point a zeroed l at the region (no slot yet). SHMCACHE_ECORRUPT for a
+ * slot count out of range. */
+static apr_status_t bind_region(sc_lock_t *l, sc_lock_sh_t *sh,
+                                apr_uint32_t nslots, apr_uint32_t timeout_ms)
 {
-    apr_uint32_t n = nslots;
-    apr_status_t rv;
-
     memset(l, 0, sizeof *l);
-    if (n == 0 || n > SHMCACHE_LIMIT_SLOTS)
+    if (nslots == 0 || nslots > SHMCACHE_LIMIT_SLOTS)
         return SHMCACHE_ECORRUPT;
     l->sh = sh;
     l->slots = (sc_slot_sh_t *)(sh + 1);
-    l->nslots = n;
+    l->nslots = nslots;
     l->timeout_ms = timeout_ms != 0 ? timeout_ms
                                     : SHMCACHE_DEFAULT_LOCK_TIMEOUT_MS;
     l->opener = sc_os_thread_self();
+    return APR_SUCCESS;
+}
+
+apr_status_t sc_lock_attach(sc_lock_t *l, sc_lock_sh_t *sh,
+                            apr_uint32_t nslots, apr_uint32_t timeout_ms)
+{
+    apr_status_t rv = bind_region(l, sh, nslots, timeout_ms);
+
+    if (rv != APR_SUCCESS)
+        return rv;
     rv = claim_slot(l);
     if (rv != APR_SUCCESS)
         memset(l, 0, sizeof *l);    /* detach of a failed handle: no-op */
@@ -746,17 +755,12 @@ apr_status_t sc_lock_attach_read_only(sc_lock_t *l, sc_lock_sh_t *sh,
                                       apr_uint32_t nslots,
                                       apr_uint32_t timeout_ms)
 {
-    memset(l, 0, sizeof *l);
-    if (nslots == 0 || nslots > SHMCACHE_LIMIT_SLOTS)
-        return SHMCACHE_ECORRUPT;
-    l->sh = sh;
-    l->slots = (sc_slot_sh_t *)(sh + 1);
-    l->nslots = nslots;
+    apr_status_t rv = bind_region(l, sh, nslots, timeout_ms);
+
+    if (rv != APR_SUCCESS)
+        return rv;
     l->slot = NO_SLOT;
     l->read_only = 1;
-    l->timeout_ms = timeout_ms != 0 ? timeout_ms
-                                    : SHMCACHE_DEFAULT_LOCK_TIMEOUT_MS;
-    l->opener = sc_os_thread_self();
     sc_os_proc_self(&l->self);
     return APR_SUCCESS;
 }
