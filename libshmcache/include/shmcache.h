@@ -679,7 +679,9 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_get_or_compute(shmcache_t *cache,
  *  @return APR_SUCCESS; SHMCACHE_EINVAL for a closed handle;
  *  SHMCACHE_EREADONLY for a read-only handle; APR_EBADF after
  *  shmcache_file_close; APR_ENOTIMPL on Windows (file access there is a
- *  DACL); OS codes such as APR_EPERM. */
+ *  DACL: an owner-only mode gives the file, at creation, a protected DACL
+ *  for the creating user and Administrators); OS codes such as
+ *  APR_EPERM. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_perms_set(shmcache_t *cache,
                                                   apr_fileperms_t perms,
                                                   apr_uid_t uid,

@@ -28,7 +28,8 @@
  * path may be removed while others have it mapped (sc_os_file_remove
  * frees the name at once; Windows would otherwise keep it until the last
  * handle closes). Owner-only modes get an explicit, protected DACL granting
- * the creating user alone; wider modes keep the directory's inherited ACL.
+ * the creating user and BUILTIN\Administrators (Windows' root); wider modes
+ * keep the directory's inherited ACL.
  * The handle is wrapped into an apr_file_t with apr_os_file_put, so APR's
  * mmap, lock and I/O functions work on it. There is no chown: ownership on
  * Windows is an ACL question, and sc_os_file_chown says APR_ENOTIMPL.
@@ -324,24 +325,36 @@ static PSID token_sid(TOKEN_INFORMATION_CLASS what, apr_pool_t *pool)
 }
 
 /* A security descriptor (pool memory) whose protected DACL grants full
- * access to the current user only, or NULL when it cannot be built (the
- * file then gets the directory's inherited ACL). Built with the plain
- * security API rather than SDDL or aclapi.h, whose headers need the OLE
- * types that apr.h's NOUSER leaves out under mingw-w64. */
+ * access to the current user and to BUILTIN\Administrators (the admin's
+ * shmcache-cli, from an elevated prompt, must reach a service's segment),
+ * or NULL when it cannot be built (the file then gets the directory's
+ * inherited ACL). Built with the plain security API rather than SDDL or
+ * aclapi.h, whose headers need the OLE types that apr.h's NOUSER leaves
+ * out under mingw-w64. */
 static PSECURITY_DESCRIPTOR owner_only_sd(apr_pool_t *pool)
 {
     PSID user = token_sid(TokenUser, pool);
+    BYTE admins[SECURITY_MAX_SID_SIZE];
+    DWORD admins_len = sizeof admins;
     SECURITY_DESCRIPTOR *sd;
     DWORD acl_len;
     PACL acl;
+    int with_admins;
 
     if (user == NULL)
         return NULL;
-    acl_len = sizeof(ACL) + sizeof(ACCESS_ALLOWED_ACE) + GetLengthSid(user);
+    /* without the Administrators SID (it cannot fail in practice), the
+     * user alone: still owner-only, never the inherited ACL */
+    with_admins = CreateWellKnownSid(WinBuiltinAdministratorsSid, NULL,
+                                     admins, &admins_len);
+    acl_len = sizeof(ACL) + sizeof(ACCESS_ALLOWED_ACE) + GetLengthSid(user)
+        + (with_admins ? sizeof(ACCESS_ALLOWED_ACE) + GetLengthSid(admins) : 0);
     sd = apr_pcalloc(pool, sizeof *sd);
     acl = apr_pcalloc(pool, acl_len);
     if (!InitializeAcl(acl, acl_len, ACL_REVISION)
         || !AddAccessAllowedAce(acl, ACL_REVISION, FILE_ALL_ACCESS, user)
+        || (with_admins
+            && !AddAccessAllowedAce(acl, ACL_REVISION, FILE_ALL_ACCESS, admins))
         || !InitializeSecurityDescriptor(sd, SECURITY_DESCRIPTOR_REVISION)
         || !SetSecurityDescriptorDacl(sd, TRUE, acl, FALSE)
         || !SetSecurityDescriptorControl(sd, SE_DACL_PROTECTED, SE_DACL_PROTECTED))
