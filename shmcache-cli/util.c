@@ -127,8 +127,9 @@ static const char *fix_for(cli_t *cli, apr_status_t status)
     case SHMCACHE_EABANDONED:
         return apr_psprintf(cli->pool, "run `shmcache-cli -f %s repair` as "
                             "a user who can write the file", p);
-    case SHMCACHE_EBUSY:
-        return "writers kept changing the cache: try again";
+    case SHMCACHE_EBUSY:            /* remove says its own words */
+        return cli->read_only ? "writers kept changing the cache while it "
+                                "was read: try again" : NULL;
     default:
         break;
     }

@@ -1200,7 +1200,6 @@ static apr_status_t copy_batch(shmcache_t *c, apr_uint32_t *cursor,
         return read_only_pass(c, ro_batch_pass, &r, READ_ONLY_TRIES);
     }
     rv = read_begin(c, &held);
-
     if (rv != APR_SUCCESS)
         return rv;
     rv = sc_table_scan_locked(&c->table, cursor, n, sc_table_now(&c->table),
