@@ -1,7 +1,8 @@
 # Build-time step (cmake -P) for libshmcache's man pages:
 #   OUT/shmcache.3.gz     PAGE compressed with GZIP -9n (reproducible bytes)
 #   OUT/man3-links.txt    one name per line: every public function declared
-#                         in HEADER (SHMCACHE_DECLARE(type) shmcache_xxx(...)),
+#                         in HEADER, one header or several separated by
+#                         '|' (SHMCACHE_DECLARE(type) shmcache_xxx(...)),
 #                         each installed as a link xxx.3.gz -> shmcache.3.gz
 # Called by libshmcache/CMakeLists.txt with -DGZIP= -DPAGE= -DHEADER= -DOUT=.
 foreach(v GZIP PAGE HEADER OUT)
@@ -16,7 +17,12 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "gzip ${PAGE}: ${rc}")
 endif()
 
-file(READ "${HEADER}" text)
+string(REPLACE "|" ";" headers "${HEADER}")
+set(text "")
+foreach(h IN LISTS headers)
+  file(READ "${h}" one)
+  string(APPEND text "${one}")
+endforeach()
 # the declarations, also when the name goes on the line after the type
 string(REGEX MATCHALL "SHMCACHE_DECLARE\\([^)]*\\)[ \t\r\n*]*shmcache_[a-z0-9_]+[ \t\r\n]*\\("
   decls "${text}")

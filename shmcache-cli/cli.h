@@ -57,6 +57,7 @@ enum {
     OPT_L2,
     OPT_L2_TIMEOUT,
     OPT_L1_TTL,
+    OPT_READ_ONLY,
     OPT_END             /* size of cli_t.opt */
 };
 
@@ -92,6 +93,7 @@ struct cli_t {
     const char *path;           /* the cache */
     const char *path_origin;    /* "-f", "SHMCACHE_FILE" or "default" */
     int allow_foreign_owner;
+    int read_only;              /* global --read-only (cli_attach) */
     apr_file_t *in, *out, *err;
     apr_status_t out_rv;        /* first failed write to out, sticky */
     const cmd_t *cmd;

@@ -275,7 +275,8 @@ static void print_tool_help(cli_t *cli)
     const cmd_t *c;
 
     cli_printf(cli,
-        "usage: shmcache-cli [-f PATH] [--allow-foreign-owner] [--l2 URL] COMMAND [ARGS]\n"
+        "usage: shmcache-cli [-f PATH] [--allow-foreign-owner] [--read-only]\n"
+        "                    [--l2 URL] COMMAND [ARGS]\n"
         "       shmcache-cli COMMAND --help\n"
         "       shmcache-cli --version\n"
         "\n"
@@ -285,6 +286,10 @@ static void print_tool_help(cli_t *cli)
         "  -f, --file PATH         the cache; default $SHMCACHE_FILE, and\n"
         "                          without it " CLI_DEFAULT_PATH "\n"
         "  --allow-foreign-owner   attach to a cache file owned by another user\n"
+        "  --read-only             open the cache for reading only (writes\n"
+        "                          nothing; stats, info, get, ttl, keys, scan,\n"
+        "                          dump and check do so by themselves when the\n"
+        "                          file is not writable by you)\n"
         "  --l2 URL                get, set, add, replace, del, incr, decr, touch\n"
         "                          and stats go through a second tier:\n"
         "                          memcache://host:port[,...] or redis://...\n"
@@ -444,6 +449,7 @@ static int parse_global(cli_t *cli, int argc, const char *const *argv,
         {"help", OPT_HELP, 0, NULL},
         {"version", OPT_VERSION, 0, NULL},
         {"allow-foreign-owner", OPT_FOREIGN, 0, NULL},
+        {"read-only", OPT_READ_ONLY, 0, NULL},
         {"l2", OPT_L2, 1, NULL},
         {"l2-timeout", OPT_L2_TIMEOUT, 1, NULL},
         {"l1-ttl", OPT_L1_TTL, 1, NULL},
@@ -511,6 +517,7 @@ static int run(cli_t *cli, int argc, const char *const *argv)
     global_file = cli->opt[OPT_FILE];
     if (cli->opt[OPT_FOREIGN] != NULL)
         cli->allow_foreign_owner = 1;
+    cli->read_only = cli->opt[OPT_READ_ONLY] != NULL;
     cli->l2_url = cli->opt[OPT_L2];
     cli->l2_timeout = cli->opt[OPT_L2_TIMEOUT];
     cli->l1_ttl = cli->opt[OPT_L1_TTL];

@@ -122,6 +122,14 @@ static const char *fix_for(cli_t *cli, apr_status_t status)
         return "the item cannot fit even in the empty cache";
     case SHMCACHE_ENOTNUM:
         return "incr needs a value of 1 to 20 decimal digits";
+    case SHMCACHE_EREADONLY:
+        return "--read-only was given: leave it out to change the cache";
+    case SHMCACHE_EABANDONED:
+        return apr_psprintf(cli->pool, "run `shmcache-cli -f %s repair` as "
+                            "a user who can write the file", p);
+    case SHMCACHE_EBUSY:            /* remove says its own words */
+        return cli->read_only ? "writers kept changing the cache while it "
+                                "was read: try again" : NULL;
     default:
         break;
     }
@@ -156,17 +164,60 @@ static const char *default_note(const cli_t *cli)
         ? " (no -f and no SHMCACHE_FILE: this is the default path)" : "";
 }
 
-int cli_attach(cli_t *cli)
+/* Whether the command only reads the cache: it then attaches read-only by
+ * itself when the file is not writable by the caller. */
+static int reads_only(const cli_t *cli)
+{
+    static const char *const readers[] = {
+        "stats", "info", "get", "ttl", "keys", "scan", "dump", "check", NULL
+    };
+    int i;
+
+    for (i = 0; readers[i] != NULL; i++)
+        if (strcmp(cli->cmd->name, readers[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether a writable attach failed only because this user may not write
+ * the file (permissions), or must not trust its owner for writing
+ * (SHMCACHE_EOWNER): a read-only attach may still read it. */
+static int write_refused(apr_status_t rv)
+{
+    return APR_STATUS_IS_EACCES(rv) || rv == SHMCACHE_EOWNER;
+}
+
+static apr_status_t open_cache(cli_t *cli, int read_only)
 {
     shmcache_options_t o;
-    apr_status_t rv;
 
     shmcache_options_init(&o);
     o.allow_foreign_owner = cli->allow_foreign_owner;
-    rv = shmcache_attach(&cli->cache, cli->path, &o, cli->pool);
+    o.read_only = read_only;
+    return shmcache_attach(&cli->cache, cli->path, &o, cli->pool);
+}
+
+/* Attach for writing, or for reading only with --read-only, or when a
+ * command that only reads finds the file not writable by the caller (then
+ * silently: the command works the same). */
+int cli_attach(cli_t *cli)
+{
+    apr_status_t rv = open_cache(cli, cli->read_only);
+
+    if (rv != APR_SUCCESS && !cli->read_only && reads_only(cli)
+        && write_refused(rv) && open_cache(cli, 1) == APR_SUCCESS) {
+        cli->read_only = 1;
+        rv = APR_SUCCESS;
+    }
     if (rv == APR_SUCCESS)
         return cli->l2_url != NULL ? cli_tier_open(cli) : CLI_OK;
     cli->cache = NULL;
+    if (!cli->read_only && !reads_only(cli) && APR_STATUS_IS_EACCES(rv))
+        return cli_say(cli, CLI_ERROR,
+                       "%s: cannot open for writing: the file is not writable "
+                       "by you (`%s` changes the cache; stats, info, get, "
+                       "keys, scan, dump and check only read it and need "
+                       "only read permission)", cli->path, cli->cmd->name);
     if (APR_STATUS_IS_ENOENT(rv)) {
         return cli_say(cli, CLI_ERROR,
                        "no cache at %s: create it with `shmcache-cli -f %s "

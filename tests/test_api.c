@@ -463,7 +463,7 @@ START_TEST(strerror_explains_every_library_status)
     char buf[256];
     apr_status_t s;
 
-    for (s = SHMCACHE_NOTFOUND; s <= SHMCACHE_EOVERFLOW; s++) {
+    for (s = SHMCACHE_NOTFOUND; s <= SHMCACHE_LAST_STATUS; s++) {
         shmcache_strerror(s, buf, sizeof buf);
         ck_assert_msg(strlen(buf) > 10 && strstr(buf, "unknown") == NULL,
                       "status %d has no message", (int)s);
@@ -527,6 +527,143 @@ START_TEST(remove_refuses_while_attached_unless_forced)
 }
 END_TEST
 
+/* The cache's file opened by a second, read-only handle. */
+static shmcache_t *read_only_handle(void)
+{
+    shmcache_options_t o;
+    shmcache_t *ro;
+
+    shmcache_options_init(&o);
+    o.read_only = 1;
+    th_ok(shmcache_attach(&ro, shmcache_path_get(cache), &o, th_pool));
+    return ro;
+}
+
+static apr_status_t compute_cb(void *baton, const void *key,
+                               apr_size_t key_len, void **value,
+                               apr_size_t *value_len, apr_uint32_t *ttl,
+                               apr_uint32_t *stale_ttl, apr_pool_t *pool)
+{
+    *value = apr_pstrdup(pool, "computed");
+    *value_len = 8;
+    return APR_SUCCESS;
+}
+
+START_TEST(a_read_only_handle_refuses_every_write_and_changes_nothing)
+{
+    shmcache_t *ro;
+    shmcache_stats_t before, after;
+    shmcache_lease_opts_t lo;
+    shmcache_repair_outcome_e outcome;
+    apr_uint64_t one = 1, version, token;
+    void *v;
+    apr_size_t n;
+
+    th_ok(set_str("k", "value", 0));
+    th_ok(shmcache_stats(cache, &before));
+    ro = read_only_handle();
+    shmcache_lease_opts_init(&lo);
+    th_status(shmcache_set(ro, "k", 1, "x", 1, 0, NULL), SHMCACHE_EREADONLY);
+    th_status(shmcache_add(ro, "n", 1, "x", 1, 0, NULL), SHMCACHE_EREADONLY);
+    th_status(shmcache_replace(ro, "k", 1, "x", 1, 0, NULL), SHMCACHE_EREADONLY);
+    th_status(shmcache_cas(ro, "k", 1, "x", 1, 0, 1, &version),
+              SHMCACHE_EREADONLY);
+    th_status(shmcache_delete(ro, "k", 1), SHMCACHE_EREADONLY);
+    th_status(shmcache_incr(ro, "c", 1, 1, &one, 0, NULL), SHMCACHE_EREADONLY);
+    th_status(shmcache_touch(ro, "k", 1, 60), SHMCACHE_EREADONLY);
+    th_status(shmcache_flush(ro), SHMCACHE_EREADONLY);
+    th_status(shmcache_lease_get(ro, "m", 1, &lo, &v, &n, NULL, &token, th_pool),
+              SHMCACHE_EREADONLY);
+    th_status(shmcache_lease_set(ro, "m", 1, 0, "x", 1, 0, 0),
+              SHMCACHE_EREADONLY);
+    th_status(shmcache_lease_release(ro, "m", 1, 1, 1), SHMCACHE_EREADONLY);
+    th_status(shmcache_get_or_compute(ro, "m", 1, &lo, compute_cb, NULL, &v,
+                                      &n, NULL, th_pool),
+              SHMCACHE_EREADONLY);
+    th_status(shmcache_repair(ro, &outcome, NULL, 0), SHMCACHE_EREADONLY);
+    th_status(shmcache_perms_set(ro, APR_FPROT_UREAD, (apr_uid_t)-1,
+                                 (apr_gid_t)-1), SHMCACHE_EREADONLY);
+    th_ok(shmcache_close(ro));
+    ck_assert_str_eq(get_str("k"), "value");
+    ck_assert_ptr_null(get_str("n"));
+    ck_assert_ptr_null(get_str("m"));
+    th_ok(shmcache_stats(cache, &after));
+    ck_assert_uint_eq(after.sets, before.sets);
+    ck_assert_uint_eq(after.items, before.items);
+}
+END_TEST
+
+static int collect_cb(void *baton, const void *key, apr_size_t klen,
+                      const void *value, apr_size_t vlen,
+                      const shmcache_meta_t *meta)
+{
+    int *n = baton;
+
+    (*n)++;
+    return 0;
+}
+
+START_TEST(a_read_only_handle_reads_without_a_slot_or_counting)
+{
+    shmcache_t *ro;
+    shmcache_stats_t w, r;
+    shmcache_meta_t meta;
+    char why[128], buf[16];
+    apr_uint32_t cursor = 0;
+    apr_size_t n;
+    void *v;
+    int seen = 0;
+
+    th_ok(set_str("a", "one", 0));
+    th_ok(set_str("b", "two", 0));
+    ro = read_only_handle();
+    th_ok(shmcache_get(ro, "a", 1, &v, &n, &meta, th_pool));
+    ck_assert_str_eq(v, "one");
+    ck_assert_uint_eq(meta.value_len, 3);
+    th_status(shmcache_get(ro, "zz", 2, &v, &n, NULL, th_pool),
+              SHMCACHE_NOTFOUND);
+    th_ok(shmcache_get_buf(ro, "b", 1, buf, sizeof buf, &n, NULL));
+    ck_assert_uint_eq(n, 3);
+    th_ok(shmcache_get_meta(ro, "b", 1, &meta));
+    th_ok(shmcache_iterate(ro, collect_cb, &seen, 0));
+    ck_assert_int_eq(seen, 2);
+    seen = 0;
+    do {
+        th_ok(shmcache_scan(ro, &cursor, 100, collect_cb, &seen, 0));
+    } while (cursor != 0);
+    ck_assert_int_eq(seen, 2);
+    th_ok(shmcache_check(ro, why, sizeof why));
+    ck_assert_str_eq(why, "");
+    /* the writer's figures: the reader took no slot and counted nothing */
+    th_ok(shmcache_stats(cache, &w));
+    th_ok(shmcache_stats(ro, &r));
+    ck_assert_uint_eq(w.attached, 1);
+    ck_assert_uint_eq(r.attached, 1);
+    ck_assert_uint_eq(w.gets, 0);
+    ck_assert_uint_eq(r.items, 2);
+    ck_assert_uint_eq(r.sets, w.sets);
+    /* it sees what a writer stores afterwards */
+    th_ok(set_str("a", "uno", 0));
+    th_ok(shmcache_get(ro, "a", 1, &v, &n, NULL, th_pool));
+    ck_assert_str_eq(v, "uno");
+    th_ok(shmcache_close(ro));
+}
+END_TEST
+
+START_TEST(read_only_never_creates)
+{
+    shmcache_options_t o;
+    shmcache_t *c;
+    const char *p = th_path("ronew");
+
+    shmcache_options_init(&o);
+    o.read_only = 1;
+    th_status(shmcache_create(&c, p, &o, th_pool), SHMCACHE_EREADONLY);
+    th_status(shmcache_open(&c, p, &o, th_pool), APR_ENOENT);
+    th_status(shmcache_attach(&c, p, &o, th_pool), APR_ENOENT);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("api");
@@ -563,6 +700,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, check_passes_on_a_healthy_cache);
     tcase_add_test(tc, strerror_explains_every_library_status);
     tcase_add_test(tc, open_creates_then_attaches);
+    tcase_add_test(tc, a_read_only_handle_refuses_every_write_and_changes_nothing);
+    tcase_add_test(tc, a_read_only_handle_reads_without_a_slot_or_counting);
+    tcase_add_test(tc, read_only_never_creates);
     tcase_add_test(tc, the_segment_outlives_its_handles);
     tcase_add_test(tc, remove_refuses_while_attached_unless_forced);
     suite_add_tcase(s, tc);

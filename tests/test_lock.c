@@ -1149,6 +1149,76 @@ START_TEST(forked_child_gets_a_slot_of_its_own)
 END_TEST
 #endif
 
+/* A read-only lock (a read-only handle's) claims no slot, refuses every
+ * lock call, and writes not one byte of the region. */
+START_TEST(read_only_lock_takes_no_slot_and_writes_nothing)
+{
+    const char *path;
+    map_t *m = make_lock("ronly", 8, &path);
+    apr_size_t len = (apr_size_t)sc_lock_region_size(8);
+    void *before = apr_pmemdup(th_pool, m->sh, len);
+    sc_lock_t ro;
+    sc_proc_id_t who;
+    sc_lock_stats_t st;
+    uint64_t seq = 1;
+
+    th_ok(sc_lock_attach_read_only(&ro, m->sh, m->sh->nslots, TIMEOUT_MS));
+    th_status(sc_lock_rdlock(&ro), SHMCACHE_EREADONLY);
+    th_status(sc_lock_wrlock(&ro), SHMCACHE_EREADONLY);
+    th_status(sc_lock_self(&ro, &who), SHMCACHE_EREADONLY);
+    ck_assert_ptr_null(sc_lock_my_slot(&ro));
+    sc_lock_count_get(&ro, 1);
+    sc_lock_rdunlock(&ro);
+    sc_lock_wrunlock(&ro);
+    th_ok(sc_lock_seq_await(&ro, apr_time_now() + 1000000, &seq));
+    ck_assert_uint_eq(seq, u64(&m->sh->seq));
+    ck_assert(sc_lock_seq_valid(&ro, seq));
+    sc_lock_stats(&ro, &st);
+    ck_assert_uint_eq(st.attached, 0);
+    sc_lock_detach(&ro);
+    ck_assert_int_eq(memcmp(before, m->sh, len), 0);
+    th_status(sc_lock_attach_read_only(&ro, m->sh, 0, TIMEOUT_MS),
+              SHMCACHE_ECORRUPT);
+}
+END_TEST
+
+/* A reader that may not write cannot recover a writer's lock: a live
+ * writer is waited for until the deadline (ETIMEDOUT), a dead one that
+ * left the sequence odd is reported at once (EABANDONED), and after a
+ * writable handle recovers it the reader reads again. */
+START_TEST(read_only_reader_times_out_on_a_live_writer_and_reports_a_dead_one)
+{
+    const char *path;
+    map_t *m = make_lock("roabandon", 8, &path);
+    sc_lock_t *w = attach_ok(m, TIMEOUT_MS), ro;
+    apr_proc_t holder;
+    apr_time_t t0;
+    uint64_t seq;
+
+    th_ok(sc_lock_attach_read_only(&ro, m->sh, m->sh->nslots, TIMEOUT_MS));
+    th_ok(sc_lock_wrlock(w));           /* a live writer: this process */
+    t0 = apr_time_now();
+    th_status(sc_lock_seq_await(&ro, t0 + TIMEOUT_MS * 1000, &seq),
+              SHMCACHE_ETIMEDOUT);
+    ck_assert_uint_ge(ms_since(t0), TIMEOUT_MS - 5);
+    ck_assert_uint_lt(ms_since(t0), 3 * TIMEOUT_MS);
+    sc_lock_wrunlock(w);
+    th_ok(sc_lock_seq_await(&ro, apr_time_now() + 1000000, &seq));
+
+    spawn(&holder, "hold", path, "w", NULL, NULL);
+    ck_assert(wait_for(&m->area->held, 1, 10000));
+    kill_and_reap(&holder, SIGKILL);
+    ck_assert_uint_eq(u64(&m->sh->seq) & 1u, 1);
+    t0 = apr_time_now();
+    th_status(sc_lock_seq_await(&ro, t0 + 10 * TIMEOUT_MS * 1000, &seq),
+              SHMCACHE_EABANDONED);
+    ck_assert_uint_lt(ms_since(t0), TIMEOUT_MS / 2);
+    th_status(sc_lock_wrlock(w), SC_LOCK_RECOVERED);
+    sc_lock_wrunlock(w);
+    th_ok(sc_lock_seq_await(&ro, apr_time_now() + 1000000, &seq));
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("lock");
@@ -1164,6 +1234,7 @@ Suite *test_suite(void)
     tcase_add_test(basic, uncontended_locking_never_sleeps_or_counts_a_wait);
     tcase_add_test(basic, the_write_sequence_is_odd_exactly_while_a_writer_holds);
     tcase_add_test(basic, stats_name_the_writer_and_count_the_readers);
+    tcase_add_test(basic, read_only_lock_takes_no_slot_and_writes_nothing);
 #ifndef _WIN32
     tcase_add_test(basic, forked_child_gets_a_slot_of_its_own);
 #endif
@@ -1182,6 +1253,7 @@ Suite *test_suite(void)
     tcase_set_timeout(crash, 120);
     tcase_add_test(crash, reader_killed_while_holding_is_dropped_after_the_timeout);
     tcase_add_test(crash, writer_killed_while_holding_is_recovered_by_exactly_one_taker);
+    tcase_add_test(crash, read_only_reader_times_out_on_a_live_writer_and_reports_a_dead_one);
     tcase_add_test(crash, a_killed_writer_not_yet_reaped_is_recovered);
     tcase_add_test(crash, writer_killed_while_draining_readers_is_recovered);
     tcase_add_test(crash, reader_finds_a_dead_writer_and_gets_the_write_lock_to_repair);

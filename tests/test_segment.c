@@ -406,16 +406,20 @@ START_TEST(set_owner_gives_the_file_to_a_group)
 }
 END_TEST
 
-/* Helper: become nobody, then attach to argv[0]; exit code says what
- * happened: 0 attached, 13 EACCES, 1 anything else. */
+/* Helper: become nobody, then attach to argv[0] (read-only when argv[1]
+ * is "ro"); exit code says what happened: 0 attached, 13 EACCES, 1
+ * anything else. */
 static int attach_as_nobody(int argc, const char *const *argv)
 {
+    shmcache_options_t o;
     shmcache_t *c;
     apr_status_t rv;
 
     if (setgid(65534) != 0 || setuid(65534) != 0)
         return 2;
-    rv = shmcache_attach(&c, argv[0], NULL, th_pool);
+    shmcache_options_init(&o);
+    o.read_only = argc > 1 && strcmp(argv[1], "ro") == 0;
+    rv = shmcache_attach(&c, argv[0], &o, th_pool);
     if (rv == APR_SUCCESS)
         return 0;
     return APR_STATUS_IS_EACCES(rv) ? 13 : 1;
@@ -434,6 +438,37 @@ START_TEST(another_user_without_permission_gets_eacces)
     make_segment(p);
     th_spawn(&proc, "attach_as_nobody", args);
     ck_assert_int_eq(th_wait(&proc), 13);
+}
+END_TEST
+
+/* Read permission is enough for a read-only attach, and trust in the
+ * owner is not needed for one. */
+START_TEST(a_read_only_attach_needs_only_read_permission_and_no_trusted_owner)
+{
+    const char *p = th_path("roperm");
+    const char *rw[] = {p, "rw", NULL}, *ro[] = {p, "ro", NULL};
+    shmcache_options_t o;
+    shmcache_t *c;
+    apr_proc_t proc;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "skipped: needs root to run a helper as another user\n");
+        return;
+    }
+    make_segment(p);
+    ck_assert_int_eq(chmod(p, 0644), 0);
+    th_spawn(&proc, "attach_as_nobody", rw);
+    ck_assert_int_eq(th_wait(&proc), 13);
+    th_spawn(&proc, "attach_as_nobody", ro);
+    ck_assert_int_eq(th_wait(&proc), 0);
+    ck_assert_int_eq(chown(p, 65534, 65534), 0);
+    th_status(try_attach(p), SHMCACHE_EOWNER);
+    shmcache_options_init(&o);
+    o.read_only = 1;
+    th_ok(shmcache_attach(&c, p, &o, th_pool));
+    th_status(shmcache_perms_set(c, APR_FPROT_UREAD, (apr_uid_t)-1,
+                                 (apr_gid_t)-1), SHMCACHE_EREADONLY);
+    th_ok(shmcache_close(c));
 }
 END_TEST
 
@@ -572,6 +607,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, a_segment_of_another_user_is_refused_unless_allowed);
     tcase_add_test(tc, set_owner_gives_the_file_to_a_group);
     tcase_add_test(tc, another_user_without_permission_gets_eacces);
+    tcase_add_test(tc, a_read_only_attach_needs_only_read_permission_and_no_trusted_owner);
     tcase_add_test(tc, a_file_size_limit_fails_create_cleanly);
     tcase_add_test(tc, a_full_tmpfs_fails_create_with_ereserve_not_sigbus);
 #endif

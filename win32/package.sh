@@ -15,7 +15,7 @@
 #                                    DLLs they import (APR, APR-util,
 #                                    winpthread, ...)
 #   shmcache-VERSION-win64/lib/      import library and static library
-#   shmcache-VERSION-win64/include/  shmcache.h (needs APR 1.7's headers),
+#   shmcache-VERSION-win64/include/  shmcache.h, shmcache_status.h (need APR 1.7's headers),
 #                                    mod_shmcache.h (for other modules)
 #   shmcache-VERSION-win64/modules/  mod_shmcache.so and the DLLs it needs
 #                                    that httpd does not ship (the mingw
@@ -74,7 +74,7 @@ PKG=$STAGE/$NAME
 mkdir -p "$PKG/bin" "$PKG/lib" "$PKG/include"
 cp "$CLI" "$DLL" "$PKG/bin/"
 for f in $IMPLIB $STATIC; do cp "$f" "$PKG/lib/"; done
-cp "$ROOT/libshmcache/include/shmcache.h" "$PKG/include/"
+cp "$ROOT/libshmcache/include/shmcache.h" "$ROOT/libshmcache/include/shmcache_status.h" "$PKG/include/"
 
 # The DLL names a PE file imports (none if objdump cannot read it).
 OBJDUMP=$(command -v x86_64-w64-mingw32-objdump || command -v objdump || true)

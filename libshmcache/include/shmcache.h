@@ -35,6 +35,32 @@
  *   default TTL", SHMCACHE_TTL_FOREVER means "never expires", anything else
  *   up to SHMCACHE_TTL_MAX is a number of seconds from now.
  *
+ * Parameters and statuses every function shares
+ * ---------------------------------------------
+ * - cache (in): a handle from shmcache_create, shmcache_attach or
+ *   shmcache_open that has not been closed (and whose pool still lives).
+ *   NULL or a closed handle gives SHMCACHE_EINVAL.
+ * - key, key_len (in): the key's bytes (read during the call only, never
+ *   kept) and their number, 1..max_key of the cache. key NULL gives
+ *   SHMCACHE_EINVAL; key_len 0 or above max_key SHMCACHE_EKEYLEN.
+ * - value, value_len (in, for stores): the value's bytes (read during the
+ *   call only) and their number, 0..max_value (SHMCACHE_EVALLEN above).
+ *   value may be NULL only when value_len is 0.
+ * - Out parameters marked "(may be NULL)" are skipped when NULL; the
+ *   others must not be NULL (SHMCACHE_EINVAL). An out parameter is only
+ *   meaningful after APR_SUCCESS unless its description says otherwise.
+ * - pool (in, for calls that return memory): what is returned is
+ *   allocated from it and lives as long as it does; the library keeps no
+ *   reference to it after the call.
+ * - Any call that takes the lock can also return SHMCACHE_ETIMEDOUT (a
+ *   live holder kept it too long; nothing was done), SHMCACHE_ECORRUPT
+ *   (the segment's contents are inconsistent: a write repairs them before
+ *   it returns) and, in a child process that forked with the handle and
+ *   finds every process slot taken, SHMCACHE_ESLOTS.
+ * - On a read-only handle (options.read_only) every call that writes
+ *   returns SHMCACHE_EREADONLY, and reads can return SHMCACHE_EBUSY,
+ *   SHMCACHE_EABANDONED or SHMCACHE_ETIMEDOUT (see Read-only handles).
+ *
  * Minimal example
  * ---------------
  *     apr_pool_t *pool;  shmcache_t *c;  shmcache_options_t o;
@@ -109,107 +135,17 @@
 #include <apr_file_info.h>
 #include <apr_time.h>
 
+#include "shmcache_status.h"   /* SHMCACHE_DECLARE, the status codes,
+                                  shmcache_strerror */
+
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-/* Export macro: SHMCACHE_DECLARE(type) marks a public function. */
-#if defined(_WIN32) && defined(SHMCACHE_SHARED)
-#  ifdef SHMCACHE_BUILDING
-#    define SHMCACHE_DECLARE(type) __declspec(dllexport) type
-#  else
-#    define SHMCACHE_DECLARE(type) __declspec(dllimport) type
-#  endif
-#elif defined(__GNUC__)
-#  define SHMCACHE_DECLARE(type) __attribute__((visibility("default"))) type
-#else
-#  define SHMCACHE_DECLARE(type) type
 #endif
 
 #define SHMCACHE_VERSION_MAJOR 0
 #define SHMCACHE_VERSION_MINOR 1
 #define SHMCACHE_VERSION_PATCH 0
 #define SHMCACHE_VERSION_STRING "0.1.0"
-
-/* ------------------------------------------------------------------------
- * Status codes
- *
- * The library's own codes sit at SHMCACHE_START_ERROR, a block of 100 codes
- * above APR_OS_START_USERERR chosen clear of httpd's and Subversion's
- * ranges. Any other value is an APR or OS status passed through
- * (e.g. APR_EACCES, APR_ENOENT, APR_ENOSPC).
- * ---------------------------------------------------------------------- */
-#define SHMCACHE_START_ERROR (APR_OS_START_USERERR + 380000)
-
-/** The key is not in the cache (or has expired). Not an error. */
-#define SHMCACHE_NOTFOUND   (SHMCACHE_START_ERROR + 1)
-/** add: the key already exists. */
-#define SHMCACHE_EXISTS     (SHMCACHE_START_ERROR + 2)
-/** cas: the entry's version differs from the expected one. */
-#define SHMCACHE_EMISMATCH  (SHMCACHE_START_ERROR + 3)
-/** The key is empty or longer than the cache's max_key. */
-#define SHMCACHE_EKEYLEN    (SHMCACHE_START_ERROR + 4)
-/** The value is longer than the cache's max_value. */
-#define SHMCACHE_EVALLEN    (SHMCACHE_START_ERROR + 5)
-/** The item cannot fit even in an empty cache (key + value + overhead). */
-#define SHMCACHE_ENOMEM     (SHMCACHE_START_ERROR + 6)
-/** incr: the stored value is not an unsigned decimal number. */
-#define SHMCACHE_ENOTNUM    (SHMCACHE_START_ERROR + 7)
-/** The file is not a shmcache segment (bad magic, or too short). */
-#define SHMCACHE_ENOTCACHE  (SHMCACHE_START_ERROR + 8)
-/** The segment has another on-segment format version. */
-#define SHMCACHE_EFORMAT    (SHMCACHE_START_ERROR + 9)
-/** The segment was made by a build with another struct layout. */
-#define SHMCACHE_ELAYOUT    (SHMCACHE_START_ERROR + 10)
-/** The segment's contents are inconsistent (corrupted or tampered with). */
-#define SHMCACHE_ECORRUPT   (SHMCACHE_START_ERROR + 11)
-/** Waited too long for a live lock holder: 10 x lock_timeout_ms after the
- *  call first had to wait. */
-#define SHMCACHE_ETIMEDOUT  (SHMCACHE_START_ERROR + 12)
-/** shmcache_get_buf: the caller's buffer is smaller than the value. */
-#define SHMCACHE_EBUFSIZE   (SHMCACHE_START_ERROR + 13)
-/** An argument or option is invalid (NULL, out of range, closed handle). */
-#define SHMCACHE_EINVAL     (SHMCACHE_START_ERROR + 14)
-/** The filesystem could not reserve the segment's memory (e.g. a small
- *  /dev/shm); nothing was left behind. */
-#define SHMCACHE_ERESERVE   (SHMCACHE_START_ERROR + 15)
-/** The segment file belongs to another user (and allow_foreign_owner is
- *  off), or is not a regular file. */
-#define SHMCACHE_EOWNER     (SHMCACHE_START_ERROR + 16)
-/** The TTL is above SHMCACHE_TTL_MAX. */
-#define SHMCACHE_ETTL       (SHMCACHE_START_ERROR + 17)
-/** The requested size cannot hold the segment's own metadata plus one
- *  item of max_key + max_value, or overflows the format's limits. */
-#define SHMCACHE_ESIZE      (SHMCACHE_START_ERROR + 18)
-/** Other processes are attached (shmcache_remove_ex without force). */
-#define SHMCACHE_EBUSY      (SHMCACHE_START_ERROR + 19)
-/** Every process slot of the segment is taken by a live process. */
-#define SHMCACHE_ESLOTS     (SHMCACHE_START_ERROR + 20)
-/** The number would overflow (incr past 2^64-1 is not an error: it wraps;
- *  this is for sizes and counts given to create). */
-#define SHMCACHE_EOVERFLOW  (SHMCACHE_START_ERROR + 21)
-/** shmcache_lease_get: the caller now holds the key's lease: compute the
- *  value and store it with shmcache_lease_set, or give the lease up with
- *  shmcache_lease_release. Not an error. A stale value may come with it
- *  (meta->stale). */
-#define SHMCACHE_LEASED     (SHMCACHE_START_ERROR + 22)
-/** shmcache_lease_get: the value returned is stale (past its soft expiry)
- *  and another caller holds the lease to refresh it. Not an error. */
-#define SHMCACHE_STALE      (SHMCACHE_START_ERROR + 23)
-/** shmcache_lease_get: the key has no value and another live caller holds
- *  its lease; no value came within the wait asked for. */
-#define SHMCACHE_ELEASED    (SHMCACHE_START_ERROR + 24)
-/** The value's computation failed: the lease holder this caller waited
- *  for released it as failed (or the compute callback failed). */
-#define SHMCACHE_ECOMPUTE   (SHMCACHE_START_ERROR + 25)
-/** shmcache_get_or_compute of a key this thread is already computing
- *  (a callback asked for its own key): refused instead of deadlocking. */
-#define SHMCACHE_ERECURSE   (SHMCACHE_START_ERROR + 26)
-#define SHMCACHE_END_ERROR  (SHMCACHE_START_ERROR + 99)
-
-/** True when status is one of the library's own codes. */
-#define SHMCACHE_IS_OWN_STATUS(s) \
-    ((s) > SHMCACHE_START_ERROR && (s) <= SHMCACHE_END_ERROR)
 
 /* ------------------------------------------------------------------------
  * Limits and constants
@@ -263,8 +199,49 @@ typedef struct shmcache_options_t {
                                      first waited; default 1000 (dead
                                      holders are seen within milliseconds) */
     int allow_foreign_owner;    /**< (handle) attach to a file owned by
-                                     another (non-root) user */
+                                     another (non-root) user (not needed
+                                     with read_only) */
+    int read_only;              /**< (handle) attach for reading only; see
+                                     Read-only handles below */
 } shmcache_options_t;
+
+/* ------------------------------------------------------------------------
+ * Read-only handles
+ *
+ * With options.read_only set, shmcache_attach (and shmcache_open, which
+ * then never creates) opens the segment file for reading only (O_RDONLY;
+ * GENERIC_READ on Windows) and maps it read-only, so read permission on
+ * the file is enough: a monitoring user with mode 0640 and the group, or
+ * root inspecting a cache owned by another user. Such a handle
+ *
+ * - writes nothing to the segment, ever: it takes no process slot (it is
+ *   not counted in stats.attached, and SHMCACHE_ESLOTS cannot happen),
+ *   raises no entry's read frequency (eviction does not see its reads),
+ *   and counts no hit or miss in the segment (stats.hits and misses are
+ *   the writers' handles' only);
+ * - needs no allow_foreign_owner for a file owned by another user: a
+ *   reader that cannot write trusts nothing it reads (every value read
+ *   from the segment is checked, as for any handle);
+ * - reads only optimistically: shmcache_get, shmcache_get_buf,
+ *   shmcache_get_meta, shmcache_stats, shmcache_scan, shmcache_iterate and
+ *   shmcache_check note the lock's write sequence, read and copy what they
+ *   need, and keep it only if no writer ran meanwhile; otherwise they try
+ *   again, up to 64 times (5 for check, which walks the whole table each
+ *   time) and then return SHMCACHE_EBUSY. A writer that is in the middle
+ *   of a change is waited for (polling) for at most lock_timeout_ms over
+ *   the whole call (SHMCACHE_ETIMEDOUT); a writer that died in the middle
+ *   of one, which only a writable handle can recover, is reported at once
+ *   (within milliseconds) as SHMCACHE_EABANDONED;
+ * - refuses every call that would write (shmcache_set, add, replace, cas,
+ *   delete, incr, touch, flush, lease_get, lease_set, lease_release,
+ *   get_or_compute, repair, perms_set) with SHMCACHE_EREADONLY, before
+ *   touching anything. shmcache_create refuses read_only with
+ *   SHMCACHE_EREADONLY.
+ *
+ * A read-only handle cannot repair what it finds (check reports damage;
+ * repair needs a writable handle). Like any process that maps the file,
+ * it receives SIGBUS if the file is truncated under it (see Caveats).
+ * ---------------------------------------------------------------------- */
 
 /** Metadata of one entry, filled by the get functions when asked for. */
 typedef struct shmcache_meta_t {
@@ -472,50 +449,85 @@ typedef int (shmcache_iter_fn)(void *baton, const void *key, apr_size_t key_len,
 
 /** Fill opts with the defaults: 64 MiB, automatic buckets, keys up to 250
  *  bytes, values up to 1 MiB, no default TTL, 256 slots, mode 0600, lock
- *  timeout 1 s, attach timeout 5 s. */
+ *  timeout 1 s, owner and group kept, not read-only, no foreign owner.
+ *  Every field a later release adds gets a default here, so always start
+ *  from this.
+ *  @param opts out: the options to fill; NULL does nothing. */
 SHMCACHE_DECLARE(void) shmcache_options_init(shmcache_options_t *opts);
 
 /** Create a new segment at path and attach to it.
- *  The file is created exclusively (O_EXCL, never following a symlink) with
- *  exactly opts->mode, its memory is reserved, and the table is initialised.
- *  The handle and its mapping live until shmcache_close() or until pool is
- *  destroyed.
- *  @return APR_SUCCESS; APR_EEXIST if path exists; SHMCACHE_EINVAL for bad
- *  arguments or options; SHMCACHE_ESIZE / SHMCACHE_EOVERFLOW for a size
- *  that cannot work; SHMCACHE_ERESERVE when the filesystem cannot hold the
- *  segment; APR_EACCES, APR_ENOENT, ... from the OS. On failure nothing is
- *  left at path. */
+ *  The segment is built in a file of its own beside path (PATH.init.PID,
+ *  created exclusively with exactly opts->mode, never following a
+ *  symlink), its memory is reserved, the table is initialised, and only
+ *  then is it published at path (it never replaces anything there).
+ *  @param cache out: the new handle; set to NULL first, and on failure.
+ *  @param path in: the file to create (copied; the handle keeps its own
+ *         copy); not NULL, not empty. Its directory must be writable.
+ *  @param opts in (may be NULL: the defaults): the (create) fields shape
+ *         the segment, the (handle) fields this handle; read_only is
+ *         refused. Read during the call only.
+ *  @param pool in: the handle and its mapping live until shmcache_close
+ *         or until pool is destroyed (a pool cleanup closes the handle).
+ *  @return APR_SUCCESS; APR_EEXIST if anything is at path (even a
+ *  symlink); SHMCACHE_EINVAL for bad arguments or options (max_key,
+ *  max_value, slots, buckets out of range); SHMCACHE_ESIZE /
+ *  SHMCACHE_EOVERFLOW for a size that cannot work; SHMCACHE_ETTL for
+ *  default_ttl; SHMCACHE_ERESERVE when the filesystem cannot hold the
+ *  segment; SHMCACHE_EREADONLY for opts->read_only; APR_EACCES,
+ *  APR_ENOENT, APR_EPERM (set_owner) and other OS codes. On failure
+ *  nothing is left at path. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_create(shmcache_t **cache,
                                                const char *path,
                                                const shmcache_options_t *opts,
                                                apr_pool_t *pool);
 
-/** Attach to an existing segment at path. opts may be NULL (defaults); only
- *  the (handle) fields are used. A segment is published at its path
- *  only once it is complete (shmcache_create), so there is nothing to wait
- *  for; every header field is validated before use.
- *  @return APR_SUCCESS; APR_ENOENT if nothing is at path; SHMCACHE_ENOTCACHE,
- *  SHMCACHE_EFORMAT, SHMCACHE_ELAYOUT, SHMCACHE_ECORRUPT for a file that is
- *  not a usable segment; SHMCACHE_EOWNER for a file of another user or not
- *  a regular file (symlinks are not followed); SHMCACHE_ETIMEDOUT when a
- *  live creator does not finish in time; SHMCACHE_ESLOTS when all process
- *  slots are held by live processes; APR_EACCES and other OS codes. */
+/** Attach to an existing segment at path. A segment is published at its
+ *  path only once it is complete (shmcache_create), so there is nothing to
+ *  wait for; every header field is validated before use. A writable
+ *  handle claims one of the segment's process slots (given back by
+ *  shmcache_close); a read-only one claims none.
+ *  @param cache out: the new handle; set to NULL first, and on failure.
+ *  @param path in: the segment file (copied); not NULL, not empty; a
+ *         symlink is never followed.
+ *  @param opts in (may be NULL: the defaults): only the (handle) fields
+ *         are used (lock_timeout_ms, allow_foreign_owner, read_only). Read
+ *         during the call only.
+ *  @param pool in: the handle and its mapping live until shmcache_close
+ *         or until pool is destroyed.
+ *  @return APR_SUCCESS; APR_ENOENT if nothing is at path;
+ *  SHMCACHE_ENOTCACHE, SHMCACHE_EFORMAT, SHMCACHE_ELAYOUT,
+ *  SHMCACHE_ECORRUPT for a file that is not a usable segment;
+ *  SHMCACHE_EOWNER for a symlink, something that is not a regular file,
+ *  or (unless allow_foreign_owner or read_only) a file owned by another
+ *  user than the caller and root; SHMCACHE_ESLOTS when every process slot
+ *  is held by a live process (not for read_only); SHMCACHE_EINVAL;
+ *  APR_EACCES (the caller may not open the file for writing, or with
+ *  read_only for reading) and other OS codes. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_attach(shmcache_t **cache,
                                                const char *path,
                                                const shmcache_options_t *opts,
                                                apr_pool_t *pool);
 
 /** Attach to path if a segment exists there, else create it with opts.
- *  Safe when many processes call it at once: exactly one creates.
- *  @return as shmcache_create and shmcache_attach. */
+ *  Safe when many processes call it at once: exactly one creates, the
+ *  others attach to its segment. With opts->read_only it only attaches.
+ *  @param cache, path, opts, pool as shmcache_create (opts->read_only is
+ *         allowed here).
+ *  @return as shmcache_attach, and, when it created, as shmcache_create;
+ *  APR_ENOENT with read_only when nothing is at path; APR_EEXIST only if
+ *  a segment kept appearing and disappearing at path three times. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_open(shmcache_t **cache,
                                              const char *path,
                                              const shmcache_options_t *opts,
                                              apr_pool_t *pool);
 
 /** Detach: release this handle's process slot, unmap, close the file.
- *  The segment and its contents stay. The handle is invalid afterwards.
- *  Closing twice, or closing NULL, returns SHMCACHE_EINVAL. */
+ *  The segment and its contents stay. The handle is invalid afterwards
+ *  (its memory stays in its pool, so a second close is caught). No thread
+ *  may be inside another call on the handle.
+ *  @param cache in: the handle; NULL or already closed gives
+ *         SHMCACHE_EINVAL.
+ *  @return APR_SUCCESS; SHMCACHE_EINVAL. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_close(shmcache_t *cache);
 
 /* ------------------------------------------------------------------------
@@ -535,27 +547,34 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_close(shmcache_t *cache);
  * (the CLI's fetch, the module's key API); they are local to the segment.
  * ---------------------------------------------------------------------- */
 
-/** Fill *opts with the defaults (lease_ttl 30 s, wait_ms 10000). */
+/** Fill *opts with the defaults (lease_ttl 30 s, wait_ms 10000).
+ *  @param opts out: the options to fill; NULL does nothing. */
 SHMCACHE_DECLARE(void) shmcache_lease_opts_init(shmcache_lease_opts_t *opts);
 
 /** Get key's value, or the lease to compute it.
- *  @param cache an open handle.
- *  @param key, key_len the key (1..max_key bytes, binary-safe).
- *  @param opts lease TTL and wait; NULL for the defaults.
+ *  @param cache an open, writable handle.
+ *  @param key, key_len the key (1..max_key bytes, binary-safe; read
+ *         during the call only).
+ *  @param opts in (may be NULL: the defaults): lease_ttl (seconds, as a
+ *         TTL; the lease lapses after it) and wait_ms (how long to wait
+ *         for another caller's lease, 0 = not at all).
  *  @param value out: the value, copied into pool and NUL-terminated (not
- *         counted in *value_len); NULL when none came with the status.
+ *         counted in *value_len); set to NULL first, and NULL when none
+ *         came with the status. Not NULL itself.
  *  @param value_len out (may be NULL): its length.
- *  @param meta out (may be NULL): its metadata (meta->stale).
+ *  @param meta out (may be NULL): its metadata (meta->stale says whether
+ *         it is stale).
  *  @param token out: with SHMCACHE_LEASED, the lease to hand to
- *         shmcache_lease_set or shmcache_lease_release; else 0.
- *  @param pool for the value.
+ *         shmcache_lease_set or shmcache_lease_release; else 0. Not NULL.
+ *  @param pool in: the value is allocated from it. Not NULL.
  *  @return APR_SUCCESS (a fresh value); SHMCACHE_LEASED (the caller holds
  *  the lease; *value is the stale value or NULL); SHMCACHE_STALE (a stale
  *  value; another caller is refreshing it); SHMCACHE_ELEASED (no value,
  *  and another caller's lease did not end within wait_ms);
  *  SHMCACHE_ECOMPUTE (the lease waited for was released as failed);
  *  SHMCACHE_EKEYLEN; SHMCACHE_EINVAL; SHMCACHE_ETTL (lease_ttl);
- *  SHMCACHE_ENOMEM; SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
+ *  SHMCACHE_ENOMEM (the lease record cannot fit); SHMCACHE_EREADONLY;
+ *  SHMCACHE_ESLOTS; SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_lease_get(shmcache_t *cache,
                                                   const void *key,
                                                   apr_size_t key_len,
@@ -573,8 +592,18 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_lease_get(shmcache_t *cache,
  *  it hands the refresh lease. The value is stored even when the lease has
  *  lapsed or was taken over meanwhile (the newer holder's value will
  *  replace it). Wakes the callers waiting for the key.
+ *  @param cache an open, writable handle.
+ *  @param key, key_len the key the lease is for (as in Conventions).
+ *  @param token in: the token shmcache_lease_get returned with
+ *         SHMCACHE_LEASED; 0 stores the value without ending any lease.
+ *  @param value, value_len in: the value (as in Conventions; copied into
+ *         the segment, not kept).
+ *  @param ttl in: freshness, as in Conventions.
+ *  @param stale_ttl in: seconds of staleness after ttl, 0..SHMCACHE_TTL_MAX
+ *         (0: the value expires at ttl).
  *  @return APR_SUCCESS; SHMCACHE_EKEYLEN; SHMCACHE_EVALLEN; SHMCACHE_ETTL;
- *  SHMCACHE_EINVAL; SHMCACHE_ENOMEM; SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
+ *  SHMCACHE_EINVAL; SHMCACHE_ENOMEM; SHMCACHE_EREADONLY; SHMCACHE_ESLOTS;
+ *  SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_lease_set(shmcache_t *cache,
                                                   const void *key,
                                                   apr_size_t key_len,
@@ -586,10 +615,15 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_lease_set(shmcache_t *cache,
 
 /** Give lease token up without a value. With failed, the callers waiting
  *  for this lease get SHMCACHE_ECOMPUTE (a later caller takes a new
- *  lease); without, one of them gets the lease. Wakes the waiters.
+ *  lease; without, one of them gets the lease. Wakes the waiters.
+ *  @param cache an open, writable handle.
+ *  @param key, key_len the key the lease is for (as in Conventions).
+ *  @param token in: the token shmcache_lease_get returned.
+ *  @param failed in: non-zero when the computation failed.
  *  @return APR_SUCCESS; SHMCACHE_NOTFOUND (the lease had lapsed, was
- *  taken over, or was already given up); SHMCACHE_EKEYLEN; SHMCACHE_EINVAL; SHMCACHE_ECORRUPT;
- *  SHMCACHE_ETIMEDOUT. */
+ *  taken over, or was already given up); SHMCACHE_EKEYLEN;
+ *  SHMCACHE_EINVAL; SHMCACHE_EREADONLY; SHMCACHE_ESLOTS;
+ *  SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_lease_release(shmcache_t *cache,
                                                       const void *key,
                                                       apr_size_t key_len,
@@ -604,13 +638,23 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_lease_release(shmcache_t *cache,
  *  already computing, the call returns SHMCACHE_ERECURSE at once. Two
  *  computations that wait for each other across processes (A computes x
  *  and needs y, B computes y and needs x) end when wait_ms runs out.
- *  @param fn, baton the computation (see shmcache_compute_fn).
- *  Other parameters as shmcache_lease_get.
+ *  @param cache an open, writable handle.
+ *  @param key, key_len the key (as in Conventions).
+ *  @param opts in (may be NULL): as shmcache_lease_get.
+ *  @param fn in: the computation (see shmcache_compute_fn); not NULL.
+ *  @param baton in: handed to fn as it is (may be NULL).
+ *  @param value out: the value (from pool, or the one fn returned). Not
+ *         NULL.
+ *  @param value_len out (may be NULL): its length.
+ *  @param meta out (may be NULL): the value's metadata; stale 0 for a
+ *         value fn just computed.
+ *  @param pool in: for the value, and handed to fn. Not NULL.
  *  @return APR_SUCCESS (*value fresh, or just computed and stored);
  *  SHMCACHE_STALE (*value stale, being refreshed by another caller); fn's
  *  own status when fn failed (nothing stored); SHMCACHE_ERECURSE;
  *  SHMCACHE_ECOMPUTE; SHMCACHE_ELEASED; a store's status (ENOMEM...) with
- *  *value still set to the computed value; and as shmcache_lease_get. */
+ *  *value still set to the computed value; SHMCACHE_EREADONLY; and as
+ *  shmcache_lease_get. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_get_or_compute(shmcache_t *cache,
                                                        const void *key,
                                                        apr_size_t key_len,
@@ -632,8 +676,12 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_get_or_compute(shmcache_t *cache,
  *         by the umask; (apr_fileperms_t)-1 leaves them as they are.
  *  @param uid new owner, or (apr_uid_t)-1 to keep it.
  *  @param gid new group, or (apr_gid_t)-1 to keep it.
- *  @return APR_SUCCESS; SHMCACHE_EINVAL for a closed handle; APR_ENOTIMPL
- *  on Windows (file access there is a DACL); OS codes such as APR_EPERM. */
+ *  @return APR_SUCCESS; SHMCACHE_EINVAL for a closed handle;
+ *  SHMCACHE_EREADONLY for a read-only handle; APR_EBADF after
+ *  shmcache_file_close; APR_ENOTIMPL on Windows (file access there is a
+ *  DACL: an owner-only mode gives the file, at creation, a protected DACL
+ *  for the creating user and Administrators); OS codes such as
+ *  APR_EPERM. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_perms_set(shmcache_t *cache,
                                                   apr_fileperms_t perms,
                                                   apr_uid_t uid,
@@ -655,13 +703,17 @@ typedef enum shmcache_repair_outcome_e {
  *  duplicate entries dropped, leaked blocks freed, the allocator and the
  *  eviction queues rebuilt; counted in stats as a repair, or as a reset
  *  when the cache had to be emptied).
- *  @param cache an open handle.
- *  @param outcome out (may be NULL): what was done.
- *  @param why, why_size out (why may be NULL when why_size is 0): what
- *         check found before repairing, as shmcache_check describes it.
+ *  @param cache an open, writable handle.
+ *  @param outcome out (may be NULL): what was done; SHMCACHE_REPAIR_NONE
+ *         on every failure before the repair.
+ *  @param why out (may be NULL when why_size is 0): what check found
+ *         before repairing, NUL-terminated, truncated to why_size; "" when
+ *         it found nothing.
+ *  @param why_size in: bytes at why.
  *  @return APR_SUCCESS (the cache passes check now); SHMCACHE_ECORRUPT
- *  (it still fails: another process keeps damaging it); APR_ENOMEM;
- *  SHMCACHE_EINVAL; SHMCACHE_ETIMEDOUT. */
+ *  (it still fails: another process keeps damaging it); APR_ENOMEM (the
+ *  check's bitmap could not be allocated); SHMCACHE_EINVAL;
+ *  SHMCACHE_EREADONLY; SHMCACHE_ESLOTS; SHMCACHE_ETIMEDOUT. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_repair(shmcache_t *cache,
                                                shmcache_repair_outcome_e *outcome,
                                                char *why,
@@ -679,8 +731,15 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_file_close(shmcache_t *cache);
 
 /** Remove the segment file at path. Processes still attached keep their
  *  mapping (on Unix) until they close. Refuses files that are not shmcache
- *  segments (SHMCACHE_ENOTCACHE) so a mistyped path deletes nothing.
- *  @return APR_SUCCESS; APR_ENOENT; SHMCACHE_ENOTCACHE; OS codes. */
+ *  segments (SHMCACHE_ENOTCACHE) so a mistyped path deletes nothing; a
+ *  segment that fails validation (corrupt, another format or build) is
+ *  removed. Same as shmcache_remove_ex(path, 1, NULL, pool).
+ *  @param path in: the segment file; not NULL, not empty; a symlink is
+ *         refused (SHMCACHE_EOWNER), never followed.
+ *  @param pool in: for temporary allocations only.
+ *  @return APR_SUCCESS; APR_ENOENT; SHMCACHE_ENOTCACHE; SHMCACHE_EOWNER
+ *  (a symlink or not a regular file); SHMCACHE_EINVAL; OS codes (APR_EACCES
+ *  when the directory is not writable). */
 SHMCACHE_DECLARE(apr_status_t) shmcache_remove(const char *path,
                                                apr_pool_t *pool);
 
@@ -691,14 +750,22 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_remove(const char *path,
  *  status attach would give (SHMCACHE_ECORRUPT, SHMCACHE_EFORMAT,
  *  SHMCACHE_ELAYOUT), never counted as having no processes; with force it
  *  is removed anyway (it is still refused when it is not a segment at all).
+ *  The file is only read to decide (it is opened and mapped read-only).
+ *  @param path in: the segment file; not NULL, not empty.
+ *  @param force in: non-zero removes it whatever is attached.
+ *  @param attached out (may be NULL): live processes attached.
+ *  @param pool in: for temporary allocations only.
  *  @return APR_SUCCESS; SHMCACHE_EBUSY; APR_ENOENT; SHMCACHE_ENOTCACHE;
  *  SHMCACHE_ECORRUPT, SHMCACHE_EFORMAT, SHMCACHE_ELAYOUT (without force);
- *  SHMCACHE_EINVAL; OS codes. */
+ *  SHMCACHE_EOWNER; SHMCACHE_EINVAL; OS codes. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_remove_ex(const char *path, int force,
                                                   apr_uint32_t *attached,
                                                   apr_pool_t *pool);
 
-/** The path the handle was attached by (valid while the handle is). */
+/** The path the handle was attached by.
+ *  @param cache in: a handle.
+ *  @return the path, owned by the handle and valid until it is closed;
+ *  NULL for a NULL or closed handle. */
 SHMCACHE_DECLARE(const char *) shmcache_path_get(const shmcache_t *cache);
 
 /* ------------------------------------------------------------------------
@@ -710,13 +777,25 @@ SHMCACHE_DECLARE(const char *) shmcache_path_get(const shmcache_t *cache);
  * looks again, waiting for writers as any reader does. Such a get can
  * answer while a writer waits for the lock, never with data a writer is
  * changing. With a pool, a get retried under the lock may leave an unused
- * copy in the pool. Readers run in parallel either way.
+ * copy in the pool. Readers run in parallel either way. A read-only
+ * handle never takes the lock: it retries the lock-free read instead (see
+ * Read-only handles).
  * ---------------------------------------------------------------------- */
 
 /** Copy the value of key into memory from pool (NUL-terminated for
- *  convenience; *value_len excludes the NUL). meta may be NULL.
+ *  convenience; *value_len excludes the NUL). Counts a hit or a miss in
+ *  this handle's slot (not on a read-only handle).
+ *  @param cache an open handle (read-only allowed).
+ *  @param key, key_len the key (as in Conventions).
+ *  @param value out: the copy, allocated from pool. Not NULL.
+ *  @param value_len out (may be NULL): the value's length.
+ *  @param meta out (may be NULL): version, expiry, TTL left, length.
+ *  @param pool in: for the copy (a retried get may leave an unused copy
+ *         there too). Not NULL.
  *  @return APR_SUCCESS; SHMCACHE_NOTFOUND (missing or expired);
- *  SHMCACHE_EKEYLEN; SHMCACHE_EINVAL; SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
+ *  SHMCACHE_EKEYLEN; SHMCACHE_EINVAL; SHMCACHE_ECORRUPT;
+ *  SHMCACHE_ETIMEDOUT; SHMCACHE_ESLOTS; on a read-only handle also
+ *  SHMCACHE_EBUSY and SHMCACHE_EABANDONED. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_get(shmcache_t *cache,
                                             const void *key, apr_size_t key_len,
                                             void **value, apr_size_t *value_len,
@@ -725,7 +804,14 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_get(shmcache_t *cache,
 
 /** Copy the value of key into buf (capacity buf_size, not NUL-terminated).
  *  *value_len always receives the stored length on APR_SUCCESS and on
- *  SHMCACHE_EBUFSIZE, so the caller can retry with a bigger buffer.
+ *  SHMCACHE_EBUFSIZE, so the caller can retry with a bigger buffer. Counts
+ *  as a get (SHMCACHE_EBUFSIZE as a hit).
+ *  @param cache, key, key_len as shmcache_get.
+ *  @param buf out: receives the value's bytes; may be NULL only when
+ *         buf_size is 0. Left undefined on SHMCACHE_EBUFSIZE.
+ *  @param buf_size in: bytes at buf.
+ *  @param value_len out: the stored length. Not NULL.
+ *  @param meta out (may be NULL): as shmcache_get.
  *  @return as shmcache_get, plus SHMCACHE_EBUFSIZE. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_get_buf(shmcache_t *cache,
                                                 const void *key, apr_size_t key_len,
@@ -733,7 +819,10 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_get_buf(shmcache_t *cache,
                                                 apr_size_t *value_len,
                                                 shmcache_meta_t *meta);
 
-/** Fetch only the metadata of key (version, expiry, TTL left, length).
+/** Fetch only the metadata of key (version, expiry, TTL left, length),
+ *  copying no value and counting no get.
+ *  @param cache, key, key_len as shmcache_get.
+ *  @param meta out: the metadata. Not NULL.
  *  @return as shmcache_get. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_get_meta(shmcache_t *cache,
                                                  const void *key, apr_size_t key_len,
@@ -745,12 +834,17 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_get_meta(shmcache_t *cache,
  * hand last passed them), so it only fails when the item cannot fit.
  * ---------------------------------------------------------------------- */
 
-/** Store value under key, replacing any entry. ttl as in Conventions.
- *  *version (may be NULL) receives the new version.
+/** Store value under key, replacing any entry.
+ *  @param cache an open, writable handle.
+ *  @param key, key_len the key (as in Conventions).
+ *  @param value, value_len the value (as in Conventions): copied into the
+ *         segment during the call.
+ *  @param ttl in: as in Conventions.
+ *  @param version out (may be NULL): the entry's new version (for cas).
  *  @return APR_SUCCESS; SHMCACHE_EKEYLEN; SHMCACHE_EVALLEN; SHMCACHE_ETTL;
  *  SHMCACHE_ENOMEM (cannot fit even in an empty cache); SHMCACHE_EINVAL;
- *  SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. On failure any previous entry is
- *  left as it was. */
+ *  SHMCACHE_EREADONLY; SHMCACHE_ESLOTS; SHMCACHE_ECORRUPT;
+ *  SHMCACHE_ETIMEDOUT. On failure any previous entry is left as it was. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_set(shmcache_t *cache,
                                             const void *key, apr_size_t key_len,
                                             const void *value, apr_size_t value_len,
@@ -758,15 +852,19 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_set(shmcache_t *cache,
                                             apr_uint64_t *version);
 
 /** shmcache_set only if key is absent (or expired).
- *  @return as shmcache_set, plus SHMCACHE_EXISTS. */
+ *  @param cache, key, key_len, value, value_len, ttl, version as
+ *         shmcache_set.
+ *  @return as shmcache_set, plus SHMCACHE_EXISTS (nothing stored). */
 SHMCACHE_DECLARE(apr_status_t) shmcache_add(shmcache_t *cache,
                                             const void *key, apr_size_t key_len,
                                             const void *value, apr_size_t value_len,
                                             apr_uint32_t ttl,
                                             apr_uint64_t *version);
 
-/** shmcache_set only if key is present.
- *  @return as shmcache_set, plus SHMCACHE_NOTFOUND. */
+/** shmcache_set only if key is present (and not expired).
+ *  @param cache, key, key_len, value, value_len, ttl, version as
+ *         shmcache_set.
+ *  @return as shmcache_set, plus SHMCACHE_NOTFOUND (nothing stored). */
 SHMCACHE_DECLARE(apr_status_t) shmcache_replace(shmcache_t *cache,
                                                 const void *key, apr_size_t key_len,
                                                 const void *value, apr_size_t value_len,
@@ -774,8 +872,12 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_replace(shmcache_t *cache,
                                                 apr_uint64_t *version);
 
 /** Compare-and-swap: store only if the entry's version equals expected.
- *  *version (may be NULL) receives the new version.
- *  @return as shmcache_set, plus SHMCACHE_NOTFOUND and SHMCACHE_EMISMATCH. */
+ *  @param cache, key, key_len, value, value_len, ttl as shmcache_set.
+ *  @param expected in: the version the caller read (meta.version, or a
+ *         store's *version).
+ *  @param version out (may be NULL): the new version.
+ *  @return as shmcache_set, plus SHMCACHE_NOTFOUND and SHMCACHE_EMISMATCH
+ *  (nothing stored). */
 SHMCACHE_DECLARE(apr_status_t) shmcache_cas(shmcache_t *cache,
                                             const void *key, apr_size_t key_len,
                                             const void *value, apr_size_t value_len,
@@ -784,8 +886,12 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_cas(shmcache_t *cache,
                                             apr_uint64_t *version);
 
 /** Remove key.
- *  @return APR_SUCCESS; SHMCACHE_NOTFOUND; SHMCACHE_EKEYLEN; SHMCACHE_EINVAL;
- *  SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
+ *  @param cache an open, writable handle.
+ *  @param key, key_len the key (as in Conventions).
+ *  @return APR_SUCCESS; SHMCACHE_NOTFOUND (missing, or expired: an
+ *  expired entry is reclaimed); SHMCACHE_EKEYLEN; SHMCACHE_EINVAL;
+ *  SHMCACHE_EREADONLY; SHMCACHE_ESLOTS; SHMCACHE_ECORRUPT;
+ *  SHMCACHE_ETIMEDOUT. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_delete(shmcache_t *cache,
                                                const void *key, apr_size_t key_len);
 
@@ -794,7 +900,13 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_delete(shmcache_t *cache,
  *  2^64-1 wraps (as memcached). If key is missing: with initial non-NULL,
  *  store *initial (delta is not applied) with ttl; with initial NULL,
  *  return SHMCACHE_NOTFOUND. An existing entry keeps its expiry.
- *  *result (may be NULL) receives the new number.
+ *  @param cache an open, writable handle.
+ *  @param key, key_len the key (as in Conventions).
+ *  @param delta in: added (negative: subtracted).
+ *  @param initial in (may be NULL): the number to store when key is
+ *         missing; read during the call only.
+ *  @param ttl in: as in Conventions; used only when initial is stored.
+ *  @param result out (may be NULL): the number now stored.
  *  @return APR_SUCCESS; SHMCACHE_NOTFOUND; SHMCACHE_ENOTNUM (the value is
  *  not 1..20 decimal digits that fit 64 bits); the codes of shmcache_set. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_incr(shmcache_t *cache,
@@ -806,14 +918,20 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_incr(shmcache_t *cache,
 
 /** Give key a new ttl (as in Conventions) without changing its value or
  *  version.
+ *  @param cache an open, writable handle.
+ *  @param key, key_len the key (as in Conventions).
+ *  @param ttl in: the new TTL, counted from now.
  *  @return APR_SUCCESS; SHMCACHE_NOTFOUND; SHMCACHE_ETTL; SHMCACHE_EKEYLEN;
- *  SHMCACHE_EINVAL; SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
+ *  SHMCACHE_EINVAL; SHMCACHE_EREADONLY; SHMCACHE_ESLOTS;
+ *  SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_touch(shmcache_t *cache,
                                               const void *key, apr_size_t key_len,
                                               apr_uint32_t ttl);
 
-/** Remove every entry. Counters are kept.
- *  @return APR_SUCCESS; SHMCACHE_EINVAL; SHMCACHE_ETIMEDOUT. */
+/** Remove every entry. Counters are kept (flushes counts one more).
+ *  @param cache an open, writable handle.
+ *  @return APR_SUCCESS; SHMCACHE_EINVAL; SHMCACHE_EREADONLY;
+ *  SHMCACHE_ESLOTS; SHMCACHE_ETIMEDOUT. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_flush(shmcache_t *cache);
 
 /* ------------------------------------------------------------------------
@@ -824,10 +942,16 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_flush(shmcache_t *cache);
  *  batch of buckets is copied out, never over the whole table, and fn runs
  *  with no lock held, so fn may call any function of this library. An entry
  *  present for the whole walk is seen exactly once; entries written during
- *  the walk may or may not be seen. flags: SHMCACHE_ITER_KEYS_ONLY.
+ *  the walk may or may not be seen.
+ *  @param cache an open handle (read-only allowed).
+ *  @param fn in: called once per entry with baton and a copy of the entry
+ *         (valid during the call only); not NULL.
+ *  @param baton in: handed to fn as it is (may be NULL).
+ *  @param flags in: 0, or SHMCACHE_ITER_KEYS_ONLY (no value copied).
  *  @return APR_SUCCESS; fn's non-zero return value (cast to apr_status_t)
- *  when fn stops the walk; SHMCACHE_EINVAL; SHMCACHE_ECORRUPT;
- *  SHMCACHE_ETIMEDOUT. */
+ *  when fn stops the walk; SHMCACHE_EINVAL; APR_ENOMEM; SHMCACHE_ESLOTS;
+ *  SHMCACHE_ECORRUPT; SHMCACHE_ETIMEDOUT; on a read-only handle also
+ *  SHMCACHE_EBUSY and SHMCACHE_EABANDONED. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_iterate(shmcache_t *cache,
                                                 shmcache_iter_fn *fn,
                                                 void *baton,
@@ -836,6 +960,11 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_iterate(shmcache_t *cache,
 /** Resumable form of shmcache_iterate: walks at most max_buckets buckets
  *  starting at *cursor (start with 0) and advances *cursor; the walk is
  *  over when *cursor comes back as 0.
+ *  @param cache, fn, baton, flags as shmcache_iterate.
+ *  @param cursor in/out: the first bucket to walk (0 to start); receives
+ *         the next one, 0 at the end. Not NULL. An out-of-range cursor
+ *         starts over at 0.
+ *  @param max_buckets in: buckets to walk in this call, at least 1.
  *  @return as shmcache_iterate. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_scan(shmcache_t *cache,
                                              apr_uint32_t *cursor,
@@ -845,25 +974,32 @@ SHMCACHE_DECLARE(apr_status_t) shmcache_scan(shmcache_t *cache,
                                              unsigned flags);
 
 /** Fill *stats (takes the read lock briefly; per-process counters are
- *  summed without it).
- *  @return APR_SUCCESS; SHMCACHE_EINVAL; SHMCACHE_ETIMEDOUT. */
+ *  summed without it; a read-only handle reads optimistically).
+ *  @param cache an open handle (read-only allowed).
+ *  @param stats out: every figure (zeroed first). Not NULL.
+ *  @return APR_SUCCESS; SHMCACHE_EINVAL; SHMCACHE_ESLOTS;
+ *  SHMCACHE_ETIMEDOUT; on a read-only handle also SHMCACHE_EBUSY and
+ *  SHMCACHE_EABANDONED. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_stats(shmcache_t *cache,
                                               shmcache_stats_t *stats);
 
 /** Verify every invariant of the segment: header, every allocator block,
  *  every bucket chain, entry counts and byte totals. Takes the write lock
- *  (so nothing changes underneath) and changes nothing.
- *  why (may be NULL) receives a NUL-terminated description of the first
- *  problem found, truncated to why_size.
- *  @return APR_SUCCESS; SHMCACHE_ECORRUPT; SHMCACHE_EINVAL;
- *  SHMCACHE_ETIMEDOUT. */
+ *  (so nothing changes underneath) and changes nothing (a writable handle
+ *  that finds the previous writer died repairs first, as any locker
+ *  does). A read-only handle checks in optimistic passes instead: a pass
+ *  during which a writer ran is thrown away and tried again, up to 5
+ *  times (then SHMCACHE_EBUSY).
+ *  @param cache an open handle (read-only allowed).
+ *  @param why out (may be NULL when why_size is 0): a NUL-terminated
+ *         description of the first problem found, truncated to why_size;
+ *         "" when there is none.
+ *  @param why_size in: bytes at why.
+ *  @return APR_SUCCESS; SHMCACHE_ECORRUPT; SHMCACHE_EINVAL; APR_ENOMEM;
+ *  SHMCACHE_ESLOTS; SHMCACHE_ETIMEDOUT; on a read-only handle also
+ *  SHMCACHE_EBUSY and SHMCACHE_EABANDONED. */
 SHMCACHE_DECLARE(apr_status_t) shmcache_check(shmcache_t *cache,
                                               char *why, apr_size_t why_size);
-
-/** Describe any status (the library's, APR's or the OS's) in buf.
- *  @return buf. */
-SHMCACHE_DECLARE(char *) shmcache_strerror(apr_status_t status, char *buf,
-                                           apr_size_t buf_size);
 
 #ifdef __cplusplus
 }

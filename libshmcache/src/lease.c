@@ -104,6 +104,7 @@ apr_status_t sc_lease_acquire_locked(sc_table_t *t, const sc_lease_req_t *req,
     int have;
     apr_status_t rv;
 
+    SC_ASSERT_WRITE(t);
     rv = sc_table_find_locked(t, req->key, req->key_len, 0, now, value);
     if (rv == APR_SUCCESS && !value->stale)
         return APR_SUCCESS;
@@ -141,6 +142,7 @@ apr_status_t sc_lease_release_locked(sc_table_t *t, const void *key,
     sc_lease_t lease;
     apr_status_t rv = find_lease(t, key, key_len, now, &f, &lease);
 
+    SC_ASSERT_WRITE(t);
     if (rv != APR_SUCCESS)
         return rv;
     if (lease.token != token || lease.failed)
@@ -159,6 +161,7 @@ apr_status_t sc_lease_release_locked(sc_table_t *t, const void *key,
 
 void sc_lease_count_wait_locked(sc_table_t *t, int timed_out)
 {
+    SC_ASSERT_WRITE(t);
     if (timed_out)
         t->hdr->counters.lease_timeouts++;
     else
@@ -171,5 +174,6 @@ apr_status_t sc_lease_peek_locked(const sc_table_t *t, const void *key,
 {
     sc_found_t f;
 
+    SC_ASSERT_READ(t);
     return find_lease(t, key, key_len, now, &f, lease);
 }

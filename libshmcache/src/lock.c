@@ -56,7 +56,7 @@
  */
 #include "lock.h"
 #include "fault.h"
-#include "shmcache.h"
+#include "shmcache.h"        /* the slot and timeout limits */
 
 #include <apr_time.h>
 #include <string.h>
@@ -102,8 +102,16 @@ typedef struct patience_t {
 
 #define NO_SLOT 0xFFFFFFFFu
 
+/* A read-only handle, which cannot sleep on a word (it cannot register
+ * as a sleeper), polls a writer this often. */
+#define READ_ONLY_POLL_US 500
+
 /* Threads of a forked child that re-claim a slot take turns on this. */
 static _Atomic uint32_t fork_claim_busy;
+
+/* The lock whose data this thread is reading in an optimistic pass
+ * (sc_lock_pass_enter), for the debug checks of the _locked contracts. */
+static SC_THREAD_LOCAL const sc_lock_t *in_pass;
 
 /* ---------------------------------------------------------------------
  * Small helpers
@@ -411,11 +419,13 @@ static apr_status_t claim_slot(sc_lock_t *l)
     return APR_SUCCESS;
 }
 
-/* Whether this handle's slot belongs to this process (no fork since). */
-static int slot_is_mine(sc_lock_t *l)
+/* Whether this handle has a slot and it belongs to this process (no fork
+ * since). A read-only handle has none. */
+static int slot_is_mine(const sc_lock_t *l)
 {
-    return atomic_load_explicit(&l->fork_gen, memory_order_acquire)
-        == sc_os_fork_generation();
+    return !l->read_only
+        && atomic_load_explicit(&l->fork_gen, memory_order_acquire)
+           == sc_os_fork_generation();
 }
 
 /* In a forked child: claim a slot of the child's own, once, whichever
@@ -433,10 +443,13 @@ static apr_status_t claim_after_fork(sc_lock_t *l)
     return rv;
 }
 
-/* The fast-path fork check of every lock call. */
+/* The fast-path fork check of every lock call (a read-only handle may
+ * take no lock and claim no slot). */
 static apr_status_t check_fork(sc_lock_t *l)
 {
-    return slot_is_mine(l) ? APR_SUCCESS : claim_after_fork(l);
+    if (slot_is_mine(l))
+        return APR_SUCCESS;
+    return l->read_only ? SHMCACHE_EREADONLY : claim_after_fork(l);
 }
 
 /* ---------------------------------------------------------------------
@@ -707,25 +720,49 @@ void sc_lock_init(sc_lock_sh_t *sh, apr_uint32_t nslots)
 
 /* Claim a slot (free, dead, or stuck mid-claim). APR_SUCCESS,
  * SHMCACHE_ESLOTS, or SHMCACHE_ECORRUPT for a bad slot count. */
-apr_status_t sc_lock_attach(sc_lock_t *l, sc_lock_sh_t *sh,
-                            apr_uint32_t nslots, apr_uint32_t timeout_ms)
+/* Point a zeroed l at the region (no slot yet). SHMCACHE_ECORRUPT for a
+ * slot count out of range. */
+static apr_status_t bind_region(sc_lock_t *l, sc_lock_sh_t *sh,
+                                apr_uint32_t nslots, apr_uint32_t timeout_ms)
 {
-    apr_uint32_t n = nslots;
-    apr_status_t rv;
-
     memset(l, 0, sizeof *l);
-    if (n == 0 || n > SHMCACHE_LIMIT_SLOTS)
+    if (nslots == 0 || nslots > SHMCACHE_LIMIT_SLOTS)
         return SHMCACHE_ECORRUPT;
     l->sh = sh;
     l->slots = (sc_slot_sh_t *)(sh + 1);
-    l->nslots = n;
+    l->nslots = nslots;
     l->timeout_ms = timeout_ms != 0 ? timeout_ms
                                     : SHMCACHE_DEFAULT_LOCK_TIMEOUT_MS;
     l->opener = sc_os_thread_self();
+    return APR_SUCCESS;
+}
+
+apr_status_t sc_lock_attach(sc_lock_t *l, sc_lock_sh_t *sh,
+                            apr_uint32_t nslots, apr_uint32_t timeout_ms)
+{
+    apr_status_t rv = bind_region(l, sh, nslots, timeout_ms);
+
+    if (rv != APR_SUCCESS)
+        return rv;
     rv = claim_slot(l);
     if (rv != APR_SUCCESS)
         memset(l, 0, sizeof *l);    /* detach of a failed handle: no-op */
     return rv;
+}
+
+/* Bind without a slot (see lock.h). */
+apr_status_t sc_lock_attach_read_only(sc_lock_t *l, sc_lock_sh_t *sh,
+                                      apr_uint32_t nslots,
+                                      apr_uint32_t timeout_ms)
+{
+    apr_status_t rv = bind_region(l, sh, nslots, timeout_ms);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    l->slot = NO_SLOT;
+    l->read_only = 1;
+    sc_os_proc_self(&l->self);
+    return APR_SUCCESS;
 }
 
 /* Free this handle's slot (counters folded into the retired totals). A
@@ -841,9 +878,73 @@ uint64_t sc_lock_seq_settle(const sc_lock_t *l)
  * child's own: see lock.h). */
 sc_slot_sh_t *sc_lock_my_slot(sc_lock_t *l)
 {
-    if (!slot_is_mine(l) && claim_after_fork(l) != APR_SUCCESS)
+    if (!slot_is_mine(l) && check_fork(l) != APR_SUCCESS)
         return NULL;
     return slot_at(l, l->slot);
+}
+
+/* Whether the odd sequence s is a writer's that died: the writer word
+ * names no live process, and the sequence has not moved meanwhile (a
+ * writer that left between the two loads is not dead). */
+static int writer_abandoned(const sc_lock_t *l, uint64_t s)
+{
+    uint32_t w = atomic_load_explicit(&l->sh->writer, memory_order_acquire);
+    sc_proc_id_t who;
+    apr_uint32_t st;
+
+    owner_of(l, w - 1, &who, &st);      /* w == 0: index out of range */
+    if (sc_lock_seq_begin(l) != s)
+        return 0;
+    return w == 0 || who.pid == 0 || !sc_os_proc_alive(&who);
+}
+
+/* A reader that writes nothing waits out a writer: see lock.h. */
+apr_status_t sc_lock_seq_await(const sc_lock_t *l, apr_time_t deadline,
+                               uint64_t *seq)
+{
+    for (;;) {
+        uint64_t s = sc_lock_seq_settle(l);
+        if ((s & 1u) == 0) {
+            *seq = s;
+            return APR_SUCCESS;
+        }
+        if (writer_abandoned(l, s))
+            return SHMCACHE_EABANDONED;
+        if (apr_time_now() >= deadline)
+            return SHMCACHE_ETIMEDOUT;
+        apr_sleep(READ_ONLY_POLL_US);
+    }
+}
+
+apr_uint32_t sc_lock_timeout_ms(const sc_lock_t *l)
+{
+    return l->timeout_ms;
+}
+
+int sc_lock_holds_write(const sc_lock_t *l)
+{
+    return slot_is_mine(l)
+        && atomic_load_explicit(&l->sh->writer, memory_order_relaxed)
+           == l->slot + 1;
+}
+
+int sc_lock_holds_read(const sc_lock_t *l)
+{
+    if (in_pass == l || sc_lock_holds_write(l))
+        return 1;
+    return slot_is_mine(l)
+        && atomic_load_explicit(&slot_at(l, l->slot)->readers,
+                                memory_order_relaxed) > 0;
+}
+
+void sc_lock_pass_enter(const sc_lock_t *l)
+{
+    in_pass = l;
+}
+
+void sc_lock_pass_leave(void)
+{
+    in_pass = NULL;
 }
 
 /* Sum the figures without the lock. attached counts ACTIVE slots, which

@@ -58,7 +58,7 @@
 #include <apr.h>
 #include <apr_errno.h>
 
-#include "shmcache.h"
+#include "shmcache_status.h"
 #include "os.h"
 
 #define SC_CACHE_LINE 64u
@@ -145,6 +145,8 @@ typedef struct sc_lock_t {
     apr_uint64_t opener;           /* the thread that attached the handle
                                       (sc_os_thread_self) */
     _Atomic int threaded;          /* another thread has counted a get */
+    int read_only;                 /* no slot: the region is mapped for
+                                      reading only (sc_lock_attach_read_only) */
 } sc_lock_t;
 
 /* Bytes the lock region needs for nslots slots. */
@@ -165,6 +167,16 @@ void sc_lock_init(sc_lock_sh_t *sh, apr_uint32_t nslots);
 apr_status_t sc_lock_attach(sc_lock_t *l, sc_lock_sh_t *sh,
                             apr_uint32_t nslots, apr_uint32_t timeout_ms);
 
+/* Bind l to the lock region sh of a segment mapped for reading only: no
+ * slot is claimed and nothing in the region is ever written through l.
+ * Such a handle only reads optimistically (sc_lock_seq_await); every
+ * call that would write (rdlock, wrlock, self) returns SHMCACHE_EREADONLY,
+ * sc_lock_my_slot returns NULL, rdunlock, wrunlock and detach do nothing.
+ * Returns APR_SUCCESS or SHMCACHE_ECORRUPT (as sc_lock_attach). */
+apr_status_t sc_lock_attach_read_only(sc_lock_t *l, sc_lock_sh_t *sh,
+                                      apr_uint32_t nslots,
+                                      apr_uint32_t timeout_ms);
+
 /* Release this handle's slot (counters folded into the retired totals).
  * The handle must hold no lock. */
 void sc_lock_detach(sc_lock_t *l);
@@ -173,7 +185,8 @@ void sc_lock_detach(sc_lock_t *l);
  * SC_LOCK_RECOVERED (the WRITE lock is held instead: a writer died; repair,
  * sc_lock_wrunlock, then call again); SHMCACHE_ETIMEDOUT (a live writer
  * held it for longer than the timeout; nothing held); SHMCACHE_ESLOTS
- * (after a fork the child could not get a slot). */
+ * (after a fork the child could not get a slot); SHMCACHE_EREADONLY (a
+ * read-only handle, which holds no lock). */
 apr_status_t sc_lock_rdlock(sc_lock_t *l);
 void sc_lock_rdunlock(sc_lock_t *l);
 
@@ -252,6 +265,31 @@ static inline int sc_lock_seq_valid(const sc_lock_t *l, uint64_t seq)
     return (seq & 1u) == 0
         && atomic_load_explicit(&l->sh->seq, memory_order_relaxed) == seq;
 }
+
+/* For a reader that may write nothing (a read-only handle): wait until no
+ * writer is in, polling (it cannot register as a sleeper), and put the
+ * even sequence to hand to sc_lock_seq_valid in *seq. Returns APR_SUCCESS;
+ * SHMCACHE_EABANDONED when the sequence is odd and the writer word names
+ * no live process (a writer died mid-change: only a writer can recover
+ * that, so waiting is pointless; seen within milliseconds); or
+ * SHMCACHE_ETIMEDOUT once deadline (apr_time_now() units) has passed
+ * with a live writer still in. */
+apr_status_t sc_lock_seq_await(const sc_lock_t *l, apr_time_t deadline,
+                               uint64_t *seq);
+
+/* The handle's lock timeout in milliseconds (as given at attach, or the
+ * default). */
+apr_uint32_t sc_lock_timeout_ms(const sc_lock_t *l);
+
+/* Debug builds check the _locked contracts with these (table.h's
+ * SC_ASSERT_*): whether this process holds l's write lock; whether it
+ * holds the read or the write lock, or this thread is inside an
+ * optimistic pass over the data marked by sc_lock_pass_enter (a read-only
+ * handle reads that way, with no lock to hold). Cheap: a load or two. */
+int sc_lock_holds_write(const sc_lock_t *l);
+int sc_lock_holds_read(const sc_lock_t *l);
+void sc_lock_pass_enter(const sc_lock_t *l);
+void sc_lock_pass_leave(void);
 
 /* Whether the process who (pid + start time, as a lock slot records it)
  * is alive: the judgement the lock makes of its holders, for others that

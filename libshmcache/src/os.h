@@ -4,7 +4,10 @@
  * Everything platform-specific that the library needs beyond APR sits
  * behind these functions: one implementation per OS (unix/os.c,
  * win32/os.c), chosen by CMakeLists.txt. Shared code never uses #ifdef for
- * the platform. Only segment.c and lock.c call into this file.
+ * the platform. segment.c (files, creators' liveness) and lock.c
+ * (waiting, liveness, fork and thread identity) call into this file, and
+ * table.c reads the clock through it; fault.c (test builds' fault
+ * injection) asks for the process's own id.
  *
  * Why not APR: APR has no futex-style wait on a word in shared memory, no
  * way to tell whether a process (by pid and start time) is alive, no
@@ -49,6 +52,11 @@ int sc_os_proc_exists(const sc_proc_id_t *id);
 /* A counter that goes up in the child after every fork(), so a handle can
  * notice it was inherited by a child. Constant on systems without fork. */
 apr_uint32_t sc_os_fork_generation(void);
+
+/* The wall clock in whole seconds since 1970-01-01 UTC, from the
+ * cheapest source the OS has: every get reads it (expiry), so it must
+ * cost nanoseconds, not a system call. Cannot fail. */
+apr_int64_t sc_os_clock_sec(void);
 
 /* This thread's identity: two live threads never share it (an ended
  * thread's may be reused). Used on the hot path of every get, where
@@ -97,12 +105,15 @@ void sc_os_wake(_Atomic uint32_t *word, int all);
 apr_status_t sc_os_file_create(apr_file_t **file, const char *path,
                                apr_fileperms_t perms, apr_pool_t *pool);
 
-/* Open an existing path for reading and writing (read-only when
- * read_only), never following a symlink. Refuses with SHMCACHE_EOWNER a
- * path that is not a regular file, or that belongs to another user
- * (root's files excepted) unless allow_foreign_owner. */
+/* Open an existing path for reading and writing, or for reading only when
+ * read_only (the apr_file_t then carries APR_FOPEN_READ alone), never
+ * following a symlink. Refuses with SHMCACHE_EOWNER a path that is not a
+ * regular file; and, for reading and writing only, one that belongs to
+ * another user (root's files excepted) unless allow_foreign_owner: a
+ * reader that cannot write trusts nothing it reads. */
 apr_status_t sc_os_file_open(apr_file_t **file, const char *path,
-                             int allow_foreign_owner, apr_pool_t *pool);
+                             int allow_foreign_owner, int read_only,
+                             apr_pool_t *pool);
 
 /* Make the fully initialised file at tmp appear at path atomically, never
  * replacing anything there (link + unlink on Unix, MoveFileEx without

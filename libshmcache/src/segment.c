@@ -101,17 +101,22 @@ static apr_status_t plan_header(sc_header_sh_t *h, const shmcache_options_t *o)
     return apr_generate_random_bytes((unsigned char *)&h->seed, sizeof h->seed);
 }
 
-/* Map size bytes of file into a new sc_segment_t in pool. */
+/* Map size bytes of file into a new sc_segment_t in pool: for reading
+ * and writing, or for reading only (read_only: a store into the mapping
+ * would fault). */
 static apr_status_t map(sc_segment_t **out, apr_file_t *file,
-                        apr_uint64_t size, const char *path, apr_pool_t *pool)
+                        apr_uint64_t size, const char *path, int read_only,
+                        apr_pool_t *pool)
 {
     sc_segment_t *seg = apr_pcalloc(pool, sizeof *seg);
     apr_status_t rv;
 
     rv = apr_mmap_create(&seg->mmap, file, 0, (apr_size_t)size,
-                         APR_MMAP_READ | APR_MMAP_WRITE, pool);
+                         read_only ? APR_MMAP_READ
+                                   : APR_MMAP_READ | APR_MMAP_WRITE, pool);
     if (rv != APR_SUCCESS)
         return rv;
+    seg->read_only = read_only;
     seg->pool = pool;
     seg->file = file;
     seg->base = seg->mmap->mm;
@@ -188,7 +193,7 @@ static apr_status_t build(sc_segment_t **seg, const char *tmp,
     if (rv == APR_SUCCESS)
         rv = sc_os_file_reserve(f, plan->size);
     if (rv == APR_SUCCESS)
-        rv = map(seg, f, plan->size, tmp, pool);
+        rv = map(seg, f, plan->size, tmp, 0, pool);
     if (rv != APR_SUCCESS)
         return rv;
     memcpy((*seg)->hdr, plan, sizeof *plan);
@@ -294,15 +299,17 @@ static apr_status_t validate(sc_segment_t *seg)
     return check_regions(seg);
 }
 
-/* Open path and map it whole, after checking it can hold a header. */
+/* Open path and map it whole (for reading only when read_only), after
+ * checking it can hold a header. */
 static apr_status_t open_and_map(sc_segment_t **seg, const char *path,
-                                 int allow_foreign, apr_pool_t *pool)
+                                 int allow_foreign, int read_only,
+                                 apr_pool_t *pool)
 {
     apr_file_t *f;
     apr_finfo_t fi;
     apr_status_t rv;
 
-    rv = sc_os_file_open(&f, path, allow_foreign, pool);
+    rv = sc_os_file_open(&f, path, allow_foreign, read_only, pool);
     if (rv != APR_SUCCESS)
         return rv;
     rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f);
@@ -311,7 +318,7 @@ static apr_status_t open_and_map(sc_segment_t **seg, const char *path,
     if (fi.size < (apr_off_t)SC_HEADER_SIZE
         || (apr_uint64_t)fi.size > SHMCACHE_LIMIT_SIZE)
         return SHMCACHE_ENOTCACHE;
-    return map(seg, f, (apr_uint64_t)fi.size, path, pool);
+    return map(seg, f, (apr_uint64_t)fi.size, path, read_only, pool);
 }
 
 apr_status_t sc_segment_attach(sc_segment_t **seg, const char *path,
@@ -324,7 +331,8 @@ apr_status_t sc_segment_attach(sc_segment_t **seg, const char *path,
     rv = apr_pool_create(&sub, pool);
     if (rv != APR_SUCCESS)
         return rv;
-    rv = open_and_map(seg, path, opts->allow_foreign_owner, sub);
+    rv = open_and_map(seg, path, opts->allow_foreign_owner,
+                      opts->read_only != 0, sub);
     if (rv == APR_SUCCESS)
         rv = validate(*seg);
     if (rv != APR_SUCCESS)
@@ -344,7 +352,9 @@ apr_status_t sc_segment_probe(const char *path, apr_uint32_t *attached,
         return rv;
     if (attached != NULL)
         *attached = 0;
-    rv = open_and_map(&seg, path, 1, sub);
+    /* it only looks: read-only, so it needs no trust in the owner and
+     * can change nothing */
+    rv = open_and_map(&seg, path, 1, 1, sub);
     if (rv == APR_SUCCESS)
         rv = validate(seg);
     if (rv == APR_SUCCESS && attached != NULL)
@@ -372,6 +382,8 @@ apr_status_t sc_segment_perms_set(sc_segment_t *seg, apr_fileperms_t perms,
 
     if (seg->file == NULL)
         return APR_EBADF;
+    if (seg->read_only)
+        return SHMCACHE_EREADONLY;
     if (perms != (apr_fileperms_t)-1)
         rv = sc_os_file_chmod(seg->file, perms);
     if (rv == APR_SUCCESS && (uid != (apr_uid_t)-1 || gid != (apr_gid_t)-1))

@@ -144,6 +144,7 @@ typedef struct sc_segment_t {
     sc_header_sh_t *hdr;           /* the live header (== base) */
     sc_header_sh_t cfg;            /* its validated copy (see above) */
     const char *path;
+    int read_only;                 /* mapped (and opened) for reading only */
 } sc_segment_t;
 
 /* Build a segment for opts in PATH.init.PID: reserve and map it, write the
@@ -158,8 +159,11 @@ apr_status_t sc_segment_create(sc_segment_t **seg, const char *path,
 
 /* Attach to the file at path and validate its header (magic, format,
  * layout, state, sizes, region bounds) before anything else reads it.
- * Returns APR_ENOENT, SHMCACHE_ENOTCACHE, SHMCACHE_EFORMAT,
- * SHMCACHE_ELAYOUT, SHMCACHE_ECORRUPT, SHMCACHE_EOWNER or an OS status. */
+ * With opts->read_only the file is opened and mapped for reading only
+ * (seg->read_only; any store into the mapping faults) and its owner is
+ * not checked. Returns APR_ENOENT, SHMCACHE_ENOTCACHE, SHMCACHE_EFORMAT,
+ * SHMCACHE_ELAYOUT, SHMCACHE_ECORRUPT, SHMCACHE_EOWNER or an OS status
+ * (APR_EACCES: the caller may not open it that way). */
 apr_status_t sc_segment_attach(sc_segment_t **seg, const char *path,
                                const shmcache_options_t *opts,
                                apr_pool_t *pool);
@@ -180,8 +184,8 @@ apr_status_t sc_segment_probe(const char *path, apr_uint32_t *attached,
 /* Set the file's permission bits (unless perms is (apr_fileperms_t)-1)
  * and owner ((apr_uid_t)-1 / (apr_gid_t)-1 keep them) through the
  * descriptor opened at attach or create, never by path. Returns
- * APR_SUCCESS, APR_EBADF after sc_segment_file_close, APR_ENOTIMPL on
- * Windows, or an OS status. */
+ * APR_SUCCESS, APR_EBADF after sc_segment_file_close, SHMCACHE_EREADONLY
+ * for a read-only attach, APR_ENOTIMPL on Windows, or an OS status. */
 apr_status_t sc_segment_perms_set(sc_segment_t *seg, apr_fileperms_t perms,
                                   apr_uid_t uid, apr_gid_t gid);
 

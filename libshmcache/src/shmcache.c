@@ -6,6 +6,11 @@
  * When the lock reports that its previous writer died (SC_LOCK_RECOVERED),
  * the table is verified and repaired here before anyone reads it.
  *
+ * A handle opened read-only (shmcache_options_t.read_only) maps the
+ * segment for reading only and holds no lock slot: every writing call
+ * refuses with SHMCACHE_EREADONLY before it touches anything, and every
+ * read is an optimistic pass (read_only_pass) that takes no lock.
+ *
  * The process-local handle (shmcache_t) is allocated from the caller's
  * pool, and the mapping from a subpool of it; close destroys the subpool
  * but leaves the handle struct (with its magic cleared), so a second close
@@ -40,6 +45,13 @@
 /* Buckets copied out per lock hold by scan and iterate. */
 #define SCAN_BATCH 256u
 
+/* A read-only handle's read tries an optimistic pass this many times
+ * before it answers SHMCACHE_EBUSY (writers changed the data during every
+ * try): many for the short passes (a get, a batch of a scan, the stats),
+ * a few for check, which walks the whole table each time. */
+#define READ_ONLY_TRIES 64
+#define READ_ONLY_CHECK_TRIES 5
+
 struct shmcache_t {
     apr_uint32_t magic;
     apr_pool_t *pool;              /* the caller's pool */
@@ -47,10 +59,13 @@ struct shmcache_t {
     sc_table_t table;
     sc_lock_t lock;
     const char *path;
+    int read_only;                 /* options.read_only: see the top */
 };
 
 void shmcache_options_init(shmcache_options_t *o)
 {
+    if (o == NULL)
+        return;
     memset(o, 0, sizeof *o);
     o->size = SHMCACHE_DEFAULT_SIZE;
     o->max_key = SHMCACHE_DEFAULT_MAX_KEY;
@@ -96,8 +111,8 @@ static sc_lock_sh_t *lock_region(const sc_segment_t *seg)
     return (sc_lock_sh_t *)(seg->base + seg->cfg.lock_off);
 }
 
-/* Lay out a new segment's regions (creator only, before it is public,
- * so nobody else can hold the lock the _locked calls ask for). */
+/* Lay out a new segment's regions (creator only, before it is public:
+ * nobody else can reach it, and the lock is only being made). */
 static apr_status_t init_segment(void *baton, sc_segment_t *seg)
 {
     sc_table_t t;
@@ -107,11 +122,23 @@ static apr_status_t init_segment(void *baton, sc_segment_t *seg)
     sc_lock_init(lock_region(seg), seg->cfg.nslots);
     rv = sc_table_bind(&t, seg);
     if (rv == APR_SUCCESS)
-        rv = sc_table_init_locked(&t);
+        rv = sc_table_init_unpublished(&t);
     return rv;
 }
 
-/* Make a handle for a mapped, validated segment and claim a lock slot. */
+/* Bind the handle's lock: claim a slot, or none for a read-only handle. */
+static apr_status_t bind_lock(shmcache_t *c, sc_segment_t *seg,
+                              const shmcache_options_t *o)
+{
+    if (o->read_only)
+        return sc_lock_attach_read_only(&c->lock, lock_region(seg),
+                                        seg->cfg.nslots, o->lock_timeout_ms);
+    return sc_lock_attach(&c->lock, lock_region(seg), seg->cfg.nslots,
+                          o->lock_timeout_ms);
+}
+
+/* Make a handle for a mapped, validated segment and claim a lock slot
+ * (none for a read-only handle). */
 static apr_status_t make_handle(shmcache_t **out, sc_segment_t *seg,
                                 const shmcache_options_t *o, apr_pool_t *pool)
 {
@@ -119,12 +146,13 @@ static apr_status_t make_handle(shmcache_t **out, sc_segment_t *seg,
     apr_status_t rv = sc_table_bind(&c->table, seg);
 
     if (rv == APR_SUCCESS)
-        rv = sc_lock_attach(&c->lock, lock_region(seg), seg->cfg.nslots,
-                            o->lock_timeout_ms);
+        rv = bind_lock(c, seg, o);
     if (rv != APR_SUCCESS) {
         sc_segment_detach(seg);
         return rv;
     }
+    c->table.lock = &c->lock;      /* for the debug checks of *_locked */
+    c->read_only = o->read_only != 0;
     c->pool = pool;
     c->seg = seg;
     c->path = seg->path;
@@ -158,6 +186,8 @@ apr_status_t shmcache_create(shmcache_t **cache, const char *path,
         shmcache_options_init(&dflt);
         opts = &dflt;
     }
+    if (opts->read_only)
+        return SHMCACHE_EREADONLY;
     rv = sc_segment_create(&seg, path, opts, init_segment, NULL, pool);
     if (rv != APR_SUCCESS)
         return rv;
@@ -189,11 +219,11 @@ apr_status_t shmcache_open(shmcache_t **cache, const char *path,
     apr_status_t rv = APR_ENOENT;
     int tries;
 
-    /* attach; if nothing is there, create; if another process created it
-     * in between (EEXIST), attach to theirs */
+    /* attach; if nothing is there, create (unless read-only); if another
+     * process created it in between (EEXIST), attach to theirs */
     for (tries = 0; tries < 3; tries++) {
         rv = shmcache_attach(cache, path, opts, pool);
-        if (!APR_STATUS_IS_ENOENT(rv))
+        if (!APR_STATUS_IS_ENOENT(rv) || (opts != NULL && opts->read_only))
             return rv;
         rv = shmcache_create(cache, path, opts, pool);
         if (!APR_STATUS_IS_EEXIST(rv))
@@ -244,6 +274,8 @@ apr_status_t shmcache_perms_set(shmcache_t *cache, apr_fileperms_t perms,
 {
     if (!usable(cache))
         return SHMCACHE_EINVAL;
+    if (cache->read_only)
+        return SHMCACHE_EREADONLY;
     return sc_segment_perms_set(cache->seg, perms, uid, gid);
 }
 
@@ -317,6 +349,15 @@ static apr_status_t write_end(shmcache_t *c, apr_status_t rv)
     return rv;
 }
 
+/* The first check of every call that writes: an open handle
+ * (SHMCACHE_EINVAL) that may write (SHMCACHE_EREADONLY). */
+static apr_status_t check_writable(const shmcache_t *c)
+{
+    if (!usable(c))
+        return SHMCACHE_EINVAL;
+    return c->read_only ? SHMCACHE_EREADONLY : APR_SUCCESS;
+}
+
 /* Arguments every keyed call shares. */
 static apr_status_t check_key(const shmcache_t *c, const void *key,
                               apr_size_t key_len)
@@ -324,6 +365,52 @@ static apr_status_t check_key(const shmcache_t *c, const void *key,
     if (!usable(c) || key == NULL)
         return SHMCACHE_EINVAL;
     return sc_table_check_sizes(&c->table, key_len, 0);
+}
+
+/* check_key for a call that writes. */
+static apr_status_t check_write_key(const shmcache_t *c, const void *key,
+                                    apr_size_t key_len)
+{
+    apr_status_t rv = check_writable(c);
+
+    return rv != APR_SUCCESS ? rv : check_key(c, key, key_len);
+}
+
+/* ------------------------------------------------------------------------
+ * Reading without writing (read-only handles)
+ * ---------------------------------------------------------------------- */
+
+/* One optimistic pass over the data: fills its caller's output afresh
+ * each time it runs (what an earlier, torn pass left is overwritten). */
+typedef apr_status_t (pass_fn)(shmcache_t *c, void *baton);
+
+/* Run pass with no lock and no write to the segment, up to tries times,
+ * until one ran with no writer in or meanwhile (the lock's sequence,
+ * lock.h): only that pass's answer counts. Waits out a live writer for at
+ * most the handle's lock timeout over all tries. Returns the pass's
+ * answer; SHMCACHE_EBUSY (a writer ran during every try);
+ * SHMCACHE_EABANDONED (a writer died mid-change: only a writer can repair
+ * it); SHMCACHE_ETIMEDOUT (a live writer stayed in for the timeout). */
+static apr_status_t read_only_pass(shmcache_t *c, pass_fn *pass, void *baton,
+                                   int tries)
+{
+    apr_time_t deadline = apr_time_now()
+        + apr_time_from_msec(sc_lock_timeout_ms(&c->lock));
+    apr_status_t rv;
+    uint64_t seq;
+    int i;
+
+    for (i = 0; i < tries; i++) {
+        rv = sc_lock_seq_await(&c->lock, deadline, &seq);
+        if (rv != APR_SUCCESS)
+            return rv;
+        sc_lock_pass_enter(&c->lock);
+        rv = pass(c, baton);
+        sc_lock_pass_leave();
+        if (sc_lock_seq_valid(&c->lock, seq))
+            return rv;
+    }
+    return SHMCACHE_EBUSY;
 }
 
 /* Count one get: a hit or a miss; gets are their sum (shmcache_stats), so
@@ -441,6 +528,40 @@ SC_HOT_INLINE int get_optimistic(shmcache_t *c, const void *key,
     return try_optimistic(c, seq, key, key_len, s, rv);
 }
 
+/* A get on a read-only handle: what it asks of one pass. */
+typedef struct ro_get_t {
+    const void *key;
+    apr_size_t key_len;
+    sink_t *sink;
+} ro_get_t;
+
+/* pass_fn: look the key up and copy it out, writing nothing shared (no
+ * frequency raised, no get counted). */
+static apr_status_t ro_get_pass(shmcache_t *c, void *baton)
+{
+    ro_get_t *g = baton;
+    sc_found_t f;
+    apr_uint32_t now = sc_table_now(&c->table);
+    apr_status_t rv = sc_table_peek(&c->table, g->key, g->key_len, now, &f);
+
+    if (rv == APR_SUCCESS)
+        rv = copy_out(c, &f, now, g->sink);
+    return rv;
+}
+
+/* A get on a read-only handle (read_only_pass): counted nowhere, since
+ * the counters are in the segment. */
+static apr_status_t get_read_only(shmcache_t *c, const void *key,
+                                  apr_size_t key_len, sink_t *s)
+{
+    ro_get_t g;
+
+    g.key = key;
+    g.key_len = key_len;
+    g.sink = s;
+    return read_only_pass(c, ro_get_pass, &g, READ_ONLY_TRIES);
+}
+
 SC_HOT_INLINE apr_status_t get_into(shmcache_t *c, const void *key,
                                     apr_size_t key_len, sink_t *s)
 {
@@ -448,6 +569,8 @@ SC_HOT_INLINE apr_status_t get_into(shmcache_t *c, const void *key,
 
     if (rv != APR_SUCCESS)
         return rv;
+    if (c->read_only)
+        return get_read_only(c, key, key_len, s);
     if (!get_optimistic(c, key, key_len, s, &rv))
         rv = get_locked(c, key, key_len, s);
     if (s->count)
@@ -516,9 +639,11 @@ static apr_status_t make_store(shmcache_t *c, sc_store_t *op,
                                apr_uint32_t stale_ttl, apr_uint32_t *now)
 {
     apr_uint32_t fresh;
-    apr_status_t rv;
+    apr_status_t rv = check_writable(c);
 
-    if (!usable(c) || key == NULL || (value == NULL && value_len > 0))
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (key == NULL || (value == NULL && value_len > 0))
         return SHMCACHE_EINVAL;
     rv = sc_table_check_sizes(&c->table, key_len, value_len);
     if (rv != APR_SUCCESS)
@@ -601,7 +726,7 @@ apr_status_t shmcache_cas(shmcache_t *cache, const void *key,
 apr_status_t shmcache_delete(shmcache_t *cache, const void *key,
                              apr_size_t key_len)
 {
-    apr_status_t rv = check_key(cache, key, key_len);
+    apr_status_t rv = check_write_key(cache, key, key_len);
 
     if (rv != APR_SUCCESS)
         return rv;
@@ -619,7 +744,7 @@ apr_status_t shmcache_incr(shmcache_t *cache, const void *key,
                            apr_uint64_t *result)
 {
     apr_uint32_t now, expires;
-    apr_status_t rv = check_key(cache, key, key_len);
+    apr_status_t rv = check_write_key(cache, key, key_len);
 
     if (rv != APR_SUCCESS)
         return rv;
@@ -639,7 +764,7 @@ apr_status_t shmcache_touch(shmcache_t *cache, const void *key,
                             apr_size_t key_len, apr_uint32_t ttl)
 {
     apr_uint32_t now, expires;
-    apr_status_t rv = check_key(cache, key, key_len);
+    apr_status_t rv = check_write_key(cache, key, key_len);
 
     if (rv != APR_SUCCESS)
         return rv;
@@ -656,10 +781,10 @@ apr_status_t shmcache_touch(shmcache_t *cache, const void *key,
 
 apr_status_t shmcache_flush(shmcache_t *cache)
 {
-    apr_status_t rv;
+    apr_status_t rv = check_writable(cache);
 
-    if (!usable(cache))
-        return SHMCACHE_EINVAL;
+    if (rv != APR_SUCCESS)
+        return rv;
     rv = write_begin(cache);
     if (rv != APR_SUCCESS)
         return rv;
@@ -681,6 +806,8 @@ apr_status_t shmcache_flush(shmcache_t *cache)
 
 void shmcache_lease_opts_init(shmcache_lease_opts_t *opts)
 {
+    if (opts == NULL)
+        return;
     opts->lease_ttl = 30;
     opts->wait_ms = 10000;
 }
@@ -805,7 +932,7 @@ static apr_status_t check_lease_args(shmcache_t *c, const void *key,
         return SHMCACHE_EINVAL;
     *value = NULL;
     *token = 0;
-    return check_key(c, key, key_len);
+    return check_write_key(c, key, key_len);
 }
 
 apr_status_t shmcache_lease_get(shmcache_t *cache, const void *key,
@@ -900,7 +1027,7 @@ apr_status_t shmcache_lease_release(shmcache_t *cache, const void *key,
                                     apr_size_t key_len, apr_uint64_t token,
                                     int failed)
 {
-    apr_status_t rv = check_key(cache, key, key_len);
+    apr_status_t rv = check_write_key(cache, key, key_len);
 
     if (rv != APR_SUCCESS)
         return rv;
@@ -973,6 +1100,8 @@ apr_status_t shmcache_get_or_compute(shmcache_t *cache, const void *key,
 
     if (fn == NULL)
         return SHMCACHE_EINVAL;
+    if (usable(cache) && cache->read_only)
+        return SHMCACHE_EREADONLY;
     if (usable(cache) && key != NULL && being_computed(cache, key, key_len))
         return SHMCACHE_ERECURSE;
     rv = shmcache_lease_get(cache, key, key_len, opts, value, value_len, meta,
@@ -1033,13 +1162,44 @@ static int copy_entry(void *baton, const sc_entry_sh_t *e, const char *key,
     return 0;
 }
 
-/* Copy out up to n buckets from *cursor under the read lock. */
+/* A batch of a scan on a read-only handle: what one pass needs. */
+typedef struct ro_batch_t {
+    apr_uint32_t *cursor;
+    apr_uint32_t from;             /* *cursor before the first pass */
+    apr_uint32_t n;
+    batch_t *batch;
+} ro_batch_t;
+
+/* pass_fn: copy the batch afresh (an earlier, torn pass's copies and
+ * cursor are dropped). */
+static apr_status_t ro_batch_pass(shmcache_t *c, void *baton)
+{
+    ro_batch_t *r = baton;
+
+    r->batch->items->nelts = 0;
+    *r->cursor = r->from;
+    return sc_table_scan_locked(&c->table, r->cursor, r->n,
+                                sc_table_now(&c->table), copy_entry,
+                                r->batch);
+}
+
+/* Copy out up to n buckets from *cursor under the read lock (on a
+ * read-only handle, in an optimistic pass). */
 static apr_status_t copy_batch(shmcache_t *c, apr_uint32_t *cursor,
                                apr_uint32_t n, batch_t *b)
 {
     held_t held;
-    apr_status_t rv = read_begin(c, &held);
+    apr_status_t rv;
 
+    if (c->read_only) {
+        ro_batch_t r;
+        r.cursor = cursor;
+        r.from = *cursor;
+        r.n = n;
+        r.batch = b;
+        return read_only_pass(c, ro_batch_pass, &r, READ_ONLY_TRIES);
+    }
+    rv = read_begin(c, &held);
     if (rv != APR_SUCCESS)
         return rv;
     rv = sc_table_scan_locked(&c->table, cursor, n, sc_table_now(&c->table),
@@ -1151,7 +1311,8 @@ static void stats_lock(const shmcache_t *c, shmcache_stats_t *st)
     /* l.attached counts every claimed slot, dead owners' included; stats
      * is not a hot path, so ask each owner whether it is alive */
     st->attached = sc_lock_count_attached(c->lock.sh, c->lock.nslots,
-                                          &c->lock) + 1;
+                                          &c->lock)
+                 + (c->read_only ? 0 : 1);     /* a read-only one has no slot */
     st->readers = l.readers;
     st->writer_pid = l.writer_pid;
     st->reader_pid_count = l.reader_pid_count;
@@ -1167,24 +1328,61 @@ static void stats_derived(shmcache_stats_t *st)
              : (double)st->bytes_used / (double)st->data_size;
 }
 
-apr_status_t shmcache_stats(shmcache_t *cache, shmcache_stats_t *stats)
+/* pass_fn: the table's figures (each pass sets every one of them). */
+static apr_status_t ro_stats_pass(shmcache_t *c, void *baton)
+{
+    sc_table_stats_locked(&c->table, baton);
+    return APR_SUCCESS;
+}
+
+/* The table's figures under the read lock, or in an optimistic pass. */
+static apr_status_t stats_table(shmcache_t *c, shmcache_stats_t *st)
 {
     held_t held;
+    apr_status_t rv;
+
+    if (c->read_only)
+        return read_only_pass(c, ro_stats_pass, st, READ_ONLY_TRIES);
+    rv = read_begin(c, &held);
+    if (rv != APR_SUCCESS)
+        return rv;
+    sc_table_stats_locked(&c->table, st);
+    read_end(c, held);
+    return APR_SUCCESS;
+}
+
+apr_status_t shmcache_stats(shmcache_t *cache, shmcache_stats_t *stats)
+{
     apr_status_t rv;
 
     if (!usable(cache) || stats == NULL)
         return SHMCACHE_EINVAL;
     memset(stats, 0, sizeof *stats);
     stats_config(cache, stats);
-    rv = read_begin(cache, &held);
+    rv = stats_table(cache, stats);
     if (rv != APR_SUCCESS)
         return rv;
-    sc_table_stats_locked(&cache->table, stats);
-    read_end(cache, held);
     /* lock figures last: they must not count our own read hold */
     stats_lock(cache, stats);
     stats_derived(stats);
     return APR_SUCCESS;
+}
+
+/* Where check describes a problem. */
+typedef struct why_t {
+    char *buf;
+    apr_size_t size;
+} why_t;
+
+/* pass_fn: check the whole table (the description of a torn pass is
+ * cleared by the next). */
+static apr_status_t ro_check_pass(shmcache_t *c, void *baton)
+{
+    why_t *w = baton;
+
+    if (w->buf != NULL && w->size > 0)
+        w->buf[0] = '\0';
+    return sc_table_check_locked(&c->table, w->buf, w->size);
 }
 
 apr_status_t shmcache_check(shmcache_t *cache, char *why, apr_size_t why_size)
@@ -1195,6 +1393,15 @@ apr_status_t shmcache_check(shmcache_t *cache, char *why, apr_size_t why_size)
         return SHMCACHE_EINVAL;
     if (why != NULL && why_size > 0)
         why[0] = '\0';
+    if (cache->read_only) {
+        why_t w;
+        w.buf = why;
+        w.size = why_size;
+        rv = read_only_pass(cache, ro_check_pass, &w, READ_ONLY_CHECK_TRIES);
+        if (rv != SHMCACHE_ECORRUPT && why != NULL && why_size > 0)
+            why[0] = '\0';        /* a torn pass's words are no finding */
+        return rv;
+    }
     rv = write_begin(cache);
     if (rv != APR_SUCCESS)
         return rv;
@@ -1207,9 +1414,11 @@ apr_status_t shmcache_repair(shmcache_t *cache,
                              shmcache_repair_outcome_e *outcome, char *why,
                              apr_size_t why_size)
 {
-    apr_status_t rv;
+    apr_status_t rv = check_writable(cache);
 
-    if (!usable(cache) || (why == NULL && why_size > 0))
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (why == NULL && why_size > 0)
         return SHMCACHE_EINVAL;
     if (outcome != NULL)
         *outcome = SHMCACHE_REPAIR_NONE;

@@ -2,7 +2,7 @@
  * strerror.c - shmcache_strerror: the library's own codes, then APR's and
  * the OS's through apr_strerror.
  */
-#include "shmcache.h"
+#include "shmcache_status.h"
 
 #include <apr_strings.h>
 
@@ -28,7 +28,8 @@ static const char *const messages[] = {
         "(symlinks are never followed)",
     "the TTL is out of range (at most ten years)",
     "the size is too small for the segment's own metadata and one item",
-    "other processes are still attached to the segment",
+    "the cache is busy (other processes are attached, or writers kept "
+        "changing it during every try of a read-only read)",
     "every process slot of the segment is held by a live process",
     "a size or count overflows the format's limits",
     "this caller holds the key's lease: compute and store the value",
@@ -37,9 +38,12 @@ static const char *const messages[] = {
     "the value's computation failed (its lease was released as failed)",
     "the key is already being computed by this thread (recursive "
         "get-or-compute)",
+    "the cache was opened read-only",
+    "a writer died in the middle of a change: a read-only reader cannot "
+        "repair it (opening the cache for writing does)",
 };
 _Static_assert(sizeof messages / sizeof messages[0]
-                   == SHMCACHE_ERECURSE - SHMCACHE_START_ERROR + 1,
+                   == SHMCACHE_LAST_STATUS - SHMCACHE_START_ERROR + 1,
                "one message per status, in order");
 
 char *shmcache_strerror(apr_status_t status, char *buf, apr_size_t buf_size)

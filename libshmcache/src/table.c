@@ -8,11 +8,11 @@
 #include "entry.h"
 #include "evict.h"
 #include "fault.h"
+#include "os.h"
 
 #include <apr_strings.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static apr_uint32_t chain_length(const sc_table_t *t, apr_uint32_t g,
                                  apr_uint64_t *budget);
@@ -34,6 +34,7 @@ apr_status_t sc_table_bind(sc_table_t *t, sc_segment_t *seg)
     t->max_value = h->max_value;
     t->default_ttl = h->default_ttl;
     t->epoch = h->epoch;
+    t->lock = NULL;
     if (sc_alloc_bind(&t->alloc, seg->base,
                       (sc_alloc_sh_t *)(seg->base + h->alloc_off),
                       t->data_lo, t->data_hi) != APR_SUCCESS)
@@ -41,7 +42,8 @@ apr_status_t sc_table_bind(sc_table_t *t, sc_segment_t *seg)
     return APR_SUCCESS;
 }
 
-apr_status_t sc_table_init_locked(sc_table_t *t)
+/* Empty the table (the work of both init functions below). */
+static apr_status_t empty(sc_table_t *t)
 {
     memset(t->buckets, 0, ((apr_size_t)t->mask + 1) * sizeof *t->buckets);
     ORDERED();
@@ -55,13 +57,22 @@ apr_status_t sc_table_init_locked(sc_table_t *t)
                          t->data_hi);
 }
 
+apr_status_t sc_table_init_unpublished(sc_table_t *t)
+{
+    assert(t->lock == NULL);
+    return empty(t);
+}
+
+apr_status_t sc_table_init_locked(sc_table_t *t)
+{
+    SC_ASSERT_WRITE(t);
+    return empty(t);
+}
+
 apr_uint32_t sc_table_now(const sc_table_t *t)
 {
-    /* time(), not apr_time_now(): on Linux it reads a kernel variable
-     * through the vDSO, where gettimeofday reads the TSC with a barrier
-     * that keeps lookups from overlapping their cache misses (bench/
-     * measured get at 0.17x the private table with it, 0.3x without) */
-    apr_int64_t s = (apr_int64_t)time(NULL) - t->epoch;
+    /* the OS layer's cheap clock (os.h), not apr_time_now() */
+    apr_int64_t s = sc_os_clock_sec() - t->epoch;
 
     if (s < 1)
         return 1;
@@ -128,6 +139,7 @@ apr_status_t sc_table_find_locked(const sc_table_t *t, const void *key,
                                   apr_size_t key_len, unsigned flags,
                                   apr_uint32_t now, sc_found_t *found)
 {
+    SC_ASSERT_READ(t);
     return lookup(t, key, key_len, flags, now, found);
 }
 
@@ -137,6 +149,7 @@ apr_status_t sc_table_get_locked(const sc_table_t *t, const void *key,
 {
     apr_status_t rv = sc_table_peek(t, key, key_len, now, found);
 
+    SC_ASSERT_READ(t);
     /* a reader writes only this byte, and only when it changes (readers
      * racing here may lose a step: a frequency, not a count) */
     if (rv == APR_SUCCESS && mark && found->freq < SC_FREQ_MAX)
@@ -266,6 +279,7 @@ apr_status_t sc_table_store_locked(sc_table_t *t, const sc_store_t *op,
     int evicted, have;
     apr_status_t rv;
 
+    SC_ASSERT_WRITE(t);
     rv = find(t, h, op->key, op->key_len, op->flags, &link, &v);
     if (rv != APR_SUCCESS && rv != SHMCACHE_NOTFOUND)
         return rv;
@@ -307,6 +321,7 @@ apr_status_t sc_table_delete_locked(sc_table_t *t, const void *key,
     int was_live;
     apr_status_t rv;
 
+    SC_ASSERT_WRITE(t);
     rv = find(t, hash_key(t, key, key_len), key, key_len, flags, &link, &v);
     if (rv != APR_SUCCESS)
         return rv;
@@ -380,6 +395,7 @@ apr_status_t sc_table_incr_locked(sc_table_t *t, const void *key,
     char digits[21];
     apr_status_t rv;
 
+    SC_ASSERT_WRITE(t);
     rv = sc_table_get_locked(t, key, key_len, now, 0, &f);
     if (rv == SHMCACHE_NOTFOUND && initial == NULL)
         return rv;
@@ -420,6 +436,7 @@ apr_status_t sc_table_touch_locked(sc_table_t *t, const void *key,
     sc_found_t f;
     apr_status_t rv = sc_table_get_locked(t, key, key_len, now, 0, &f);
 
+    SC_ASSERT_WRITE(t);
     if (rv != APR_SUCCESS)
         return rv;
     ((sc_entry_sh_t *)f.entry)->expires = expires;
@@ -434,6 +451,7 @@ apr_status_t sc_table_scan_locked(const sc_table_t *t, apr_uint32_t *cursor,
     apr_uint64_t nb = (apr_uint64_t)t->mask + 1, b = *cursor, end;
     apr_uint64_t limit = max_entries(t);
 
+    SC_ASSERT_READ(t);
     if (b >= nb)
         b = 0;
     end = b + max > nb ? nb : b + max;
@@ -509,6 +527,7 @@ void sc_table_stats_locked(const sc_table_t *t, shmcache_stats_t *st)
 {
     sc_alloc_stats_t a;
 
+    SC_ASSERT_READ(t);
     sc_alloc_stats_locked(&t->alloc, &a);
     stats_counters(&t->hdr->counters, st);
     st->items = t->hdr->counters.items;
@@ -526,6 +545,7 @@ apr_status_t sc_table_flush_locked(sc_table_t *t)
 {
     apr_status_t rv = sc_table_init_locked(t);
 
+    SC_ASSERT_WRITE(t);
     t->hdr->counters.flushes++;
     return rv;
 }

@@ -55,12 +55,22 @@
  * (the ghost); 16 bytes in the header (target, clocks).
  *
  * Locking: *_locked functions need the segment lock: the read lock for
- * sc_table_get_locked, sc_table_scan_locked and sc_table_stats_locked, the
- * write lock for everything else.
+ * sc_table_get_locked, sc_table_find_locked, sc_table_scan_locked,
+ * sc_table_stats_locked and sc_table_check_locked, the write lock for
+ * everything else. "The read lock" also covers an optimistic pass of a
+ * read-only handle (lock.h, sc_lock_pass_enter): such a caller holds no
+ * lock, writes nothing, and keeps what it read only if the lock's
+ * sequence did not move. Debug builds check the contract at the entry of
+ * each *_locked function of table.c (SC_ASSERT_WRITE / SC_ASSERT_READ,
+ * compiled out with NDEBUG) against the lock the handle bound to the
+ * table (sc_table_t.lock). A table with no lock bound is one no other
+ * process can reach: a segment being built by its creator, before it is
+ * published, or a test's private table; nothing is checked for it.
  */
 #ifndef SC_TABLE_H
 #define SC_TABLE_H
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <apr.h>
@@ -102,7 +112,22 @@ typedef struct sc_table_t {
     apr_uint32_t mask;             /* nbuckets - 1 */
     apr_uint32_t max_key, max_value, default_ttl;
     apr_int64_t epoch;             /* seconds */
+    const sc_lock_t *lock;         /* the handle's lock, for the debug
+                                      checks of *_locked; NULL (set by
+                                      sc_table_bind) for a table no other
+                                      process can reach */
 } sc_table_t;
+
+/* The _locked contracts, checked in debug builds (see Locking above). */
+#ifdef NDEBUG
+#define SC_ASSERT_WRITE(t) ((void)0)
+#define SC_ASSERT_READ(t) ((void)0)
+#else
+#define SC_ASSERT_WRITE(t) \
+    assert((t)->lock == NULL || sc_lock_holds_write((t)->lock))
+#define SC_ASSERT_READ(t) \
+    assert((t)->lock == NULL || sc_lock_holds_read((t)->lock))
+#endif
 
 /* How a store treats an existing entry. */
 typedef enum sc_store_mode_t {
@@ -134,12 +159,20 @@ typedef struct sc_found_t {
 } sc_found_t;
 
 /* Bind t to a validated segment, from its validated header copy
- * (seg->cfg). Returns APR_SUCCESS or SHMCACHE_ECORRUPT (a data region the
- * allocator cannot manage). */
+ * (seg->cfg), with no lock bound (t->lock NULL: the caller sets it when
+ * the segment is or will be shared). Writes nothing. Returns APR_SUCCESS
+ * or SHMCACHE_ECORRUPT (a data region the allocator cannot manage). */
 apr_status_t sc_table_bind(sc_table_t *t, sc_segment_t *seg);
 
+/* Lay out an empty table in a segment that its creator is still building
+ * (state INIT, not yet published at its path): no other process can
+ * reach it and no lock exists yet, so none is held or needed. t must
+ * have no lock bound. */
+apr_status_t sc_table_init_unpublished(sc_table_t *t);
+
 /* Empty the table: clear every bucket, make the data region one free
- * block, zero the item count and the hand. (Creator, flush, reset.) */
+ * block, zero the item count and the hand (flush, and a repair that
+ * must reset). Needs the write lock. */
 apr_status_t sc_table_init_locked(sc_table_t *t);
 
 /* Seconds since the epoch now (>= 1). */

@@ -28,7 +28,8 @@
  * path may be removed while others have it mapped (sc_os_file_remove
  * frees the name at once; Windows would otherwise keep it until the last
  * handle closes). Owner-only modes get an explicit, protected DACL granting
- * the creating user alone; wider modes keep the directory's inherited ACL.
+ * the creating user and BUILTIN\Administrators (Windows' root); wider modes
+ * keep the directory's inherited ACL.
  * The handle is wrapped into an apr_file_t with apr_os_file_put, so APR's
  * mmap, lock and I/O functions work on it. There is no chown: ownership on
  * Windows is an ACL question, and sc_os_file_chown says APR_ENOTIMPL.
@@ -41,7 +42,7 @@
 #define _WIN32_WINNT 0x0600
 #endif
 #include "os.h"
-#include "shmcache.h"
+#include "shmcache_status.h"
 
 #include <apr_portable.h>
 #include <apr_strings.h>
@@ -132,6 +133,19 @@ int sc_os_proc_alive(const sc_proc_id_t *id)
 void sc_os_cpu_relax(void)
 {
     YieldProcessor();
+}
+
+apr_int64_t sc_os_clock_sec(void)
+{
+    /* the system time as a FILETIME (100 ns since 1601): a read of a
+     * shared kernel page, the cheapest wall clock Windows has */
+    FILETIME ft;
+    ULARGE_INTEGER t;
+
+    GetSystemTimeAsFileTime(&ft);
+    t.LowPart = ft.dwLowDateTime;
+    t.HighPart = ft.dwHighDateTime;
+    return (apr_int64_t)(t.QuadPart / 10000000u) - 11644473600LL;
 }
 
 apr_uint64_t sc_os_thread_self(void)
@@ -311,24 +325,36 @@ static PSID token_sid(TOKEN_INFORMATION_CLASS what, apr_pool_t *pool)
 }
 
 /* A security descriptor (pool memory) whose protected DACL grants full
- * access to the current user only, or NULL when it cannot be built (the
- * file then gets the directory's inherited ACL). Built with the plain
- * security API rather than SDDL or aclapi.h, whose headers need the OLE
- * types that apr.h's NOUSER leaves out under mingw-w64. */
+ * access to the current user and to BUILTIN\Administrators (the admin's
+ * shmcache-cli, from an elevated prompt, must reach a service's segment),
+ * or NULL when it cannot be built (the file then gets the directory's
+ * inherited ACL). Built with the plain security API rather than SDDL or
+ * aclapi.h, whose headers need the OLE types that apr.h's NOUSER leaves
+ * out under mingw-w64. */
 static PSECURITY_DESCRIPTOR owner_only_sd(apr_pool_t *pool)
 {
     PSID user = token_sid(TokenUser, pool);
+    BYTE admins[SECURITY_MAX_SID_SIZE];
+    DWORD admins_len = sizeof admins;
     SECURITY_DESCRIPTOR *sd;
     DWORD acl_len;
     PACL acl;
+    int with_admins;
 
     if (user == NULL)
         return NULL;
-    acl_len = sizeof(ACL) + sizeof(ACCESS_ALLOWED_ACE) + GetLengthSid(user);
+    /* without the Administrators SID (it cannot fail in practice), the
+     * user alone: still owner-only, never the inherited ACL */
+    with_admins = CreateWellKnownSid(WinBuiltinAdministratorsSid, NULL,
+                                     admins, &admins_len);
+    acl_len = sizeof(ACL) + sizeof(ACCESS_ALLOWED_ACE) + GetLengthSid(user)
+        + (with_admins ? sizeof(ACCESS_ALLOWED_ACE) + GetLengthSid(admins) : 0);
     sd = apr_pcalloc(pool, sizeof *sd);
     acl = apr_pcalloc(pool, acl_len);
     if (!InitializeAcl(acl, acl_len, ACL_REVISION)
         || !AddAccessAllowedAce(acl, ACL_REVISION, FILE_ALL_ACCESS, user)
+        || (with_admins
+            && !AddAccessAllowedAce(acl, ACL_REVISION, FILE_ALL_ACCESS, admins))
         || !InitializeSecurityDescriptor(sd, SECURITY_DESCRIPTOR_REVISION)
         || !SetSecurityDescriptorDacl(sd, TRUE, acl, FALSE)
         || !SetSecurityDescriptorControl(sd, SE_DACL_PROTECTED, SE_DACL_PROTECTED))
@@ -357,12 +383,13 @@ static PSID handle_owner(HANDLE h, apr_pool_t *pool)
 
 /* Wrap an open handle in an apr_file_t owned by pool (closed with the
  * pool, or earlier by apr_file_close). */
-static apr_status_t wrap_handle(apr_file_t **file, HANDLE h, apr_pool_t *pool)
+static apr_status_t wrap_handle(apr_file_t **file, HANDLE h, apr_int32_t flags,
+                                apr_pool_t *pool)
 {
     apr_os_file_t osf = h;
     apr_status_t rv;
 
-    rv = apr_os_file_put(file, &osf, APR_FOPEN_READ | APR_FOPEN_WRITE, pool);
+    rv = apr_os_file_put(file, &osf, flags, pool);
     if (rv != APR_SUCCESS) {
         CloseHandle(h);
         return rv;
@@ -411,7 +438,7 @@ apr_status_t sc_os_file_create(apr_file_t **file, const char *path,
             return APR_EEXIST;
         return os_status(err);
     }
-    return wrap_handle(file, h, pool);
+    return wrap_handle(file, h, APR_FOPEN_READ | APR_FOPEN_WRITE, pool);
 }
 
 /* Whether sid may own a segment we attach to without allow_foreign_owner:
@@ -438,7 +465,8 @@ static int trusted_owner(PSID owner, apr_pool_t *pool)
 }
 
 apr_status_t sc_os_file_open(apr_file_t **file, const char *path,
-                             int allow_foreign_owner, apr_pool_t *pool)
+                             int allow_foreign_owner, int read_only,
+                             apr_pool_t *pool)
 {
     BY_HANDLE_FILE_INFORMATION info;
     PSID owner;
@@ -448,8 +476,10 @@ apr_status_t sc_os_file_open(apr_file_t **file, const char *path,
 
     if ((rv = wide_path(&wpath, path, pool)) != APR_SUCCESS)
         return rv;
-    h = CreateFileW(wpath, GENERIC_READ | GENERIC_WRITE, SHARE_ALL, NULL,
-                    OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    h = CreateFileW(wpath, read_only ? GENERIC_READ
+                                     : GENERIC_READ | GENERIC_WRITE,
+                    SHARE_ALL, NULL, OPEN_EXISTING,
+                    FILE_FLAG_OPEN_REPARSE_POINT, NULL);
     if (h == INVALID_HANDLE_VALUE)
         return os_status(GetLastError());
     /* a symlink or junction (opened as itself), a directory, or a device
@@ -463,12 +493,17 @@ apr_status_t sc_os_file_open(apr_file_t **file, const char *path,
     /* when the owner cannot be read at all (a file system without ACLs),
      * there is nothing to compare: accept, as unix/os.c does when /proc
      * is hidden */
-    if (!allow_foreign_owner && (owner = handle_owner(h, pool)) != NULL
+    /* a reader that cannot write needs no trust in the owner */
+    if (!allow_foreign_owner && !read_only
+        && (owner = handle_owner(h, pool)) != NULL
         && !trusted_owner(owner, pool)) {
         CloseHandle(h);
         return SHMCACHE_EOWNER;
     }
-    return wrap_handle(file, h, pool);
+    return wrap_handle(file, h,
+                       read_only ? APR_FOPEN_READ
+                                 : APR_FOPEN_READ | APR_FOPEN_WRITE,
+                       pool);
 }
 
 apr_status_t sc_os_file_publish(const char *tmp, const char *path)
