@@ -9,6 +9,7 @@
 #include "evict.h"
 
 #include <apr_strings.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,6 +185,7 @@ apr_status_t sc_table_check_locked(const sc_table_t *t, char *why,
     apr_uint64_t allocated = 0, linked = 0, b, hand = t->hdr->hand;
     apr_status_t rv;
 
+    SC_ASSERT_READ(t);
     rv = sc_alloc_check_locked(&t->alloc, why, why_size);
     if (rv != APR_SUCCESS)
         return rv;
@@ -356,6 +358,7 @@ sc_repair_t sc_table_repair_locked(sc_table_t *t)
 {
     apr_status_t rv;
 
+    SC_ASSERT_WRITE(t);
     if (sc_table_check_locked(t, NULL, 0) == APR_SUCCESS)
         return SC_REPAIR_NONE;
     rv = try_repair(t);

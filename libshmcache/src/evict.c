@@ -10,6 +10,7 @@
 #include "evict.h"
 #include "fault.h"
 
+#include <assert.h>
 #include <string.h>
 
 /* A store moves at most this many read entries between or within the
@@ -29,6 +30,7 @@ apr_status_t sc_evict_enqueue_locked(sc_table_t *t, const view_t *v, int q)
     apr_uint32_t old = qs->head[q];
     view_t o;
 
+    SC_ASSERT_WRITE(t);
     if (old != 0 && !view(t, old, &o))
         return SHMCACHE_ECORRUPT;
     v->e->qprev = 0;
@@ -52,6 +54,7 @@ apr_status_t sc_evict_unlink_locked(sc_table_t *t, const view_t *v)
     apr_uint32_t p = v->e->qprev, n = v->e->qnext;
     view_t pv, nv;
 
+    SC_ASSERT_WRITE(t);
     memset(&pv, 0, sizeof pv);
     memset(&nv, 0, sizeof nv);
     if ((p != 0 && !view(t, p, &pv)) || (n != 0 && !view(t, n, &nv)))
@@ -271,8 +274,10 @@ static apr_status_t step_past(const sc_table_t *t, apr_uint64_t *cursor,
 apr_status_t sc_evict_free_locked(sc_table_t *t, apr_uint32_t g)
 {
     apr_uint64_t off = G2B(g);
-    apr_status_t rv = step_past(t, &t->hdr->hand, off);
+    apr_status_t rv;
 
+    SC_ASSERT_WRITE(t);
+    rv = step_past(t, &t->hdr->hand, off);
     if (rv == APR_SUCCESS)
         rv = step_past(t, &t->hdr->sweep, off);
     if (rv != APR_SUCCESS)
@@ -285,6 +290,7 @@ apr_status_t sc_evict_unlink_free_locked(sc_table_t *t, apr_uint32_t *link,
 {
     apr_status_t rv;
 
+    SC_ASSERT_WRITE(t);
     *link = v->e->next;
     ORDERED();
     SC_FAULT_POINT("table.unlinked");
@@ -450,6 +456,7 @@ apr_status_t sc_evict_alloc_locked(sc_table_t *t, apr_uint64_t need,
     apr_uint32_t skips = 0, victims = 0;
     apr_status_t rv;
 
+    SC_ASSERT_WRITE(t);
     *evicted = 0;
     rv = sc_alloc_malloc_locked(&t->alloc, need, off);
     if (rv != SHMCACHE_ENOMEM)
@@ -475,6 +482,7 @@ apr_status_t sc_evict_enqueue_new_locked(sc_table_t *t, const view_t *nv,
     apr_status_t rv;
     int q;
 
+    SC_ASSERT_WRITE(t);
     if (old == NULL) {
         int g = ghost_take(t, h);
         if (g == GHOST_FROM_SMALL || g == GHOST_FROM_MAIN)
