@@ -250,7 +250,8 @@ apr_status_t sc_segment_create(sc_segment_t **seg, const char *path,
 static apr_status_t check_regions(const sc_segment_t *seg)
 {
     const sc_header_sh_t *h = &seg->cfg;
-    const sc_lock_sh_t *lock = (const sc_lock_sh_t *)(seg->base + SC_HEADER_SIZE);
+    /* h->lock_off is held to SC_HEADER_SIZE below, before lock is read */
+    const sc_lock_sh_t *lock = sc_segment_region(seg, SC_HEADER_SIZE);
 
     if (h->nslots < 8 || h->nslots > SHMCACHE_LIMIT_SLOTS
         || h->lock_off != SC_HEADER_SIZE
@@ -358,9 +359,8 @@ apr_status_t sc_segment_probe(const char *path, apr_uint32_t *attached,
     if (rv == APR_SUCCESS)
         rv = validate(seg);
     if (rv == APR_SUCCESS && attached != NULL)
-        *attached = sc_lock_count_attached(
-            (const sc_lock_sh_t *)(seg->base + seg->cfg.lock_off),
-            seg->cfg.nslots, NULL);
+        *attached = sc_lock_count_attached(sc_segment_lock(seg),
+                                           seg->cfg.nslots, NULL);
     apr_pool_destroy(sub);
     return rv;
 }

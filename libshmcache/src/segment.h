@@ -147,6 +147,34 @@ typedef struct sc_segment_t {
     int read_only;                 /* mapped (and opened) for reading only */
 } sc_segment_t;
 
+/* The regions of a validated segment, at the offsets of its header copy
+ * (seg->cfg): the one place that turns an offset into an address. */
+static inline void *sc_segment_region(const sc_segment_t *seg,
+                                      apr_uint64_t off)
+{
+    return seg->base + (apr_size_t)off;
+}
+
+static inline sc_lock_sh_t *sc_segment_lock(const sc_segment_t *seg)
+{
+    return (sc_lock_sh_t *)sc_segment_region(seg, seg->cfg.lock_off);
+}
+
+static inline apr_uint32_t *sc_segment_buckets(const sc_segment_t *seg)
+{
+    return (apr_uint32_t *)sc_segment_region(seg, seg->cfg.buckets_off);
+}
+
+static inline apr_uint32_t *sc_segment_ghost(const sc_segment_t *seg)
+{
+    return (apr_uint32_t *)sc_segment_region(seg, seg->cfg.ghost_off);
+}
+
+static inline sc_alloc_sh_t *sc_segment_alloc(const sc_segment_t *seg)
+{
+    return (sc_alloc_sh_t *)sc_segment_region(seg, seg->cfg.alloc_off);
+}
+
 /* Build a segment for opts in PATH.init.PID: reserve and map it, write the
  * planned header in state INIT, call init(baton, seg) to lay out the
  * regions, mark it READY and publish it at path. Returns APR_EEXIST when

@@ -105,12 +105,6 @@ static apr_status_t handle_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* The lock region of a validated segment. */
-static sc_lock_sh_t *lock_region(const sc_segment_t *seg)
-{
-    return (sc_lock_sh_t *)(seg->base + seg->cfg.lock_off);
-}
-
 /* Lay out a new segment's regions (creator only, before it is public:
  * nobody else can reach it, and the lock is only being made). */
 static apr_status_t init_segment(void *baton, sc_segment_t *seg)
@@ -119,7 +113,7 @@ static apr_status_t init_segment(void *baton, sc_segment_t *seg)
     apr_status_t rv;
 
     (void)baton;
-    sc_lock_init(lock_region(seg), seg->cfg.nslots);
+    sc_lock_init(sc_segment_lock(seg), seg->cfg.nslots);
     rv = sc_table_bind(&t, seg);
     if (rv == APR_SUCCESS)
         rv = sc_table_init_unpublished(&t);
@@ -131,9 +125,9 @@ static apr_status_t bind_lock(shmcache_t *c, sc_segment_t *seg,
                               const shmcache_options_t *o)
 {
     if (o->read_only)
-        return sc_lock_attach_read_only(&c->lock, lock_region(seg),
+        return sc_lock_attach_read_only(&c->lock, sc_segment_lock(seg),
                                         seg->cfg.nslots, o->lock_timeout_ms);
-    return sc_lock_attach(&c->lock, lock_region(seg), seg->cfg.nslots,
+    return sc_lock_attach(&c->lock, sc_segment_lock(seg), seg->cfg.nslots,
                           o->lock_timeout_ms);
 }
 

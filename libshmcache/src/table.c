@@ -23,8 +23,8 @@ apr_status_t sc_table_bind(sc_table_t *t, sc_segment_t *seg)
 
     t->base = seg->base;
     t->hdr = seg->hdr;
-    t->buckets = (apr_uint32_t *)(seg->base + h->buckets_off);
-    t->ghost = (apr_uint32_t *)(seg->base + h->ghost_off);
+    t->buckets = sc_segment_buckets(seg);
+    t->ghost = sc_segment_ghost(seg);
     t->data_lo = h->data_off;
     t->data_hi = h->data_off + h->data_size;
     t->max_entries = h->data_size / (SC_ENTRY_HDR + SC_ALLOC_OVERHEAD + 1) + 1;
@@ -35,8 +35,7 @@ apr_status_t sc_table_bind(sc_table_t *t, sc_segment_t *seg)
     t->default_ttl = h->default_ttl;
     t->epoch = h->epoch;
     t->lock = NULL;
-    if (sc_alloc_bind(&t->alloc, seg->base,
-                      (sc_alloc_sh_t *)(seg->base + h->alloc_off),
+    if (sc_alloc_bind(&t->alloc, seg->base, sc_segment_alloc(seg),
                       t->data_lo, t->data_hi) != APR_SUCCESS)
         return SHMCACHE_ECORRUPT;
     return APR_SUCCESS;
