@@ -150,6 +150,9 @@ SC_HOT_INLINE apr_status_t find(const sc_table_t *t, apr_uint64_t h,
         if (!view(t, g, v) || ++steps > limit
             || (steps > LOOP_AFTER && looped(&loop, g)))
             return SHMCACHE_ECORRUPT;
+        if (v->e->tag == tag)       /* most likely the key: start its value's
+                                       lines coming while the key compares */
+            __builtin_prefetch(v->value + 63);
         if (same_key(v, tag, key, len, flags)) {
             *link = at;
             return APR_SUCCESS;
