@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job: installs what is missing, builds, and starts a real Apache
 # httpd on 127.0.0.1 with mod_shmcache loaded, one cache declared at
 # $SHMCACHE_FILE (default /dev/shm/shmcache.default), the status page and

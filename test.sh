@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every test: installs what is missing, builds into ./build, and runs
 # the whole ctest suite (library, multi-process, crash, CLI, real httpd).
 # Extra arguments go to ctest (e.g. -R test_api, or -j2).

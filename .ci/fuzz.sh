@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fuzzing lane: builds the libFuzzer targets of fuzz/ with Debian's clang
 # (ASan + UBSan + libFuzzer, fuzz/build.sh), replays every input that once
 # crashed (fuzz/regressions/TARGET/), then fuzzes each target for a bounded

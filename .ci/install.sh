@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # CI lane "install" (issues 9, 19): first `cmake --install --prefix` into a
 # temporary prefix, and a small program built against it through
 # PKG_CONFIG_PATH (shmcache.pc is relocated: its prefix is the one

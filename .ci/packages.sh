@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # CI lane "packages" (issues 9, 19): build the Debian packages with CPack
 #   libshmcache0 libshmcache-dev libapache2-mod-shmcache shmcache-tools
 # check them with lintian (any error fails the lane; warnings are printed),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ASan+UBSan build of the library, CLI and tests, running the whole ctest
 # suite; then a TSan build running the threaded tests. The Apache module
 # is left out of these builds: a sanitized .so cannot be loaded into the

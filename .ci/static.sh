@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Static analysis lane: clang-tidy (checks chosen and explained in
 # .clang-tidy at the repository root) and cppcheck (warning, style,
 # performance and portability; suppressions with their reasons in

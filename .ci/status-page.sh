@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # CI lane "status-page": mod_shmcache's HTML status page in a
 # real httpd, loaded by headless Chromium (Debian: chromium).
 #   1. builds mod_shmcache (own build dir) and starts Debian's apache2 with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tier-check.c - built by .ci/tier-check.sh against an installed
  * libshmcache_tier (pkg-config shmcache-tier, or find_package(shmcache) ->

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # .ci/tier-check.sh [PREFIX]: can a program use the installed second tier?
 # Builds .ci/tier-check.c twice against the shmcache installed in PREFIX
 # (default: where pkg-config and CMake look without help, e.g. the

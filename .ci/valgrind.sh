@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # valgrind memcheck of the unit tests (and the helper processes they
 # start): zero errors and zero definite leaks, or the lane fails.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # .ci/windows.sh - the Windows CI lane, run on Debian: cross-build shmcache
 # (library, CLI, tests, the Apache module; no benchmarks) with mingw-w64,
 # run its test suite under Wine, then mod_shmcache in a real httpd.exe

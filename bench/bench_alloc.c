@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_alloc.c - the segment allocator (sc_alloc, TLSF, libshmcache/src/
  * alloc.c) against APR-util's apr_rmm, on the same traces, in the same

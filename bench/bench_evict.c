@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_evict.c - eviction quality: the hit ratio of the real cache
  * against simulated LRU, FIFO, CLOCK, SIEVE, S3-FIFO and ARC holding the

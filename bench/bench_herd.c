@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_herd.c - the thundering herd: N processes keep asking for one key
  * whose value takes --compute-ms (50 ms) to compute and is stored with TTL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_lock.c - the in-segment reader/writer lock (libshmcache/src/lock.c)
  * against a process-shared pthread_rwlock_t living in the same shared

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_shmcache.c - throughput and latency of get, set and a read/write
  * mix on shmcache, with the baselines measured in the same run:

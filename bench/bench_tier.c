@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_tier.c - what the second tier costs and saves, in one run.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common.h - small pieces shared by the benchmark programs: a monotonic
  * nanosecond clock, a fast seeded random generator, fixed-width printable

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * evict_shm.c - sizing a segment to exactly N entries, and replaying a
  * trace into it (see evict_shm.h for the method).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * evict_shm.h - the real cache in the eviction benchmark: a segment that
  * holds exactly N equal-size entries, and the cache-aside replay of a

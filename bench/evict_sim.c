@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * evict_sim.c - the simulated policies of evict_sim.h over dense ids.
  *

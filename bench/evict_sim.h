@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * evict_sim.h - exact simulators of the published eviction policies, the
  * yardsticks bench_evict holds the real cache against.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * evict_traces.c - trace readers and generators for bench_evict (see
  * evict_traces.h): decompression through a pipe from gzip / xz / zstd,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * evict_traces.h - request traces for the eviction benchmark: the real
  * traces kept beside the repository (../shared/traces, see its README) and

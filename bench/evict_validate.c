@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * evict_validate.c - our simulators against libCacheSim's published miss
  * counts (see evict_validate.h). The figures below are the constants of

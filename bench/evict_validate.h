@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * evict_validate.h - the simulators of evict_sim.h checked against the
  * exact miss counts libCacheSim's test suite publishes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Finds APR, APR-util, xxHash and Check and makes imported targets:
 #   shmcache::apr  shmcache::aprutil  shmcache::xxhash  shmcache::check
 # On Debian they come from pkg-config. A cross build (win32/) may set

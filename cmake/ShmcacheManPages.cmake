@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Build-time step (cmake -P) for libshmcache's man pages:
 #   OUT/shmcache.3.gz     PAGE compressed with GZIP -9n (reproducible bytes)
 #   OUT/man3-links.txt    one name per line: every public function declared

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * units.c - the number words of the CLI and the module (see units.h for
  * the grammar).

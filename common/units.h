@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * units.h - the number words that shmcache-cli and mod_shmcache share:
  * sizes with binary units, durations with time units, plain unsigned and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * worker_pool.c - a prefork-style worker pool sharing one shmcache.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the libFuzzer targets of shmcache with clang:
 #   fuzz/build.sh [OUTDIR]          (default /tmp/build-fuzz)
 # The library and the number words (common/units.c) are built by the

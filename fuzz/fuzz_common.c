@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_common.c - shared pieces of the fuzz targets (see fuzz_common.h),
  * (the guard-page mmap interposer is tests/guard_pages.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_common.h - what the shmcache fuzz targets share: APR set-up once, a
  * private scratch directory on a memory filesystem, whole-file writes, and

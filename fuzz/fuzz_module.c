@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_module.c - libFuzzer target (d): every word mod_shmcache reads,
  * through mod_shmcache/sc_parse.c linked directly (it calls no httpd

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_segment.c - libFuzzer target (a): attach to a mutated segment image
  * and run every operation on it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_snapshot.c - libFuzzer target (c): the snapshot reader of
  * `shmcache-cli load` (cmd_load in shmcache-cli/snapshot.c), end to end:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_units.c - libFuzzer target (b): the command line's pure parsers
  * and encoders (common/units.h and the key/JSON helpers of util.c),

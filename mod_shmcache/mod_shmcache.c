@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_shmcache.c - Apache httpd 2.4 module: named shmcache caches declared
  * in httpd.conf, shared by every process of every MPM, usable by other

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_shmcache.h - what other httpd modules use to reach mod_shmcache's
  * caches.

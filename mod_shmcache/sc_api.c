@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_api.c - the opt-in HTTP key API: SetHandler shmcache-api.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_cache.c - one cache as mod_shmcache sees it: its segment made usable
  * by the parent, and each process's handle on it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_configcheck.c - the check_config hook of mod_shmcache: a cache name
  * that no ShmcacheCache declares fails the configuration, so `apachectl

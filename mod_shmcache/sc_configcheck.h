@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_configcheck.h - the configuration check of mod_shmcache: every cache
  * name that a directive asks for must be declared by a ShmcacheCache.

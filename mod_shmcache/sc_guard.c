@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_guard.c - the parent's guard against SIGBUS, the only signal handling
  * of the module.

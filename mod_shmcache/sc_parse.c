@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_parse.c - every word mod_shmcache reads, turned into values: the
  * options of ShmcacheCache, cache names, sizes, TTLs, file modes, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_perms_unix.c - who may use a segment, the POSIX way: file modes and
  * owners. Its Windows counterpart is sc_perms_win32.c; CMake compiles one

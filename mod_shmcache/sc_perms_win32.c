@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_perms_win32.c - who may use a segment, the Windows way: the file's
  * DACL. Its POSIX counterpart is sc_perms_unix.c; CMake compiles one of

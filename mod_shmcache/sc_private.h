@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_private.h - what the files of mod_shmcache share, and nothing else.
  * mod_shmcache/README.md ("Files") gives each file's concept and what it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_registry.c - the caches of one configuration generation: the caches
  * that ShmcacheCache declares (by name and by path) and the socache

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_socache.c - the socache provider "shmcache": lets stock modules
  * (mod_ssl's SSLSessionCache and SSLStaplingCache, mod_cache_socache's

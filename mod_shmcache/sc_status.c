@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_status.c - the shmcache-status handler, the socache provider's status
  * output, and a mod_status hook.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_status.h - what the two files of the status page share: the list of
  * every figure (SHMCACHE_STATS_FIELDS, shmcache.h) as a table, one cache's

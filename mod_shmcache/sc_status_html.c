@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_status_html.c - the status page in HTML: per cache, tiles with small
  * inline SVG charts (fill, hit ratio, evictions, lock recoveries, rates,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc_tier.c - a cache's second tier (L2 on memcached or Redis) inside
  * httpd: the ShmcacheCache options l2=, l2-pool=, l2-timeout=, l1-ttl=,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what shmcache needs from Debian's packages, only when something
 # is missing (so re-runs are quick). Used by run.sh, test.sh and .ci/run.
 # Extra package names may be passed as arguments.

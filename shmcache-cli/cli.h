@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cli.h - what the files of shmcache-cli share: the per-run context, the
  * command table entry, option codes, exit codes, and the helpers that

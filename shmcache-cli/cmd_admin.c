@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_admin.c - the commands on the cache as a whole: create, info,
  * remove, check, flush.

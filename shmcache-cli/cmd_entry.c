@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_entry.c - the commands on one key: get, set, add, replace, cas, del,
  * incr, decr, touch, ttl.

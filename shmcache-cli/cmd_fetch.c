@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_fetch.c - fetch: a memoize with a lock, across processes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_list.c - keys and scan: walk the table without stalling a live
  * server.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_stats.c - stats: every figure of shmcache_stats_t as a table for
  * people or as JSON for machines, once; or watched, one line of rates per

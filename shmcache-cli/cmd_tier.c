@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_tier.c - the global --l2 option: a tier (shmcache_tier.h) over the
  * attached cache, through which get, set, add, replace, del, incr, decr

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c - shmcache-cli: the command table, option parsing and dispatch.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * snapshot.c - dump and load: a portable snapshot of a cache's entries,
  * for backups, warm restarts and moving a cache to another size.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * util.c - the helpers every shmcache-cli command shares: error messages
  * with their fixes, attaching, argument conversion, and output (escaped

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # test_cli: runs the real shmcache-cli binary through th_run.
 # cli_json.c checks what --json prints; the number parser
 # (common/units.c) is linked in too, to test it as a pure function.

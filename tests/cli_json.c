@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cli_json.c - a strict RFC 8259 parser for the tests of shmcache-cli,
  * enough to validate what --json prints and read its members on every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cli_json.h - a strict JSON parser for test_cli: what --json prints is
  * checked with it on every platform, and its members read. Everything is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * guard_pages.c - every shared file mapping of the process that links this
  * file lands in the middle of a PROT_NONE reservation (1 MiB each side), so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * harness.c - main() for every test binary, helper dispatch, temp paths,
  * process start/wait. See harness.h.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # test_httpd and test_httpd_api: mod_shmcache in a real httpd.
 # test_httpd: the segments (many children, restarts, crashes, trust, the
 # second tier); test_httpd_api: the configuration check, the status page,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * httpd_fixture.c - the shared httpd fixture of test_httpd and
  * test_httpd_api (httpd_fixture.h says what a test gets): soft checks,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * httpd_fixture.h - a real httpd (Debian's apache2) with mod_shmcache, for
  * the tests that drive the module: test_httpd.c (the server and its

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # test_parse: the module's parsers (mod_shmcache/sc_parse.c) and the number
 # words they share with the CLI (common/units.c), linked directly; no httpd
 # runs, but sc_parse.c is compiled against httpd's headers (apxs), as the

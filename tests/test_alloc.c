@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_alloc.c - the in-segment TLSF allocator (libshmcache/src/alloc.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_cli.c - shmcache-cli, run as the real binary (SHMCACHE_CLI_PATH)
  * through th_run. The library is used directly only to prepare and to

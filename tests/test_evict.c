@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_evict.c - eviction (libshmcache/src/evict.c, the policy in table.h,
  * Eviction), by behaviour: room (a full cache keeps accepting sets, an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_hostile.c - a segment in the hands of a process that does not play
  * by the rules, keys chosen to hurt, and the limits of every number.

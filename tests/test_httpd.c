@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_httpd.c - mod_shmcache's segments inside a real httpd (Debian's
  * apache2), for each MPM (prefork, worker, event) where the MPM matters:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_httpd_api.c - what mod_shmcache offers inside a real httpd
  * (Debian's apache2): how it checks its configuration, its status page,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_lease.c - leases against stampedes: one caller computes a missing
  * value, the others wait for it or are served the stale one; a dead

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_lock.c - the in-segment reader/writer lock (lock.h), on its own.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_misuse.c - the library answers misuse with a status, never a crash:
  * NULL arguments, closed handles, double close, use after remove, absurd

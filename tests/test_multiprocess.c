@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_multiprocess.c - many processes, and many threads of one process,
  * hammering one segment with mixed operations. Every value carries its key

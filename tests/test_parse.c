@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_parse.c - the words mod_shmcache reads (mod_shmcache/sc_parse.c)
  * and the number words it shares with shmcache-cli (common/units.c),

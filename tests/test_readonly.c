@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_readonly.c - read-only attaches (shmcache_options_t.read_only), as
  * a monitoring user or an admin uses them: real processes, and the real

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_segment.c - creating, attaching, validating and removing segment
  * files: modes, symlinks, foreign and corrupted files, racing creators,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_soak.c - crash recovery takes milliseconds and never empties the
  * cache, under a stream of SIGKILLs and against single dead holders.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_table.c - the table: the largest item still fitting, hash seeds and
  * chain lengths, and corruption reported rather than followed. Eviction

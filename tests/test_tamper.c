@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_tamper.c - the segment is untrusted at every instant: a process
  * that can write the segment rewrites fields of a live cache while other

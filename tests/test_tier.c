@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_tier.c - the second tier against real memcached and Redis servers.
  *

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # build-deps.sh - build shmcache's Windows dependencies with mingw-w64 from
 # Debian source packages, into one prefix.
 #

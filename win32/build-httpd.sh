@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # build-httpd.sh - cross-build Apache httpd 2.4 for Windows (mingw-w64)
 # from Debian's apache2 source package, against the APR and APR-util that
 # win32/build-deps.sh built, with PCRE2 from Debian's pcre2 source (static,

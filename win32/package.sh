@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # package.sh - zip a Windows build of shmcache: the DLL, its import and
 # static libraries, shmcache-cli.exe, every DLL they need that is not part
 # of Windows, the public header, and mod_shmcache.so with a sample

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sc-winctl.c - the few Windows calls win32/test-httpd.sh needs and no
  * stock tool offers, as one small program (also useful by hand):

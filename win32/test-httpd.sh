@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # test-httpd.sh - mod_shmcache in a real httpd.exe under the WinNT MPM,
 # run under Wine from Linux (.ci/windows.sh calls it after the test suite).
 # tests/test_httpd.c and test_httpd_api.c cannot port (fork, signals,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # toolchain-mingw64.cmake - cross-compile for 64-bit Windows with Debian's
 # mingw-w64 (the POSIX-threads flavour of gcc), and run what was built
 # (try_run, custom commands, ctest) under Wine.

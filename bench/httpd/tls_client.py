@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """tls_client.py - the load of bench/httpd/ssl-sessions: TLS 1.2 handshakes
 without tickets (so the server resumes from its SSLSessionCache), each
 followed by one small HTTP/1.0 request, timed one by one.

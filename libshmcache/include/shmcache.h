@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * shmcache.h - a key-value cache that lives in a named shared-memory segment.
  *

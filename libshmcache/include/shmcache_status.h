@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * shmcache_status.h - the status codes of libshmcache and
  * shmcache_strerror, which explains any status.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * shmcache_tier.h - a second tier (L2) on memcached or Redis behind a
  * shmcache segment (L1), so the caches of several machines share values.

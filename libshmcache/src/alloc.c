@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * alloc.c - the TLSF allocator that lives inside the segment (contract in
  * alloc.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * check.c - verification and repair of the table (table.h:
  * sc_table_check_locked, sc_table_repair_locked): every invariant of the

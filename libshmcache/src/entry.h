@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * entry.h - an entry of the table as the table's files see it (internal):
  * the bounds-checked view of an entry (view), the chain walk (find), the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * evict.c - eviction: the probation and main queues, the ghost of keys
  * evicted from them, probation's adaptive share, the choice of a victim, the address-order sweep

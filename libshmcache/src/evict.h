@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * evict.h - eviction's contract with the table (internal): the two FIFO
  * queues every entry is on, the ghost of keys recently evicted from them,

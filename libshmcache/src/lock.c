@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lock.c - the reader/writer lock that lives in the segment (see lock.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * os.h - the small OS contract that APR does not cover.
  *

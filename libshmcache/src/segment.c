@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * segment.c - the segment file: planning its layout, creating it without
  * races, attaching to it and validating its header, probing and removing

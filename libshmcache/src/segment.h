@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * segment.h - the segment: a file mapped by every process, its header and
  * its layout; create, attach, validate, remove.

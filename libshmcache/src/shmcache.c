@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * shmcache.c - the public entry points (shmcache.h).
  *

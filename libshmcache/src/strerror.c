@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * strerror.c - shmcache_strerror: the library's own codes, then APR's and
  * the OS's through apr_strerror.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * table.c - the hash table in the segment: lookup, store, delete, incr,
  * touch, scan. Eviction (the queues, the ghost, the sweeps that make room)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * table.h - the hash table: hashing, buckets, entries, expiry, eviction,
  * verification and repair.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tier.c - the public calls of a tier: L1 (the segment) in front of L2
  * (memcached or Redis), with the semantics written in shmcache_tier.h.

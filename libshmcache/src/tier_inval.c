@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tier_inval.c - the optional invalidation channel of a tier: a write on
  * one machine drops the other machines' L1 copies of that key within

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tier_private.h - what the files of the tier share (not installed).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tier_ring.c - the consistent-hash ring that picks a key's L2 server.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tier_server.c - one L2 server of a tier: its APR-util client (one
  * apr_memcache_t or apr_redis_t holding just this server, so the tier, not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tier_url.c - the options of a tier: defaults, the L2 URL, the pool
  * specification, and the checks a configuration step (apachectl -t, the

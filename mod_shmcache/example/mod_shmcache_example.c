@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_shmcache_example.c - a module that uses mod_shmcache's caches through
  * its optional functions (mod_shmcache.h); an example for module authors

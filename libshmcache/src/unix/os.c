@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * unix/os.c - the OS contract (os.h) on POSIX systems, Linux first.
  *

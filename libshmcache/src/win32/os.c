@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * win32/os.c - the OS contract (os.h) on Windows (Vista and later; built
  * with MSVC or mingw-w64, tested under Wine by .ci/windows.sh).
