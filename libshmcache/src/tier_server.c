@@ -135,6 +135,26 @@ static void note_locked(sc_tier_server_t *srv, job_t *job, apr_status_t status,
     }
 }
 
+/* The end of a client call that returned rv and, for a get, the value v
+ * of len bytes (in the call's pool): SC_L2_DOWN when the client marked
+ * its server dead during the call (down), else rv, with the value copied
+ * into job->out (NUL-terminated; APR_ENOMEM when that fails). */
+static apr_status_t finish_job(job_t *job, apr_status_t rv, int down,
+                               const char *v, apr_size_t len)
+{
+    if (down)
+        return SC_L2_DOWN;
+    if (rv == APR_SUCCESS && v) {
+        job->out = malloc(len + 1);
+        if (!job->out)
+            return APR_ENOMEM;
+        memcpy(job->out, v, len);
+        job->out[len] = '\0';
+        job->out_len = len;
+    }
+    return rv;
+}
+
 /* A client call on memcached. Returns the client's status, REPLACE's
  * NOT_STORED turned into APR_NOTFOUND. */
 static apr_status_t run_memcache(sc_tier_server_t *srv, job_t *job, apr_pool_t *p)
@@ -179,17 +199,7 @@ static apr_status_t run_memcache(sc_tier_server_t *srv, job_t *job, apr_pool_t *
     }
     /* a client that lost its connection marks the server dead and may
      * answer NOTFOUND (no live server): that is a failure, not a miss */
-    if (srv->ms->status != APR_MC_SERVER_LIVE)
-        rv = SC_L2_DOWN;
-    if (rv == APR_SUCCESS && v) {
-        job->out = malloc(len + 1);
-        if (!job->out)
-            return APR_ENOMEM;
-        memcpy(job->out, v, len);
-        job->out[len] = '\0';
-        job->out_len = len;
-    }
-    return rv;
+    return finish_job(job, rv, srv->ms->status != APR_MC_SERVER_LIVE, v, len);
 }
 
 /* The same on Redis (ADD and REPLACE are emulated by tier.c). */
@@ -227,17 +237,7 @@ static apr_status_t run_redis(sc_tier_server_t *srv, job_t *job, apr_pool_t *p)
         rv = APR_ENOTIMPL;
         break;
     }
-    if (srv->rs->status != APR_RC_SERVER_LIVE)
-        rv = SC_L2_DOWN;
-    if (rv == APR_SUCCESS && v) {
-        job->out = malloc(len + 1);
-        if (!job->out)
-            return APR_ENOMEM;
-        memcpy(job->out, v, len);
-        job->out[len] = '\0';
-        job->out_len = len;
-    }
-    return rv;
+    return finish_job(job, rv, srv->rs->status != APR_RC_SERVER_LIVE, v, len);
 }
 
 static int answered(apr_status_t rv)
