@@ -283,10 +283,13 @@ apr_status_t sc_lock_seq_await(const sc_lock_t *l, apr_time_t deadline,
 apr_uint32_t sc_lock_timeout_ms(const sc_lock_t *l);
 
 /* Debug builds check the _locked contracts with these (table.h's
- * SC_ASSERT_*): whether this process holds l's write lock; whether it
- * holds the read or the write lock, or this thread is inside an
- * optimistic pass over the data marked by sc_lock_pass_enter (a read-only
- * handle reads that way, with no lock to hold). Cheap: a load or two. */
+ * SC_ASSERT_*): whether this thread holds a write lock it took and has
+ * not released; whether it holds a read or a write lock, or is inside an
+ * optimistic pass over l's data marked by sc_lock_pass_enter (a read-only
+ * handle reads that way, with no lock to hold). They count what the
+ * thread took, never read the segment's lock words: those are input that
+ * another process may change at any instant, and a check must not abort
+ * on input. Not built with NDEBUG (the checks are compiled out). */
 int sc_lock_holds_write(const sc_lock_t *l);
 int sc_lock_holds_read(const sc_lock_t *l);
 void sc_lock_pass_enter(const sc_lock_t *l);
