@@ -57,6 +57,12 @@ cleanup() {
 trap cleanup EXIT
 
 step "build mod_shmcache ($build)"
+# a build directory left by another checkout would build (or keep) that
+# checkout's module, not this tree's
+if [ -f "$build/CMakeCache.txt" ] \
+   && ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$src" "$build/CMakeCache.txt"; then
+  rm -rf "$build"
+fi
 if [ ! -f "$build/CMakeCache.txt" ]; then
   timeout 300 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DSHMCACHE_BUILD_TESTS=OFF -DSHMCACHE_BUILD_BENCH=OFF >"$work/configure.log" \
