@@ -259,3 +259,20 @@ int main(int argc, const char *const *argv)
     sweep_run_files();
     return failed == 0 ? 0 : 1;
 }
+
+void th_check_passes(shmcache_t *c, const char *phase)
+{
+    char why[512];
+
+    ck_assert_msg(shmcache_check(c, why, sizeof why) == APR_SUCCESS,
+                  "check failed after %s: %s", phase, why);
+}
+
+apr_status_t th_put_filled(shmcache_t *c, const char *key, apr_size_t vlen,
+                           apr_uint32_t ttl)
+{
+    static char buf[200000];
+
+    memset(buf, key[0], vlen);
+    return shmcache_set(c, key, strlen(key), buf, vlen, ttl, NULL);
+}

@@ -64,6 +64,15 @@ int th_wait(apr_proc_t *proc);
 void th_assert_status(apr_status_t got, apr_status_t want, const char *expr,
                       const char *file, int line);
 
+/* ck_assert that shmcache_check passes on c, naming phase in the
+ * message with check's own description of the problem. */
+void th_check_passes(shmcache_t *c, const char *phase);
+
+/* Set key (a C string) to vlen bytes (at most 200000), each the key's
+ * first character, with ttl. Returns shmcache_set's status. */
+apr_status_t th_put_filled(shmcache_t *c, const char *key, apr_size_t vlen,
+                           apr_uint32_t ttl);
+
 /* Environment integer with a default (for soak modes). */
 long th_env_long(const char *name, long dflt);
 

@@ -46,23 +46,6 @@ static shmcache_t *make(apr_uint64_t size, apr_uint32_t max_value)
     return make_at(NULL, size, max_value, 0);
 }
 
-static void assert_checks(shmcache_t *c, const char *phase)
-{
-    char why[512];
-
-    ck_assert_msg(shmcache_check(c, why, sizeof why) == APR_SUCCESS,
-                  "check failed after %s: %s", phase, why);
-}
-
-static apr_status_t put(shmcache_t *c, const char *key, apr_size_t vlen,
-                        apr_uint32_t ttl)
-{
-    static char buf[200000];
-
-    memset(buf, key[0], vlen);
-    return shmcache_set(c, key, strlen(key), buf, vlen, ttl, NULL);
-}
-
 static int has(shmcache_t *c, const char *key)
 {
     shmcache_meta_t m;
@@ -86,7 +69,7 @@ static int capacity(shmcache_t *c, apr_size_t vlen)
     int i;
 
     for (i = 0; ; i++) {
-        th_ok(put(c, apr_psprintf(th_pool, "fill%d", i), vlen, 0));
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "fill%d", i), vlen, 0));
         th_ok(shmcache_stats(c, &st));
         if (st.evictions > 0)
             break;
@@ -103,7 +86,7 @@ static void scan(shmcache_t *c, const char *prefix, int count,
     int i;
 
     for (i = 0; i < count; i++)
-        th_ok(put(c, apr_psprintf(th_pool, "%s%d", prefix, i), vlen, 0));
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "%s%d", prefix, i), vlen, 0));
 }
 
 /* Set hot keys "hot<i>" and read each once: they go to main when they
@@ -114,7 +97,7 @@ static void hot_set(shmcache_t *c, int hot, apr_size_t vlen)
 
     for (i = 0; i < hot; i++) {
         const char *k = apr_psprintf(th_pool, "hot%d", i);
-        th_ok(put(c, k, vlen, 0));
+        th_ok(th_put_filled(c, k, vlen, 0));
         read_key(c, k);
     }
 }
@@ -159,13 +142,13 @@ START_TEST(a_cache_filled_far_beyond_its_size_keeps_accepting_sets)
 
     /* phase 1: small values, 20x the cache */
     for (i = 0; i < 200000; i++)
-        th_ok(put(c, apr_psprintf(th_pool, "small-%d", i), 100, 0));
-    assert_checks(c, "small values");
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "small-%d", i), 100, 0));
+    th_check_passes(c, "small values");
     ck_assert(has(c, "small-199999"));
     /* phase 2: large values */
     for (i = 0; i < 400; i++)
-        th_ok(put(c, apr_psprintf(th_pool, "large-%d", i), 100000, 0));
-    assert_checks(c, "large values");
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "large-%d", i), 100000, 0));
+    th_check_passes(c, "large values");
     ck_assert(has(c, "large-399"));
     /* phase 3: mixed sizes, with deletes */
     for (i = 0; i < 50000; i++) {
@@ -174,13 +157,13 @@ START_TEST(a_cache_filled_far_beyond_its_size_keeps_accepting_sets)
         len = (s >> 8) % 20000;
         if (i % 4 == 3)
             shmcache_delete(c, "mixed-x", 7);
-        th_ok(put(c, apr_psprintf(th_pool, "mixed-%d", i % 3000), len, 0));
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "mixed-%d", i % 3000), len, 0));
     }
-    assert_checks(c, "mixed values");
+    th_check_passes(c, "mixed values");
     /* phase 4: the largest value the cache allows */
-    th_ok(put(c, "max", 150000, 0));
+    th_ok(th_put_filled(c, "max", 150000, 0));
     ck_assert(has(c, "max"));
-    assert_checks(c, "largest value");
+    th_check_passes(c, "largest value");
     th_ok(shmcache_stats(c, &st));
     ck_assert_uint_gt(st.evictions, 100000);
     ck_assert_uint_eq(st.set_failures, 0);
@@ -195,7 +178,7 @@ END_TEST
 START_TEST(an_item_of_the_maximum_size_always_finds_room)
 {
     shmcache_stats_t st;
-    shmcache_t *c = make(4 << 20, 150000);   /* put() has 200000 bytes */
+    shmcache_t *c = make(4 << 20, 150000);   /* th_put_filled() has 200000 bytes */
     apr_uint32_t r = 12345;
     int round, i;
 
@@ -203,12 +186,12 @@ START_TEST(an_item_of_the_maximum_size_always_finds_room)
     for (round = 0; round < 4; round++) {
         for (i = 0; i < 4000; i++) {
             r = r * 1103515245u + 12345u;
-            th_ok(put(c, apr_psprintf(th_pool, "v%d-%d", round, i),
+            th_ok(th_put_filled(c, apr_psprintf(th_pool, "v%d-%d", round, i),
                       16 + (r >> 8) % 16384, 0));
         }
-        th_ok(put(c, apr_psprintf(th_pool, "max%d", round), st.max_value, 0));
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "max%d", round), st.max_value, 0));
         ck_assert(has(c, apr_psprintf(th_pool, "max%d", round)));
-        assert_checks(c, "a maximum-size item");
+        th_check_passes(c, "a maximum-size item");
     }
     shmcache_close(c);
 }
@@ -228,7 +211,7 @@ START_TEST(a_full_cache_of_mixed_sizes_stays_at_least_95_percent_used)
 
     for (i = 0; i < 60000; i++) {
         r = r * 1103515245u + 12345u;
-        th_ok(put(c, apr_psprintf(th_pool, "m%d", i), 16 + (r >> 8) % 16384,
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "m%d", i), 16 + (r >> 8) % 16384,
                   0));
         th_ok(shmcache_stats(c, &st));
         if (i >= 20000) {          /* full for a long while by then */
@@ -240,7 +223,7 @@ START_TEST(a_full_cache_of_mixed_sizes_stays_at_least_95_percent_used)
     printf("utilization: at least %.2f%% of the data region used over "
            "40000 stores of 16 B..16 KiB\n", worst * 100);
     ck_assert_msg(worst >= 0.95, "utilization fell to %.4f", worst);
-    assert_checks(c, "mixed sizes");
+    th_check_passes(c, "mixed sizes");
     shmcache_close(c);
 }
 END_TEST
@@ -258,7 +241,7 @@ START_TEST(expired_entries_are_reclaimed_before_live_ones)
     /* fill to just below the first eviction, alternating expiring and
      * permanent entries */
     for (i = 0; ; i++) {
-        th_ok(put(c, apr_psprintf(th_pool, "%c-%d", i % 2 ? 'L' : 'E', i), 1000,
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "%c-%d", i % 2 ? 'L' : 'E', i), 1000,
                   i % 2 ? 0 : 1));
         th_ok(shmcache_stats(c, &st));
         if (st.largest_free < 4000)
@@ -269,14 +252,14 @@ START_TEST(expired_entries_are_reclaimed_before_live_ones)
     apr_sleep(apr_time_from_msec(2100));
     /* new entries that fit in the expired ones' room */
     for (added = 0; added < n / 3; added++)
-        th_ok(put(c, apr_psprintf(th_pool, "N-%d", added), 1000, 0));
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "N-%d", added), 1000, 0));
     th_ok(shmcache_stats(c, &st));
     ck_assert_msg(st.evictions == 0, "%" APR_UINT64_T_FMT " live entries "
                   "evicted while expired ones were there", st.evictions);
     ck_assert_uint_ge(st.expirations, (apr_uint64_t)(n / 3));
     for (i = 1; i <= n; i += 2)
         ck_assert_msg(has(c, apr_psprintf(th_pool, "L-%d", i)), "L-%d lost", i);
-    assert_checks(c, "expiry");
+    th_check_passes(c, "expiry");
     shmcache_close(c);
 }
 END_TEST
@@ -291,10 +274,10 @@ START_TEST(recently_read_entries_survive_eviction)
     int i, j, hot_kept = 0, cold_kept = 0;
 
     for (i = 0; i < 100; i++)
-        th_ok(put(c, apr_psprintf(th_pool, "hot-%d", i), 500, 0));
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "hot-%d", i), 500, 0));
     /* write 5x the cache in cold keys while reading the hot ones */
     for (i = 0; i < 10000; i++) {
-        th_ok(put(c, apr_psprintf(th_pool, "cold-%d", i), 500, 0));
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "cold-%d", i), 500, 0));
         if (i % 20 == 0)
             for (j = 0; j < 100; j++)
                 read_key(c, apr_psprintf(th_pool, "hot-%d", j));
@@ -305,7 +288,7 @@ START_TEST(recently_read_entries_survive_eviction)
         cold_kept += has(c, apr_psprintf(th_pool, "cold-%d", 5000 + i));
     ck_assert_msg(hot_kept >= 90, "only %d of 100 hot keys kept", hot_kept);
     ck_assert_msg(hot_kept > cold_kept, "hot %d, cold %d", hot_kept, cold_kept);
-    assert_checks(c, "hot set");
+    th_check_passes(c, "hot set");
     shmcache_close(c);
 }
 END_TEST
@@ -325,7 +308,7 @@ START_TEST(a_scan_of_one_time_keys_does_not_push_out_the_hot_set)
     printf("scan resistance: %d of %d hot keys kept after a scan of %d "
            "one-time keys (cache of %d items)\n", kept, hot, 4 * n, n);
     ck_assert_int_ge(kept * 10, hot * 9);
-    assert_checks(c, "a scan");
+    th_check_passes(c, "a scan");
     shmcache_close(c);
 }
 END_TEST
@@ -344,9 +327,9 @@ static void evict_unread(shmcache_t *c, const char *k, const char *prefix,
 {
     int i;
 
-    th_ok(put(c, k, GHOST_VALUE, 0));
+    th_ok(th_put_filled(c, k, GHOST_VALUE, 0));
     for (i = 0; i < limit && has(c, k); i++)
-        th_ok(put(c, apr_psprintf(th_pool, "%s%d", prefix, i), GHOST_VALUE,
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "%s%d", prefix, i), GHOST_VALUE,
                   0));
     ck_assert_msg(!has(c, k), "%s not evicted after %d sets", k, limit);
 }
@@ -364,17 +347,17 @@ START_TEST(the_ghost_admits_a_key_back_soon_but_not_one_back_late)
     hot_set(c, n / 8, GHOST_VALUE);     /* main: n / 8 entries */
     scan(c, "warm", n, GHOST_VALUE);
     evict_unread(c, "soon", "a", 4 * n);
-    th_ok(put(c, "soon", GHOST_VALUE, 0));
+    th_ok(th_put_filled(c, "soon", GHOST_VALUE, 0));
     scan(c, "b", 2 * n, GHOST_VALUE);
     ck_assert_msg(has(c, "soon"), "a key back right after its eviction "
                   "did not outlive a scan (it was not admitted to main)");
     evict_unread(c, "late", "c", 4 * n);
     scan(c, "d", 4 * n, GHOST_VALUE);   /* the window is about 2 n */
-    th_ok(put(c, "late", GHOST_VALUE, 0));
+    th_ok(th_put_filled(c, "late", GHOST_VALUE, 0));
     scan(c, "e", 2 * n, GHOST_VALUE);
     ck_assert_msg(!has(c, "late"), "a key back long after its eviction "
                   "was admitted to main");
-    assert_checks(c, "ghost");
+    th_check_passes(c, "ghost");
     shmcache_close(c);
 }
 END_TEST
@@ -390,11 +373,11 @@ static void cycle(shmcache_t *c, int len, int busy)
         for (i = 0; i < len; i++) {
             const char *k = apr_psprintf(th_pool, "cyc%d", i);
             if (!has(c, k))
-                th_ok(put(c, k, GHOST_VALUE, 0));
+                th_ok(th_put_filled(c, k, GHOST_VALUE, 0));
             else if (busy)
                 read_key(c, k);
             if (busy)
-                th_ok(put(c, apr_psprintf(th_pool, "once%d-%d", r, i),
+                th_ok(th_put_filled(c, apr_psprintf(th_pool, "once%d-%d", r, i),
                           GHOST_VALUE, 0));
         }
 }
@@ -424,7 +407,7 @@ START_TEST(keys_back_soon_from_probation_grow_its_share)
            target, tenth, st.data_size);
     ck_assert_uint_gt(target, tenth);
     ck_assert_uint_le(target, st.data_size / 100 * 90);
-    assert_checks(c, "adaptation");
+    th_check_passes(c, "adaptation");
     th_ok(shmcache_flush(c));
     ck_assert_uint_eq(peek64(path, TARGET_OFF), 0);
     shmcache_close(c);
@@ -452,7 +435,7 @@ START_TEST(keys_back_soon_from_main_shrink_probations_share)
            "(from %" APR_UINT64_T_FMT ")\n", target, top);
     ck_assert_uint_lt(target, top);
     ck_assert_uint_ge(target, st.data_size / 100 * 4);
-    assert_checks(c, "adaptation down");
+    th_check_passes(c, "adaptation down");
     shmcache_close(c);
 }
 END_TEST
@@ -475,14 +458,14 @@ START_TEST(check_flags_a_probation_target_out_of_bounds_and_repair_mends_it)
     scan(c, "k", 100, 100);
     th_ok(shmcache_stats(c, &st));
     poke64(path, TARGET_OFF, st.data_size / 2);
-    assert_checks(c, "a target at half the region");
+    th_check_passes(c, "a target at half the region");
     poke64(path, TARGET_OFF, st.data_size);
     th_status(shmcache_check(c, why, sizeof why), SHMCACHE_ECORRUPT);
     ck_assert_msg(strstr(why, "target") != NULL, "why: %s", why);
-    th_ok(put(c, "meanwhile", 100, 0));     /* a store is not misled */
+    th_ok(th_put_filled(c, "meanwhile", 100, 0));     /* a store is not misled */
     th_ok(shmcache_repair(c, &what, why, sizeof why));
     ck_assert_int_eq(what, SHMCACHE_REPAIR_MENDED);
-    assert_checks(c, "repair");
+    th_check_passes(c, "repair");
     ck_assert(has(c, "k99") && has(c, "meanwhile"));
     shmcache_close(c);
 }

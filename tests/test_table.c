@@ -11,23 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void assert_checks(shmcache_t *c, const char *phase)
-{
-    char why[512];
-
-    ck_assert_msg(shmcache_check(c, why, sizeof why) == APR_SUCCESS,
-                  "check failed after %s: %s", phase, why);
-}
-
-static apr_status_t put(shmcache_t *c, const char *key, apr_size_t vlen,
-                        apr_uint32_t ttl)
-{
-    static char buf[200000];
-
-    memset(buf, key[0], vlen);
-    return shmcache_set(c, key, strlen(key), buf, vlen, ttl, NULL);
-}
-
 START_TEST(the_largest_allowed_item_fits_and_one_byte_more_is_refused)
 {
     shmcache_options_t o;
@@ -39,9 +22,9 @@ START_TEST(the_largest_allowed_item_fits_and_one_byte_more_is_refused)
     th_ok(shmcache_create(&c, th_path("tiny"), &o, th_pool));
     th_ok(shmcache_stats(c, &st));
     /* max_value was clamped to what fits: the limit is reported, not OOM */
-    th_status(put(c, "big", st.max_value + 1, 0), SHMCACHE_EVALLEN);
-    th_ok(put(c, "big", st.max_value, 0));
-    assert_checks(c, "largest item");
+    th_status(th_put_filled(c, "big", st.max_value + 1, 0), SHMCACHE_EVALLEN);
+    th_ok(th_put_filled(c, "big", st.max_value, 0));
+    th_check_passes(c, "largest item");
     shmcache_close(c);
 }
 END_TEST
@@ -134,7 +117,7 @@ START_TEST(a_corrupted_bucket_is_reported_not_followed)
 
     th_ok(shmcache_create(&c, p, NULL, th_pool));
     for (i = 0; i < 100; i++)
-        th_ok(put(c, apr_psprintf(th_pool, "k%d", i), 10, 0));
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "k%d", i), 10, 0));
     smash_buckets(p, 0xFFFFFFF0u);
     th_status(shmcache_get(c, "k1", 2, &v, &n, NULL, th_pool), SHMCACHE_ECORRUPT);
     th_status(shmcache_check(c, why, sizeof why), SHMCACHE_ECORRUPT);
@@ -158,7 +141,7 @@ START_TEST(repair_mends_damage_and_says_what_it_did)
 
     th_ok(shmcache_create(&c, p, NULL, th_pool));
     for (i = 0; i < 100; i++)
-        th_ok(put(c, apr_psprintf(th_pool, "k%d", i), 10, 0));
+        th_ok(th_put_filled(c, apr_psprintf(th_pool, "k%d", i), 10, 0));
     th_ok(shmcache_repair(c, &what, why, sizeof why));
     ck_assert_int_eq(what, SHMCACHE_REPAIR_NONE);
     smash_buckets(p, 0);                /* every chain lost: leaked blocks */
@@ -166,12 +149,12 @@ START_TEST(repair_mends_damage_and_says_what_it_did)
     ck_assert_int_eq(what, SHMCACHE_REPAIR_MENDED);
     ck_assert_msg(strstr(why, "leaked") != NULL || strstr(why, "count") != NULL,
                   "why: %s", why);
-    assert_checks(c, "repair");
+    th_check_passes(c, "repair");
     th_ok(shmcache_stats(c, &st));
     ck_assert_uint_eq(st.items, 0);
     ck_assert_uint_eq(st.repairs, 1);
     ck_assert_uint_eq(st.resets, 0);
-    th_ok(put(c, "after", 10, 0));
+    th_ok(th_put_filled(c, "after", 10, 0));
     shmcache_close(c);
 }
 END_TEST
