@@ -113,12 +113,9 @@ apr_status_t sc_evict_unlink_locked(sc_table_t *t, const view_t *v)
 
 enum { GHOST_NONE, GHOST_ADMIT_ONLY, GHOST_FROM_SMALL, GHOST_FROM_MAIN };
 
-/* Clock units per stamp unit, as a shift: the longest window (GHOST_ADMIT
- * times the most entries the region can hold) spans at most half of the
- * 16-bit stamp range. */
-static unsigned ghost_shift(const sc_table_t *t)
+unsigned sc_evict_ghost_shift(apr_uint64_t max_entries)
 {
-    apr_uint64_t span = max_entries(t) * GHOST_ADMIT;
+    apr_uint64_t span = max_entries * GHOST_ADMIT;
     unsigned s = 0;
 
     while ((span >> s) > 0x7FFFu && s < 16)
@@ -138,7 +135,7 @@ static apr_uint32_t *ghost_slot(const sc_table_t *t, apr_uint64_t h,
 static void ghost_put(sc_table_t *t, apr_uint64_t h, int q)
 {
     apr_uint32_t tag, *slot = ghost_slot(t, h, &tag);
-    apr_uint32_t stamp = (t->hdr->queues.clock[q] >> ghost_shift(t)) & 0xFFFFu;
+    apr_uint32_t stamp = (t->hdr->queues.clock[q] >> t->ghost_shift) & 0xFFFFu;
 
     *slot = tag | ((apr_uint32_t)q << 16) | stamp;
 }
@@ -149,7 +146,7 @@ static int ghost_take(sc_table_t *t, apr_uint64_t h)
 {
     const sc_queues_sh_t *qs = &t->hdr->queues;
     apr_uint32_t tag, *slot = ghost_slot(t, h, &tag), w = *slot;
-    unsigned sh = ghost_shift(t);
+    unsigned sh = t->ghost_shift;
     apr_uint64_t age, b1, cached;
     int q;
 

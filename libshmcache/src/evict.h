@@ -56,4 +56,10 @@ apr_status_t sc_evict_alloc_locked(sc_table_t *t, apr_uint64_t need,
  * initial share) or within its bounds. Any lock (check.c). */
 int sc_evict_target_ok(const sc_table_t *t);
 
+/* Eviction-clock units per ghost stamp unit, as a shift, for a table of
+ * at most max_entries entries: the longest ghost window (twice the entries
+ * cached) then spans at most half of the 16-bit stamp range. A constant
+ * of the table, computed once when it is bound (sc_table_t.ghost_shift). */
+unsigned sc_evict_ghost_shift(apr_uint64_t max_entries);
+
 #endif /* SC_EVICT_H */

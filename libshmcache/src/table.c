@@ -29,6 +29,7 @@ apr_status_t sc_table_bind(sc_table_t *t, sc_segment_t *seg)
     t->data_lo = h->data_off;
     t->data_hi = h->data_off + h->data_size;
     t->max_entries = h->data_size / (SC_ENTRY_HDR + SC_ALLOC_OVERHEAD + 1) + 1;
+    t->ghost_shift = sc_evict_ghost_shift(t->max_entries);
     t->seed = h->seed;
     t->mask = h->nbuckets - 1;
     t->max_key = h->max_key;

@@ -109,6 +109,7 @@ typedef struct sc_table_t {
     sc_alloc_t alloc;              /* bound to the data region */
     apr_uint64_t data_lo, data_hi; /* data region, byte offsets */
     apr_uint64_t max_entries;      /* most entries the region can hold */
+    unsigned ghost_shift;          /* sc_evict_ghost_shift(max_entries) */
     apr_uint64_t seed;
     apr_uint32_t mask;             /* nbuckets - 1 */
     apr_uint32_t max_key, max_value, default_ttl;
